@@ -1,0 +1,1 @@
+"""StyleGAN2 generator backend (NVIDIA stylegan2-ada-pytorch architecture)."""

@@ -1,0 +1,1 @@
+"""StyleNeRF generator backend (3D-aware, camera-conditioned)."""

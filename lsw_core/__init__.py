@@ -1,0 +1,44 @@
+"""lsw-core: LatentSwap face swapping on any pretrained generator behind one plugin interface."""
+
+from lsw_core.camera import Camera, CameraSpec
+from lsw_core.errors import CheckpointError, ImageError, LswError, PluginError, ShapeError
+from lsw_core.interfaces import (
+    Generator,
+    IdentityEmbedder,
+    Inversion,
+    Inverter,
+    LatentLayout,
+    ShapeModel,
+    layer_groups_from_resolutions,
+)
+from lsw_core.plugins import (
+    hookimpl,
+    load_generator,
+    load_identity_embedder,
+    load_inverter,
+    load_shape_model,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Camera",
+    "CameraSpec",
+    "CheckpointError",
+    "Generator",
+    "IdentityEmbedder",
+    "ImageError",
+    "Inversion",
+    "Inverter",
+    "LatentLayout",
+    "LswError",
+    "PluginError",
+    "ShapeError",
+    "ShapeModel",
+    "hookimpl",
+    "layer_groups_from_resolutions",
+    "load_generator",
+    "load_identity_embedder",
+    "load_inverter",
+    "load_shape_model",
+]

@@ -1,0 +1,53 @@
+"""The plugin API of lsw-core: one hook per extension point.
+
+A plugin is a module (or object) with functions decorated by `lsw_core.hookimpl`, listed under the
+`lsw_core` entry-point group of its distribution::
+
+    [project.entry-points.lsw_core]
+    mygan = "lsw_mygan.plugin"
+
+Every `register_*` hook receives a `register(name, factory, description="")` callback. `factory` is
+called with the user's options when the component is loaded, e.g. for a generator
+`factory(checkpoint=None, **options) -> Generator`. The built-in backends register exactly this way.
+"""
+
+import pluggy
+
+hookspec = pluggy.HookspecMarker("lsw_core")
+
+
+@hookspec
+def register_generators(register):
+    """Register generator backends: `factory(checkpoint=None, **options) -> lsw_core.Generator`."""
+
+
+@hookspec
+def register_identity_embedders(register):
+    """Register identity embedders: `factory(checkpoint=None, **options) -> lsw_core.IdentityEmbedder`."""
+
+
+@hookspec
+def register_shape_models(register):
+    """Register 3DMM-style shape models: `factory(checkpoint=None, **options) -> lsw_core.ShapeModel`."""
+
+
+@hookspec
+def register_inverters(register):
+    """Register GAN inverters: `factory(**options) -> lsw_core.Inverter`."""
+
+
+@hookspec
+def register_aligners(register):
+    """Register face aligners for photos: `factory(**options)` returning an object with
+    `align(image, resolution, face_index=None) -> lsw_core.photo.AlignedFace`."""
+
+
+@hookspec
+def register_perceptual_losses(register):
+    """Register perceptual distances: `factory(checkpoint=None, **options) -> nn.Module` mapping two
+    image batches in [-1, 1] to a per-image distance [B]."""
+
+
+@hookspec
+def register_commands(cli):
+    """Add subcommands to the `lsw` click group `cli`."""

@@ -1,0 +1,1 @@
+"""GAN inversion: W / W+ projectors and pivotal tuning (PTI), generic over any Generator."""

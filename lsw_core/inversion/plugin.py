@@ -1,0 +1,3 @@
+"""Plugin registration for inversion."""
+
+from lsw_core.plugins import hookimpl  # noqa: F401

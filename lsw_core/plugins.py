@@ -1,0 +1,122 @@
+"""Plugin discovery (entry-point group `lsw_core`) and the registries the hooks fill.
+
+`LSW_PLUGINS` restricts which entry points load: a comma-separated list of names, or empty to load
+none. A plugin that fails to import, or whose hook raises, is recorded in `broken_plugins()` and
+reported by `lsw backends`; it breaks nothing else.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from importlib.metadata import entry_points
+from typing import Any
+
+import attrs
+import pluggy
+
+from lsw_core import hookspecs
+from lsw_core.errors import PluginError
+
+ENTRY_POINT_GROUP = "lsw_core"
+KINDS = {
+    "generator": "register_generators",
+    "identity_embedder": "register_identity_embedders",
+    "shape_model": "register_shape_models",
+    "inverter": "register_inverters",
+    "aligner": "register_aligners",
+    "perceptual_loss": "register_perceptual_losses",
+}
+
+hookimpl = pluggy.HookimplMarker("lsw_core")
+_pm: pluggy.PluginManager | None = None
+_broken: dict[str, str] = {}
+
+
+@attrs.frozen
+class Entry:
+    name: str
+    factory: Callable[..., Any]
+    description: str
+    plugin: str
+
+
+def plugin_manager() -> pluggy.PluginManager:
+    """The process-wide plugin manager, with entry points loaded on first use."""
+    global _pm
+    if _pm is None:
+        _pm = pluggy.PluginManager("lsw_core")
+        _pm.add_hookspecs(hookspecs)
+        _load_entry_points(_pm)
+    return _pm
+
+
+def _load_entry_points(pm: pluggy.PluginManager) -> None:
+    allowed = os.environ.get("LSW_PLUGINS")
+    allowed_names = None if allowed is None else {n.strip() for n in allowed.split(",") if n.strip()}
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        if allowed_names is not None and ep.name not in allowed_names:
+            continue
+        if pm.has_plugin(ep.name):
+            continue
+        try:
+            pm.register(ep.load(), name=ep.name)
+        except Exception as exc:  # a broken plugin is reported, never fatal
+            _broken[ep.name] = f"failed to load {ep.value}: {type(exc).__name__}: {exc}"
+
+
+def broken_plugins() -> dict[str, str]:
+    """Plugins that failed to load or to register, with the reason."""
+    plugin_manager()
+    return dict(_broken)
+
+
+def registry(kind: str) -> dict[str, Entry]:
+    """All registered components of one kind (see `KINDS`), by name."""
+    if kind not in KINDS:
+        raise PluginError(f"unknown plugin kind {kind!r}; expected one of {sorted(KINDS)}")
+    pm = plugin_manager()
+    entries: dict[str, Entry] = {}
+    for impl in getattr(pm.hook, KINDS[kind]).get_hookimpls():
+
+        def register(name: str, factory: Callable[..., Any], description: str = "", _plugin=impl.plugin_name):
+            entries[name] = Entry(name, factory, description, _plugin)
+
+        try:
+            impl.function(register=register)
+        except Exception as exc:
+            _broken[impl.plugin_name] = f"{KINDS[kind]} raised {type(exc).__name__}: {exc}"
+    return entries
+
+
+def load(kind: str, name: str, **options: Any) -> Any:
+    """Build the component `name` of `kind` with the factory's `options`."""
+    entries = registry(kind)
+    if name not in entries:
+        known = ", ".join(sorted(entries)) or "none"
+        msg = f"unknown {kind.replace('_', ' ')} {name!r}; available: {known}"
+        broken = broken_plugins()
+        if broken:
+            msg += "; broken plugins: " + ", ".join(sorted(broken)) + " (see `lsw backends`)"
+        raise PluginError(msg)
+    component = entries[name].factory(**options)
+    if kind == "generator":
+        component.backend_name = name
+    return component
+
+
+def load_generator(name: str, checkpoint: str | os.PathLike | None = None, **options: Any):
+    """Load the generator backend `name` (e.g. "stylegan2", "synthface") from `checkpoint`."""
+    return load("generator", name, checkpoint=checkpoint, **options)
+
+
+def load_identity_embedder(name: str, checkpoint: str | os.PathLike | None = None, **options: Any):
+    return load("identity_embedder", name, checkpoint=checkpoint, **options)
+
+
+def load_shape_model(name: str, checkpoint: str | os.PathLike | None = None, **options: Any):
+    return load("shape_model", name, checkpoint=checkpoint, **options)
+
+
+def load_inverter(name: str, **options: Any):
+    return load("inverter", name, **options)

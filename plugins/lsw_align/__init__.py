@@ -1,0 +1,1 @@
+"""Photo face detection and FFHQ alignment with dlib."""
