@@ -1,0 +1,65 @@
+"""The Smooth-Swap identity embedder in the layout the LatentSwap authors trained with: a ResNet-50
+(torchvision key names, with a 2048-d `fc`) and a head Linear 2048→1024 → BatchNorm → LeakyReLU(0.2)
+→ Linear 1024→512 → BatchNorm, then L2 normalisation. Checkpoints are PyTorch Lightning files whose
+`state_dict` keys carry a `net.` prefix (`net.backbone.*`, `net.head.fc1.*`, `net.head.fc2.*`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from lsw_core.errors import CheckpointError
+from lsw_core.interfaces import IdentityEmbedder
+from lsw_faces.resnet50 import ResNet50
+from lsw_faces.state_dicts import load_exact, read_state_dict, strip_prefix
+
+INPUT_SIZE = 256  # the LatentSwap identity loss feeds [0, 1] images resized (bilinear) to 256
+
+
+class SmoothSwapHead(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc1 = nn.Sequential(nn.Linear(2048, 1024), nn.BatchNorm1d(1024), nn.LeakyReLU(0.2))
+        self.fc2 = nn.Sequential(nn.Linear(1024, 512), nn.BatchNorm1d(512))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.normalize(self.fc2(self.fc1(x)), dim=1)
+
+
+class SmoothSwapNet(nn.Module):
+    """Images [B, 3, H, W] in [0, 1] → unit identity embeddings [B, 512]. `backbone_fc` is False for
+    the variant whose backbone ends at the 2048-d pooled features."""
+
+    def __init__(self, *, backbone_fc: bool = True):
+        super().__init__()
+        self.backbone = ResNet50(num_classes=2048 if backbone_fc else None)
+        self.head = SmoothSwapHead()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.backbone(x))
+
+
+class SmoothSwapEmbedder(IdentityEmbedder):
+    """Identity embedder `smoothswap`: images in [-1, 1] of any size → [0, 1], bilinear to 256×256
+    → Smooth-Swap embedding [B, 512]."""
+
+    dim = 512
+
+    def __init__(self, checkpoint: str | Path | None = None):
+        super().__init__()
+        if checkpoint is None:
+            raise CheckpointError("smoothswap: pass checkpoint=PATH to the Smooth-Swap identity embedder (.ckpt/.pth)")
+        state = strip_prefix(read_state_dict(checkpoint), "net.")
+        self.net = SmoothSwapNet(backbone_fc="backbone.fc.weight" in state)
+        load_exact(self.net, state, what=f"smoothswap ({checkpoint})")
+        self.eval().requires_grad_(False)
+
+    def _embed(self, images: torch.Tensor) -> torch.Tensor:
+        x = (images + 1) / 2
+        if x.shape[-2:] != (INPUT_SIZE, INPUT_SIZE):
+            x = F.interpolate(x, size=(INPUT_SIZE, INPUT_SIZE), mode="bilinear", align_corners=False)
+        return self.net(x)
