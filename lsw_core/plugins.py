@@ -120,3 +120,10 @@ def load_shape_model(name: str, checkpoint: str | os.PathLike | None = None, **o
 
 def load_inverter(name: str, **options: Any):
     return load("inverter", name, **options)
+
+
+def reset() -> None:
+    """Forget loaded plugins so the next use rediscovers entry points (after installing a plugin)."""
+    global _pm
+    _pm = None
+    _broken.clear()

@@ -13,7 +13,10 @@ from lsw_core.plugins import KINDS, broken_plugins, registry
 @click.option("--json", "as_json", is_flag=True, help="Print the listing as JSON.")
 def backends(as_json: bool) -> None:
     """List installed generator backends and other components, and plugins that failed to load."""
-    listing = {kind: {n: {"plugin": e.plugin, "description": e.description} for n, e in sorted(registry(kind).items())} for kind in KINDS}
+    listing = {
+        kind: {n: {"plugin": e.plugin, "description": e.description} for n, e in sorted(registry(kind).items())}
+        for kind in KINDS
+    }
     broken = broken_plugins()
     if as_json:
         click.echo(json.dumps({"components": listing, "broken": broken}, indent=2))
