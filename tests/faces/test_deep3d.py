@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from faces_layouts import resnet50_forward, torchvision_resnet50_state
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from lsw_faces.bfm import BFMLandmarks, rotation_matrices
@@ -14,6 +13,8 @@ from lsw_faces.deep3d import NUM_COEFFS, Deep3DShapeModel
 
 import lsw_core
 from lsw_core.errors import CheckpointError
+
+from .faces_layouts import resnet50_forward, torchvision_resnet50_state
 
 scipy_io = pytest.importorskip("scipy.io", reason="reading BFM_model_front.mat needs scipy")
 torch.set_num_threads(2)
