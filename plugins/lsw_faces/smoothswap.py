@@ -1,7 +1,8 @@
-"""The Smooth-Swap identity embedder in the layout the LatentSwap authors trained with: a ResNet-50
-(torchvision key names, with a 2048-d `fc`) and a head Linear 2048→1024 → BatchNorm → LeakyReLU(0.2)
-→ Linear 1024→512 → BatchNorm, then L2 normalisation. Checkpoints are PyTorch Lightning files whose
-`state_dict` keys carry a `net.` prefix (`net.backbone.*`, `net.head.fc1.*`, `net.head.fc2.*`).
+"""The Smooth-Swap identity embedder in the layout the LatentSwap authors trained with
+(`model/embedder.py` of their code): `resnet`, a torchvision-named ResNet-50 whose `fc` maps to 2048,
+then `last` = Linear 2048→1024 → BatchNorm → LeakyReLU (slope 0.01, PyTorch's default) → Linear
+1024→512 → BatchNorm, then L2 normalisation. Checkpoints are PyTorch Lightning files whose
+`state_dict` keys carry a `net.` prefix (`net.resnet.*`, `net.last.*`); the authors strip it.
 """
 
 from __future__ import annotations
@@ -17,30 +18,25 @@ from lsw_core.interfaces import IdentityEmbedder
 from lsw_faces.resnet50 import ResNet50
 from lsw_faces.state_dicts import load_exact, read_state_dict, strip_prefix
 
-INPUT_SIZE = 256  # the LatentSwap identity loss feeds [0, 1] images resized (bilinear) to 256
-
-
-class SmoothSwapHead(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.fc1 = nn.Sequential(nn.Linear(2048, 1024), nn.BatchNorm1d(1024), nn.LeakyReLU(0.2))
-        self.fc2 = nn.Sequential(nn.Linear(1024, 512), nn.BatchNorm1d(512))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.normalize(self.fc2(self.fc1(x)), dim=1)
+INPUT_SIZE = 256  # the authors feed [0, 1] images resized (bilinear) to 256, without ImageNet normalisation
 
 
 class SmoothSwapNet(nn.Module):
-    """Images [B, 3, H, W] in [0, 1] → unit identity embeddings [B, 512]. `backbone_fc` is False for
-    the variant whose backbone ends at the 2048-d pooled features."""
+    """Images [B, 3, H, W] in [0, 1] → unit identity embeddings [B, 512]."""
 
-    def __init__(self, *, backbone_fc: bool = True):
+    def __init__(self):
         super().__init__()
-        self.backbone = ResNet50(num_classes=2048 if backbone_fc else None)
-        self.head = SmoothSwapHead()
+        self.resnet = ResNet50(num_classes=2048)
+        self.last = nn.Sequential(
+            nn.Linear(2048, 1024),
+            nn.BatchNorm1d(1024),
+            nn.LeakyReLU(0.01),
+            nn.Linear(1024, 512),
+            nn.BatchNorm1d(512),
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.backbone(x))
+        return F.normalize(self.last(self.resnet(x)), dim=1)
 
 
 class SmoothSwapEmbedder(IdentityEmbedder):
@@ -53,9 +49,8 @@ class SmoothSwapEmbedder(IdentityEmbedder):
         super().__init__()
         if checkpoint is None:
             raise CheckpointError("smoothswap: pass checkpoint=PATH to the Smooth-Swap identity embedder (.ckpt/.pth)")
-        state = strip_prefix(read_state_dict(checkpoint), "net.")
-        self.net = SmoothSwapNet(backbone_fc="backbone.fc.weight" in state)
-        load_exact(self.net, state, what=f"smoothswap ({checkpoint})")
+        self.net = SmoothSwapNet()
+        load_exact(self.net, strip_prefix(read_state_dict(checkpoint), "net."), what=f"smoothswap ({checkpoint})")
         self.eval().requires_grad_(False)
 
     def _embed(self, images: torch.Tensor) -> torch.Tensor:

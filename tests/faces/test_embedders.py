@@ -23,12 +23,13 @@ def irse50_file(tmp_path_factory):
     return path, state
 
 
-def smoothswap_state(gen, *, backbone_fc=True):
-    s = torchvision_resnet50_state(gen, fc=2048 if backbone_fc else None, prefix="backbone.")
-    for name, out_f, in_f in (("head.fc1.0", 1024, 2048), ("head.fc2.0", 512, 1024)):
+def smoothswap_state(gen):
+    """The LatentSwap authors' layout: `resnet` (torchvision ResNet-50, fc 2048→2048) and `last`."""
+    s = torchvision_resnet50_state(gen, fc=2048, prefix="resnet.")
+    for name, out_f, in_f in (("last.0", 1024, 2048), ("last.3", 512, 1024)):
         s[f"{name}.weight"] = torch.randn(out_f, in_f, generator=gen) / in_f**0.5
         s[f"{name}.bias"] = 0.1 * torch.randn(out_f, generator=gen)
-    for name, c in (("head.fc1.1", 1024), ("head.fc2.1", 512)):
+    for name, c in (("last.1", 1024), ("last.4", 512)):
         s[f"{name}.weight"] = 1 + 0.1 * torch.randn(c, generator=gen)
         s[f"{name}.bias"] = 0.1 * torch.randn(c, generator=gen)
         s[f"{name}.running_mean"] = 0.1 * torch.randn(c, generator=gen)
@@ -38,19 +39,12 @@ def smoothswap_state(gen, *, backbone_fc=True):
 
 
 def smoothswap_reference(s, x01):
-    backbone = {k.removeprefix("backbone."): v for k, v in s.items() if k.startswith("backbone.")}
-    h = resnet50_forward(backbone, x01)
-    for i in (1, 2):
-        h = F.linear(h, s[f"head.fc{i}.0.weight"], s[f"head.fc{i}.0.bias"])
-        h = F.batch_norm(
-            h,
-            s[f"head.fc{i}.1.running_mean"],
-            s[f"head.fc{i}.1.running_var"],
-            s[f"head.fc{i}.1.weight"],
-            s[f"head.fc{i}.1.bias"],
-        )
-        if i == 1:
-            h = F.leaky_relu(h, 0.2)
+    h = resnet50_forward({k.removeprefix("resnet."): v for k, v in s.items() if k.startswith("resnet.")}, x01)
+    for lin, norm in (("last.0", "last.1"), ("last.3", "last.4")):
+        h = F.linear(h, s[f"{lin}.weight"], s[f"{lin}.bias"])
+        h = F.batch_norm(h, s[f"{norm}.running_mean"], s[f"{norm}.running_var"], s[f"{norm}.weight"], s[f"{norm}.bias"])
+        if lin == "last.0":
+            h = F.leaky_relu(h, 0.01)
     return F.normalize(h, dim=1)
 
 
@@ -82,9 +76,8 @@ def test_arcface_gradients_flow(arcface):
     assert images.grad.abs().sum() > 0
 
 
-@pytest.mark.parametrize("backbone_fc", [True, False])
-def test_smoothswap_lightning_checkpoint(tmp_path, backbone_fc):
-    state = smoothswap_state(torch.Generator().manual_seed(1), backbone_fc=backbone_fc)
+def test_smoothswap_lightning_checkpoint(tmp_path):
+    state = smoothswap_state(torch.Generator().manual_seed(1))
     path = tmp_path / "smoothswap.ckpt"
     torch.save({"epoch": 3, "global_step": 10, "state_dict": {f"net.{k}": v for k, v in state.items()}}, path)
     emb = lsw_core.load_identity_embedder("smoothswap", checkpoint=path)
