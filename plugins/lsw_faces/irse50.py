@@ -101,7 +101,7 @@ class ArcFaceIRSE50Embedder(IdentityEmbedder):
                 "arcface-ir-se50: pass checkpoint=PATH to model_ir_se50.pth (as distributed with pSp/e4e)"
             )
         self.net = IRSE50()
-        state = strip_prefix(read_state_dict(checkpoint), "facenet.")
+        state = strip_prefix(strip_prefix(read_state_dict(checkpoint), "module."), "facenet.")
         load_exact(self.net, state, what=f"arcface-ir-se50 ({checkpoint})")
         self.eval().requires_grad_(False)
 

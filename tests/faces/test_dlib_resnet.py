@@ -6,6 +6,8 @@ import importlib.util
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from lsw_faces.dlib_format import DlibStream
 from lsw_faces.dlib_resnet import DlibResNetEmbedder, add_zero_padded, default_dat_path
 
@@ -60,6 +62,17 @@ def test_gradients_flow_to_images_of_any_size(embedder):
     (emb[0] @ emb[1]).backward()
     assert images.grad is not None and images.grad.abs().sum() > 0
     assert all(p.grad is None for p in embedder.parameters())
+
+
+@settings(max_examples=8, deadline=None)
+@given(batch=st.integers(1, 3), height=st.integers(24, 260), width=st.integers(24, 260), seed=st.integers(0, 2**16))
+def test_unit_embeddings_for_any_image_size(embedder, batch, height, width, seed):
+    g = torch.Generator().manual_seed(seed)
+    images = torch.rand(batch, 3, height, width, generator=g) * 2 - 1
+    with torch.no_grad():
+        emb = embedder(images)
+    assert emb.shape == (batch, 128) and torch.isfinite(emb).all()
+    assert torch.allclose(emb.norm(dim=1), torch.ones(batch), atol=1e-5)
 
 
 def test_add_pads_the_smaller_tensor_with_zeros_at_the_end():
