@@ -75,3 +75,25 @@ def test_user_errors_print_one_line_and_exit_2(example_plugin, trained_once, tmp
 def test_eval_without_ground_truth_asks_for_components(example_plugin, trained_once):
     result = run_lsw("eval", "--mixer", str(trained_once), check=False)
     assert result.returncode == 2 and "pass --embedder and --shape-model" in result.stderr
+
+
+def test_edit_swapped_latents_along_a_ganspace_component(example_plugin, trained_once, tmp_path):
+    run_lsw("swap", "seed:1", "seed:2", "--mixer", str(trained_once), "-o", str(tmp_path / "s.png"), "--save-latents")
+    run_lsw(
+        "edit",
+        str(tmp_path / "s.npy"),
+        "--generator",
+        "example-tiny",
+        "--ganspace",
+        "0",
+        "--groups",
+        "coarse",
+        "-o",
+        str(tmp_path / "e.png"),
+    )
+    frames = np.asarray(Image.open(tmp_path / "e.png"))
+    assert frames.shape == (16 + 4, 5 * 18 + 2, 3)
+    assert (tmp_path / "e.gif").exists()
+    # The middle strength (0) reproduces the unedited swap.
+    swap = np.asarray(Image.open(tmp_path / "s.png"))
+    assert np.array_equal(frames[2:18, 2 + 2 * 18 : 2 + 2 * 18 + 16], swap)
