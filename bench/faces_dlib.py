@@ -7,8 +7,9 @@ import time
 import dlib
 import numpy as np
 import torch
-from lsw_faces.dlib_resnet import DlibResNetEmbedder, default_dat_path
 from skimage import data
+
+from lsw_faces.dlib_resnet import DlibResNetEmbedder, default_dat_path
 
 
 def main() -> None:

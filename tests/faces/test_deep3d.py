@@ -8,11 +8,11 @@ import torch
 import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from lsw_faces.bfm import BFMLandmarks, rotation_matrices
-from lsw_faces.deep3d import NUM_COEFFS, Deep3DShapeModel
 
 import lsw_core
 from lsw_core.errors import CheckpointError
+from lsw_faces.bfm import BFMLandmarks, rotation_matrices
+from lsw_faces.deep3d import NUM_COEFFS, Deep3DShapeModel
 
 from .faces_layouts import resnet50_forward
 

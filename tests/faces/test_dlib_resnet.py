@@ -8,10 +8,10 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from lsw_faces.dlib_format import DlibStream
-from lsw_faces.dlib_resnet import DlibResNetEmbedder, add_zero_padded, default_dat_path
 
 from lsw_core.errors import CheckpointError
+from lsw_faces.dlib_format import DlibStream
+from lsw_faces.dlib_resnet import DlibResNetEmbedder, add_zero_padded, default_dat_path
 
 dlib = pytest.importorskip("dlib", reason="parity needs dlib (pip install dlib-bin)")
 if importlib.util.find_spec("face_recognition_models") is None:

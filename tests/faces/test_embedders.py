@@ -4,11 +4,11 @@ files' layouts (pSp's `model_ir_se50.pth`; a Lightning `.ckpt` with `net.`-prefi
 import pytest
 import torch
 import torch.nn.functional as F
-from lsw_faces.irse50 import ArcFaceIRSE50Embedder, psp_preprocess
-from lsw_faces.smoothswap import SmoothSwapEmbedder
 
 import lsw_core
 from lsw_core.errors import CheckpointError
+from lsw_faces.irse50 import ArcFaceIRSE50Embedder, psp_preprocess
+from lsw_faces.smoothswap import SmoothSwapEmbedder
 
 from .faces_layouts import irse50_forward, irse50_state, resnet50_forward, torchvision_resnet50_state
 
