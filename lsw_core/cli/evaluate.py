@@ -8,7 +8,7 @@ import json
 import click
 
 from lsw_core.cli.options import checkpoint_option, component_options, generator_options_option
-from lsw_core.evaluation import evaluate_triples, markdown_table
+from lsw_core.evaluation import evaluate_triples, find_triples, markdown_table
 from lsw_core.mixer_eval import evaluate_mixer
 from lsw_core.plugins import load_generator, load_identity_embedder, load_shape_model
 from lsw_core.swapper import Swapper
@@ -121,6 +121,7 @@ def _evaluate_triples(
             f"--embedder {embedder} is the embedder the swaps were trained with; evaluate with another one "
             f"(default {EVAL_EMBEDDER}), or name the actual training embedder with --training-embedder"
         )
+    find_triples(folder)  # a wrong folder fails before any model loads
     E = load_identity_embedder(embedder, **embedder_options)
     S = load_shape_model(shape_model, **shape_options)
     result = evaluate_triples(folder, E, S, device=device)

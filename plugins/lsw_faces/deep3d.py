@@ -61,7 +61,9 @@ class Deep3DShapeModel(ShapeModel):
     def __init__(self, checkpoint: str | Path | None = None, bfm: str | Path | None = None):
         super().__init__()
         if checkpoint is None:
-            raise CheckpointError("deep3d: pass checkpoint=PATH to Deep3DFaceRecon's epoch_20.pth")
+            raise CheckpointError(
+                "deep3d: needs Deep3DFaceRecon's epoch_20.pth: checkpoint=PATH (lsw: --shape-model-checkpoint PATH)"
+            )
         checkpoint = Path(checkpoint)
         self.regressor = Deep3DRegressor()
         load_exact(self.regressor, read_state_dict(checkpoint, nested=("net_recon",)), what=f"deep3d ({checkpoint})")

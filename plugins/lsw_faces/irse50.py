@@ -98,7 +98,8 @@ class ArcFaceIRSE50Embedder(IdentityEmbedder):
         super().__init__()
         if checkpoint is None:
             raise CheckpointError(
-                "arcface-ir-se50: pass checkpoint=PATH to model_ir_se50.pth (as distributed with pSp/e4e)"
+                "arcface-ir-se50: needs model_ir_se50.pth (as distributed with pSp/e4e): checkpoint=PATH "
+                "(lsw: --embedder-checkpoint PATH)"
             )
         self.net = IRSE50()
         state = strip_prefix(strip_prefix(read_state_dict(checkpoint), "module."), "facenet.")

@@ -48,7 +48,10 @@ class SmoothSwapEmbedder(IdentityEmbedder):
     def __init__(self, checkpoint: str | Path | None = None):
         super().__init__()
         if checkpoint is None:
-            raise CheckpointError("smoothswap: pass checkpoint=PATH to the Smooth-Swap identity embedder (.ckpt/.pth)")
+            raise CheckpointError(
+                "smoothswap: needs the Smooth-Swap identity embedder (.ckpt/.pth): checkpoint=PATH "
+                "(lsw: --embedder-checkpoint PATH)"
+            )
         self.net = SmoothSwapNet()
         load_exact(self.net, strip_prefix(read_state_dict(checkpoint), "net."), what=f"smoothswap ({checkpoint})")
         self.eval().requires_grad_(False)
