@@ -156,7 +156,7 @@ def markdown_table(result: dict[str, Any]) -> str:
             f"| {name} | {100 * r['id_retrieval']:.2f}% | {r['expression_error']:.4f} | {r['pose_error_deg']:.2f} |"
         )
     n = result.get("n_triples", result.get("n_pairs"))
-    notes = [f"{n} swaps" if n is not None else None]
+    notes = [f"{n} swap{'' if n == 1 else 's'}" if n is not None else None]
     if result.get("embedder"):
         notes.append(f"identity embedder: {result['embedder']}")
     if result.get("shape_model"):
