@@ -9,7 +9,7 @@ import torch
 
 from lsw_core.camera import Camera, CameraSpec
 from lsw_core.checks import check_shape
-from lsw_core.errors import ShapeError
+from lsw_core.errors import LswError, ShapeError
 from lsw_core.interfaces import Generator, layer_groups_from_resolutions
 from lsw_stylenerf.config import StyleNeRFConfig
 from lsw_stylenerf.layers import MappingNetwork
@@ -114,5 +114,5 @@ class StyleNeRFGenerator(Generator):
                    background: torch.Tensor | None = None, **kwargs: Any) -> torch.Tensor:
         # noise_mode has no effect: the FFHQ model has no noise inputs and renders deterministically.
         if kwargs:
-            raise TypeError(f"StyleNeRF synthesis: unexpected arguments {sorted(kwargs)}")
+            raise LswError(f"StyleNeRF synthesis: unexpected arguments {sorted(kwargs)}; it takes camera, background")
         return self.render(ws, camera, background).img
