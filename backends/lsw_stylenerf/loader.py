@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 import zipfile
 from pathlib import Path
@@ -83,21 +84,53 @@ def _type_marker(name: str) -> type:
     return type(f"{name}_type", (), {})
 
 
-def to_plain(obj: Any) -> Any:
-    """Pickled omegaconf containers (and nested dicts/lists) → plain dicts, lists and values."""
+_INTERPOLATION = re.compile(r"^\$\{([A-Za-z0-9_.]+)\}$")
+
+
+def to_plain(obj: Any, _depth: int = 0) -> Any:
+    """Pickled omegaconf containers (and nested dicts/lists) → plain dicts, lists and values.
+
+    A value that is a plain interpolation `${a.b}` is looked up from the root of the pickled config
+    tree; one that cannot be resolved there stays the string it is."""
+    if _depth > 64:
+        raise CheckpointError("omegaconf config: interpolations nested too deeply (a cycle?)")
     if isinstance(obj, _DictConfig):
         content = obj.state.get("_content")
-        return None if content is None or isinstance(content, str) else {k: to_plain(v) for k, v in content.items()}
+        if content is None or isinstance(content, str):
+            return None
+        return {k: to_plain(_resolve(v, obj), _depth + 1) for k, v in content.items()}
     if isinstance(obj, _ListConfig):
         content = obj.state.get("_content")
-        return None if content is None or isinstance(content, str) else [to_plain(v) for v in content]
+        if content is None or isinstance(content, str):
+            return None
+        return [to_plain(_resolve(v, obj), _depth + 1) for v in content]
     if isinstance(obj, _ValueNode):
-        return to_plain(obj.state.get("_val"))
+        return to_plain(obj.state.get("_val"), _depth + 1)
     if isinstance(obj, dict):
-        return {k: to_plain(v) for k, v in obj.items()}
+        return {k: to_plain(v, _depth + 1) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
-        return [to_plain(v) for v in obj]
+        return [to_plain(v, _depth + 1) for v in obj]
     return obj
+
+
+def _resolve(node: Any, container: _OmegaRecord) -> Any:
+    value = node.state.get("_val") if isinstance(node, _ValueNode) else node
+    match = _INTERPOLATION.match(value) if isinstance(value, str) else None
+    if match is None:
+        return node
+    root, seen = container, 0
+    while isinstance(root.state.get("_parent"), _OmegaRecord) and seen < 64:
+        root, seen = root.state["_parent"], seen + 1
+    target: Any = root
+    for key in match.group(1).split("."):
+        content = target.state.get("_content") if isinstance(target, (_DictConfig, _ListConfig)) else None
+        if isinstance(content, dict) and key in content:
+            target = content[key]
+        elif isinstance(content, list) and key.isdigit() and int(key) < len(content):
+            target = content[int(key)]
+        else:
+            return node
+    return target
 
 
 # --------------------------------------------------------------------------------------------------
@@ -106,10 +139,27 @@ def to_plain(obj: Any) -> Any:
 
 def build(init_kwargs: dict[str, Any], state_dict: dict[str, torch.Tensor] | None, source: str) -> StyleNeRFGenerator:
     """A generator from reference-style init kwargs and (reference- or our-keyed) weights."""
-    G = StyleNeRFGenerator(StyleNeRFConfig.from_init_kwargs(init_kwargs), init_kwargs)
+    if state_dict is not None:
+        _fill_mapping_layers(init_kwargs, state_dict)
+    try:
+        config = StyleNeRFConfig.from_init_kwargs(init_kwargs)
+    except (ValueError, TypeError) as exc:
+        raise CheckpointError(f"{source}: could not read the StyleNeRF init kwargs ({exc})") from None
+    G = StyleNeRFGenerator(config, init_kwargs)
     if state_dict is not None:
         load_weights(G, state_dict, source)
     return G.eval().requires_grad_(False)
+
+
+def _fill_mapping_layers(init_kwargs: dict[str, Any], state_dict: dict[str, torch.Tensor]) -> None:
+    # The FFHQ config sets the mapping depth by interpolation (${spec.map}); a pickle may keep it
+    # unresolved. The weights say how many layers there are.
+    mapping = init_kwargs.setdefault("mapping_kwargs", {}) or {}
+    init_kwargs["mapping_kwargs"] = mapping
+    if not isinstance(mapping.get("num_layers"), int):
+        layers = {k.split(".")[1] for k in state_dict if re.match(r"^(mapping|mapping_network)\.fc\d+\.weight$", k)}
+        if layers:
+            mapping["num_layers"] = len(layers)
 
 
 def load_weights(G: StyleNeRFGenerator, state_dict: dict[str, torch.Tensor], source: str) -> None:

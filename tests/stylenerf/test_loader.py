@@ -90,3 +90,30 @@ def test_missing_dependency_names_the_extra(monkeypatch):
     monkeypatch.setitem(__import__("sys").modules, "einops", None)
     with pytest.raises(PluginError, match=r"lsw-core\[stylenerf\]"):
         plugin._factory(None)
+
+
+def test_omegaconf_interpolations_resolve_from_the_pickled_root():
+    from lsw_stylenerf.loader import _DictConfig, _ValueNode, to_plain
+
+    def node(v):
+        n = _ValueNode()
+        n.__setstate__({"_val": v})
+        return n
+
+    def dc(content, parent=None):
+        d = _DictConfig()
+        d.__setstate__({"_content": content, "_parent": parent})
+        return d
+
+    root = dc({})
+    spec = dc({"map": node(8)}, root)
+    model = dc({"num_layers": node("${spec.map}"), "other": node("${nowhere.x}"), "z": node(3)}, root)
+    root.state["_content"].update(spec=spec, model=model)
+    assert to_plain(model) == {"num_layers": 8, "other": "${nowhere.x}", "z": 3}
+
+
+def test_unresolved_mapping_depth_is_read_from_the_weights(fixtures_dir, tmp_path):
+    data = torch.load(fixtures_dir / "tiny64.pt", weights_only=True)
+    data["init_kwargs"]["mapping_kwargs"]["num_layers"] = "${spec.map}"
+    torch.save(data, tmp_path / "m.pt")
+    assert load_stylenerf(tmp_path / "m.pt").config.mapping_layers == 4

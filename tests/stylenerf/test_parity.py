@@ -1,6 +1,8 @@
 """Numerical parity with the reference StyleNeRF implementation on random-weight FFHQ-config models
 (fixtures made by running the reference code; see tests/fixtures/stylenerf/README.md)."""
 
+import sys
+
 import pytest
 import torch
 
@@ -62,6 +64,7 @@ def test_official_pickle_with_omegaconf_kwargs_loads_the_same_network(tiny64, fi
     from lsw_stylenerf.loader import load_stylenerf
 
     G = load_stylenerf(fixtures_dir / "tiny64_omegaconf.pkl")
+    assert "omegaconf" not in sys.modules and "training" not in sys.modules and "torch_utils" not in sys.modules
     assert G.init_kwargs["synthesis_kwargs"]["camera_kwargs"]["range_u"] == [-0.3, 0.3]
     ours, theirs = G.state_dict(), tiny64.state_dict()
     assert ours.keys() == theirs.keys()
