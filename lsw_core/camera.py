@@ -55,6 +55,37 @@ class Camera:
     def cat(cls, cameras: Sequence[Camera]) -> Camera:
         return cls(*(torch.cat(ts) for ts in zip(*(attrs.astuple(c, recurse=False) for c in cameras))))
 
+    def position(self) -> torch.Tensor:
+        """Camera centres [B, 3] in world space: radius · (sin p cos a, sin p sin a, cos p)."""
+        az = self.azimuth.double() * (math.pi / 180)
+        po = self.polar.double() * (math.pi / 180)
+        unit = torch.stack([po.sin() * az.cos(), po.sin() * az.sin(), po.cos()], -1).float()
+        return unit * self.radius.unsqueeze(-1)
+
+    def matrices(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """(K_inv, cam2world), each [B, 4, 4], as StyleNeRF uses them.
+
+        K_inv = inverse(diag(f, f, 1, 1)) with f = 1 / tan(fov / 2) (image plane in [-1, 1]);
+        cam2world = [R | t] with t the camera centre and R's columns (x, y, z) the camera axes of a
+        look-at towards the origin with world up +z: z points from the origin to the camera, so the
+        camera looks along −z."""
+        focal = (1.0 / torch.tan(0.5 * self.fov.double() * (math.pi / 180))).float()
+        ones = torch.ones_like(focal)
+        K_inv = torch.linalg.inv(torch.diag_embed(torch.stack([focal, focal, ones, ones], -1)))
+        eye = self.position()
+        up = torch.tensor([0.0, 0.0, 1.0], device=eye.device).expand_as(eye)
+        z_axis = _normalize(eye)
+        x_axis = _normalize(torch.cross(up, z_axis, dim=-1))
+        y_axis = _normalize(torch.cross(z_axis, x_axis, dim=-1))
+        cam2world = torch.eye(4, device=eye.device).repeat(len(self), 1, 1)
+        cam2world[:, :3, :3] = torch.stack([x_axis, y_axis, z_axis], -1)
+        cam2world[:, :3, 3] = eye
+        return K_inv, cam2world
+
+
+def _normalize(x: torch.Tensor) -> torch.Tensor:
+    return x / x.norm(dim=-1, keepdim=True).clamp(min=1e-8)
+
 
 @attrs.frozen
 class CameraSpec:
@@ -64,17 +95,31 @@ class CameraSpec:
     polar_range: tuple[float, float]
     fov: float = 12.0
     radius: float = 1.0
+    #: "uniform" over the ranges, or "gaussian" centred on them with the half-range as standard
+    #: deviation (StyleNeRF's `gaussian_camera`).
+    distribution: str = attrs.field(default="uniform", validator=attrs.validators.in_(("uniform", "gaussian")))
 
     @property
     def default(self) -> Camera:
         return Camera.make(0.0, 90.0, self.fov, self.radius)
 
     def sample(self, batch: int, generator: torch.Generator | None = None) -> Camera:
-        """Draw cameras uniformly from the prior ranges (used by the mixer trainer)."""
-        u = torch.rand(2, batch, generator=generator)
-        az = self.azimuth_range[0] + u[0] * (self.azimuth_range[1] - self.azimuth_range[0])
-        po = self.polar_range[0] + u[1] * (self.polar_range[1] - self.polar_range[0])
-        return Camera.make(az, po, self.fov, self.radius, batch=batch)
+        """Draw cameras from the training prior (used by the mixer trainer): uniform over the ranges,
+        or for a "gaussian" spec normal around their centres with the half-ranges as deviations."""
+        if self.distribution == "gaussian":
+            u = 0.5 + 0.5 * torch.randn(2, batch, generator=generator)
+        else:
+            u = torch.rand(2, batch, generator=generator)
+        return self.from_uv(u[0], u[1])
+
+    def from_uv(self, u, v) -> Camera:
+        """Cameras from normalised controls (StyleNeRF's linear camera mode): u, v in [0, 1] map
+        linearly onto the azimuth and polar ranges (0.5, 0.5 is the centre)."""
+        u = torch.as_tensor(u, dtype=torch.float64).reshape(-1)
+        v = torch.as_tensor(v, dtype=torch.float64).reshape(-1)
+        az = self.azimuth_range[0] + u * (self.azimuth_range[1] - self.azimuth_range[0])
+        po = self.polar_range[0] + v * (self.polar_range[1] - self.polar_range[0])
+        return Camera.make(az, po, self.fov, self.radius, batch=max(len(az), len(po)))
 
     def yaw_sweep(self, views: int) -> Camera:
         """`views` cameras from the leftmost to the rightmost azimuth of the prior, polar 90."""

@@ -1,0 +1,276 @@
+"""Loading StyleNeRF generators without executing anything from the checkpoint.
+
+Accepted: an official network pickle (`G_ema` is read through the restricted unpickler; omegaconf
+`DictConfig`/`ListConfig` init kwargs are rebuilt as plain dicts/lists without importing omegaconf),
+a plain torch file `{"init_kwargs", "state_dict"}` with the reference's key names, and our folder
+format (`config.json` + `model.safetensors`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from lsw_core import netpickle
+from lsw_core.errors import CheckpointError
+from lsw_stylenerf.config import StyleNeRFConfig
+from lsw_stylenerf.generator import StyleNeRFGenerator
+
+FORMAT = "lsw-stylenerf"
+_PREFIXES = {"mapping.": "mapping_network.", "synthesis.": "synthesis_network."}
+
+
+# --------------------------------------------------------------------------------------------------
+# omegaconf containers as data
+
+
+class _OmegaRecord:
+    """Stand-in for an omegaconf container, node or metadata object: keeps its pickled state only."""
+
+    def __setstate__(self, state: Any) -> None:
+        if isinstance(state, tuple) and len(state) == 2:  # (dict, slots)
+            state = {**(state[0] or {}), **(state[1] or {})}
+        if not isinstance(state, dict):
+            raise CheckpointError(f"omegaconf object: expected a dict state, found {type(state).__name__}")
+        self.__dict__["state"] = state
+
+
+class _DictConfig(_OmegaRecord):
+    pass
+
+
+class _ListConfig(_OmegaRecord):
+    pass
+
+
+class _ValueNode(_OmegaRecord):
+    pass
+
+
+_ANY = object()  # typing.Any as a marker
+
+
+def omegaconf_globals() -> dict[str, Any]:
+    """Allow-listed globals of pickled omegaconf configs, mapped to inert stand-ins."""
+    table: dict[str, Any] = {
+        "omegaconf.dictconfig.DictConfig": _DictConfig,
+        "omegaconf.listconfig.ListConfig": _ListConfig,
+        "omegaconf.base.ContainerMetadata": _OmegaRecord,
+        "omegaconf.base.Metadata": _OmegaRecord,
+        "typing.Any": _ANY,
+        "collections.defaultdict": _defaultdict,
+    }
+    for node in ("AnyNode", "StringNode", "IntegerNode", "FloatNode", "BooleanNode", "BytesNode", "PathNode",
+                 "EnumNode", "ValueNode"):
+        table[f"omegaconf.nodes.{node}"] = _ValueNode
+    for name in ("dict", "list", "tuple", "int", "float", "str", "bool", "bytes"):
+        table[f"builtins.{name}"] = _type_marker(name)
+    return table
+
+
+def _defaultdict(factory: Any = None) -> dict:
+    return {}  # the factory is not called: only the metadata's resolver cache is pickled this way
+
+
+def _type_marker(name: str) -> type:
+    # Type annotations of omegaconf metadata (object_type, key_type ...): kept as inert markers.
+    return type(f"{name}_type", (), {})
+
+
+_INTERPOLATION = re.compile(r"^\$\{([A-Za-z0-9_.]+)\}$")
+
+
+def to_plain(obj: Any, _depth: int = 0) -> Any:
+    """Pickled omegaconf containers (and nested dicts/lists) → plain dicts, lists and values.
+
+    A value that is a plain interpolation `${a.b}` is looked up from the root of the pickled config
+    tree; one that cannot be resolved there stays the string it is."""
+    if _depth > 64:
+        raise CheckpointError("omegaconf config: interpolations nested too deeply (a cycle?)")
+    if isinstance(obj, _DictConfig):
+        content = obj.state.get("_content")
+        if content is None or isinstance(content, str):
+            return None
+        return {k: to_plain(_resolve(v, obj), _depth + 1) for k, v in content.items()}
+    if isinstance(obj, _ListConfig):
+        content = obj.state.get("_content")
+        if content is None or isinstance(content, str):
+            return None
+        return [to_plain(_resolve(v, obj), _depth + 1) for v in content]
+    if isinstance(obj, _ValueNode):
+        return to_plain(obj.state.get("_val"), _depth + 1)
+    if isinstance(obj, dict):
+        return {k: to_plain(v, _depth + 1) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [to_plain(v, _depth + 1) for v in obj]
+    return obj
+
+
+def _resolve(node: Any, container: _OmegaRecord) -> Any:
+    value = node.state.get("_val") if isinstance(node, _ValueNode) else node
+    match = _INTERPOLATION.match(value) if isinstance(value, str) else None
+    if match is None:
+        return node
+    root, seen = container, 0
+    while isinstance(root.state.get("_parent"), _OmegaRecord) and seen < 64:
+        root, seen = root.state["_parent"], seen + 1
+    target: Any = root
+    for key in match.group(1).split("."):
+        content = target.state.get("_content") if isinstance(target, (_DictConfig, _ListConfig)) else None
+        if isinstance(content, dict) and key in content:
+            target = content[key]
+        elif isinstance(content, list) and key.isdigit() and int(key) < len(content):
+            target = content[int(key)]
+        else:
+            return node
+    return target
+
+
+# --------------------------------------------------------------------------------------------------
+# readers
+
+
+def build(init_kwargs: dict[str, Any], state_dict: dict[str, torch.Tensor] | None, source: str) -> StyleNeRFGenerator:
+    """A generator from reference-style init kwargs and (reference- or our-keyed) weights."""
+    if state_dict is not None:
+        _fill_mapping_layers(init_kwargs, state_dict)
+    try:
+        config = StyleNeRFConfig.from_init_kwargs(init_kwargs)
+    except (ValueError, TypeError) as exc:
+        raise CheckpointError(f"{source}: could not read the StyleNeRF init kwargs ({exc})") from None
+    G = StyleNeRFGenerator(config, init_kwargs)
+    if state_dict is not None:
+        load_weights(G, state_dict, source)
+    return G.eval().requires_grad_(False)
+
+
+def _fill_mapping_layers(init_kwargs: dict[str, Any], state_dict: dict[str, torch.Tensor]) -> None:
+    # The FFHQ config sets the mapping depth by interpolation (${spec.map}); a pickle may keep it
+    # unresolved. The weights say how many layers there are.
+    mapping = init_kwargs.setdefault("mapping_kwargs", {}) or {}
+    init_kwargs["mapping_kwargs"] = mapping
+    if not isinstance(mapping.get("num_layers"), int):
+        layers = {k.split(".")[1] for k in state_dict if re.match(r"^(mapping|mapping_network)\.fc\d+\.weight$", k)}
+        if layers:
+            mapping["num_layers"] = len(layers)
+
+
+def load_weights(G: StyleNeRFGenerator, state_dict: dict[str, torch.Tensor], source: str) -> None:
+    renamed = {}
+    for key, value in state_dict.items():
+        for old, new in _PREFIXES.items():
+            if key.startswith(old):
+                key = new + key[len(old):]
+        renamed[key] = value
+    own = G.state_dict()
+    missing = sorted(set(own) - set(renamed))
+    unexpected = sorted(set(renamed) - set(own))
+    wrong = sorted(k for k in set(own) & set(renamed) if tuple(own[k].shape) != tuple(renamed[k].shape))
+    if missing or unexpected or wrong:
+        parts = []
+        for label, keys in (("missing", missing), ("unexpected", unexpected), ("shape mismatch", wrong)):
+            if keys:
+                parts.append(f"{label}: {', '.join(keys[:4])}{' …' if len(keys) > 4 else ''} ({len(keys)})")
+        raise CheckpointError(f"{source}: weights do not match the StyleNeRF architecture of its config; "
+                              + "; ".join(parts))
+    alpha = float(renamed.get("synthesis_network.alpha", torch.tensor(-1.0)))
+    if not (alpha == -1 or alpha >= 1):
+        raise CheckpointError(f"{source}: saved during progressive growing (alpha={alpha:g}); expected a "
+                              "finished generator (alpha 1)")
+    G.load_state_dict(renamed)
+
+
+def read_pickle(path: str) -> StyleNeRFGenerator:
+    data = netpickle.load_network_pickle(path, extra_globals=omegaconf_globals(),
+                                         placeholder_classes=_TORCH_MODULES)
+    if not isinstance(data, dict) or "G_ema" not in data:
+        found = sorted(data) if isinstance(data, dict) else type(data).__name__
+        raise CheckpointError(f"{path}: expected a network pickle with 'G_ema', found {found}")
+    G_ema = data["G_ema"]
+    if not isinstance(G_ema, netpickle.ModulePlaceholder):
+        raise CheckpointError(f"{path}: 'G_ema' is not a pickled network")
+    kwargs = to_plain(dict(G_ema.state.get("_init_kwargs") or {}))
+    args = to_plain(list(G_ema.state.get("_init_args") or ()))
+    for name, value in zip(("z_dim", "c_dim", "w_dim", "img_resolution", "img_channels"), args):
+        kwargs.setdefault(name, value)
+    return build(kwargs, netpickle.module_state_dict(G_ema), path)
+
+
+def read_torch_file(path: str) -> StyleNeRFGenerator:
+    try:
+        data = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise CheckpointError(f"{path}: expected a torch file with 'init_kwargs' and 'state_dict' ({exc})") from None
+    if not isinstance(data, dict) or not {"init_kwargs", "state_dict"} <= set(data):
+        found = sorted(data) if isinstance(data, dict) else type(data).__name__
+        raise CheckpointError(f"{path}: expected a dict with 'init_kwargs' and 'state_dict', found {found}")
+    return build(dict(data["init_kwargs"]), dict(data["state_dict"]), path)
+
+
+def read_folder(path: str) -> StyleNeRFGenerator:
+    from safetensors.torch import load_file
+
+    cfg_path, weights = Path(path, "config.json"), Path(path, "model.safetensors")
+    for p in (cfg_path, weights):
+        if not p.is_file():
+            raise CheckpointError(f"{path}: expected a StyleNeRF folder with config.json and model.safetensors, "
+                                  f"{p.name} is missing")
+    config = json.loads(cfg_path.read_text())
+    if config.get("format") != FORMAT:
+        raise CheckpointError(f"{cfg_path}: expected format {FORMAT!r}, found {config.get('format')!r}")
+    return build(config["init_kwargs"], load_file(str(weights)), path)
+
+
+def load_stylenerf(checkpoint: str | os.PathLike | None = None, **options: Any) -> StyleNeRFGenerator:
+    """Load a StyleNeRF generator: pickle (`.pkl`), torch file, or folder. Without a checkpoint, a
+    randomly initialised FFHQ-architecture generator (`resolution`, `z_dim`, `w_dim`, `seed` options)."""
+    if checkpoint is None:
+        from lsw_stylenerf.presets import ffhq_init_kwargs
+
+        seed = options.pop("seed", 0)
+        with torch.random.fork_rng():
+            torch.manual_seed(seed)
+            return build(ffhq_init_kwargs(**options), None, "random init")
+    if options:
+        raise CheckpointError(f"stylenerf: options {sorted(options)} only apply without a checkpoint")
+    path = os.fspath(checkpoint)
+    if os.path.isdir(path):
+        return read_folder(path)
+    if not os.path.isfile(path):
+        raise CheckpointError(f"StyleNeRF checkpoint {path!r}: expected a .pkl, a torch file or a folder, "
+                              "found nothing there")
+    if zipfile.is_zipfile(path):  # torch.save's format
+        return read_torch_file(path)
+    return read_pickle(path)
+
+
+def save_folder(G: StyleNeRFGenerator, path: str | os.PathLike) -> Path:
+    """Write `G` as a folder (config.json + model.safetensors), atomically: built beside the target,
+    then renamed into place."""
+    from safetensors.torch import save_file
+
+    path = Path(path)
+    if path.exists():
+        raise CheckpointError(f"{path}: already exists; refusing to overwrite")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    config = {"format": FORMAT, "backend": "stylenerf", "num_ws": G.num_ws, "w_dim": G.w_dim,
+              "resolution": G.resolution, "init_kwargs": G.init_kwargs}
+    (tmp / "config.json").write_text(json.dumps(config, indent=2))
+    save_file({k: v.contiguous() for k, v in G.state_dict().items()}, str(tmp / "model.safetensors"))
+    os.replace(tmp, path)
+    return path
+
+
+_TORCH_MODULES = tuple(f"torch.nn.modules.{m}" for m in (
+    "linear.Linear", "linear.Identity", "conv.Conv2d", "activation.ReLU", "activation.LeakyReLU",
+    "activation.Sigmoid", "activation.Tanh", "container.ModuleDict", "container.ParameterList",
+    "container.ParameterDict", "pooling.AvgPool2d", "normalization.LayerNorm", "flatten.Flatten",
+))
