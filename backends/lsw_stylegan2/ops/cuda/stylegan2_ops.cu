@@ -1,7 +1,8 @@
 // CUDA kernels for StyleGAN2's custom operations, written for lsw_stylegan2.
 // Their specification is the pure-torch reference in ../bias_act.py and ../upfirdn2d.py.
 #include <torch/extension.h>
-#include <ATen/cuda/CUDAContext.h>
+#include <c10/cuda/CUDAException.h>
+#include <c10/cuda/CUDAStream.h>
 #include <c10/cuda/CUDAGuard.h>
 
 // ---------------------------------------------------------------------------------------------
@@ -65,7 +66,7 @@ torch::Tensor bias_act(torch::Tensor x, torch::Tensor b, torch::Tensor dy, int64
     int threads = 256;
     int blocks = (int)std::min<int64_t>((n + threads - 1) / threads, 65535);
     AT_DISPATCH_FLOATING_TYPES_AND_HALF(x.scalar_type(), "bias_act_kernel", [&] {
-        bias_act_kernel<scalar_t><<<blocks, threads, 0, at::cuda::getCurrentCUDAStream()>>>(
+        bias_act_kernel<scalar_t><<<blocks, threads, 0, c10::cuda::getCurrentCUDAStream()>>>(
             x.data_ptr<scalar_t>(), has_b ? b.data_ptr<scalar_t>() : nullptr,
             backward ? dy.data_ptr<scalar_t>() : nullptr, out.data_ptr<scalar_t>(), n, inner, x.size(dim),
             (int)act, (float)alpha, (float)gain, (float)clamp);
@@ -123,7 +124,7 @@ torch::Tensor upfirdn2d(torch::Tensor x, torch::Tensor f, int64_t up, int64_t do
     int threads = 256;
     int blocks = (int)std::min<int64_t>((total + threads - 1) / threads, 1 << 20);
     AT_DISPATCH_FLOATING_TYPES_AND_HALF(x.scalar_type(), "upfirdn2d_kernel", [&] {
-        upfirdn2d_kernel<scalar_t><<<blocks, threads, 0, at::cuda::getCurrentCUDAStream()>>>(
+        upfirdn2d_kernel<scalar_t><<<blocks, threads, 0, c10::cuda::getCurrentCUDAStream()>>>(
             x.data_ptr<scalar_t>(), f.data_ptr<float>(), y.data_ptr<scalar_t>(), planes, in_h, in_w, out_h, out_w,
             fh, fw, (int)up, (int)down, (int)px0, (int)py0);
     });
