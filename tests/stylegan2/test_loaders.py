@@ -50,6 +50,20 @@ def test_convert_cli_writes_folder_that_loads(tmp_path, skip32):
     assert loaded.init_kwargs == G.init_kwargs
 
 
+def test_nvidia_snapshot_converts_to_a_folder_with_the_same_image(tmp_path):
+    from safetensors.torch import load_file
+
+    from .conftest import FIXTURES
+
+    _add_commands()
+    result = CliRunner().invoke(cli, ["convert", str(FIXTURES / "snapshot16.pkl"), str(tmp_path / "f"), "-g", "stylegan2"])
+    assert result.exit_code == 0, result.output
+    G = lsw_core.load_generator("stylegan2", checkpoint=tmp_path / "f")
+    ref = load_file(str(FIXTURES / "snapshot16.reference.safetensors"))
+    with torch.no_grad():
+        assert (G.synthesis(ref["ws_psi07"]) - ref["img"]).abs().max() <= 1e-4
+
+
 def _rosinality_generator():
     """A random-weight config without conv clamping (rosinality has none), written in rosinality's layout."""
     G, init_kwargs, state, ref = fixture_generator("skip32")
