@@ -93,7 +93,12 @@ def test_bias_act_reference_matches_definition(act, gain, clamp, dim):
         want = want.clamp(-clamp, clamp)
     got = bias_act_reference(x, b, dim=dim, act=act, gain=gain, clamp=clamp)
     assert torch.allclose(got, want, atol=1e-6)
-    assert bias_act(x, b, dim=dim, act=act, gain=gain, clamp=clamp).shape == x.shape
+    x_before = x.clone()
+    with torch.no_grad():  # the in-place inference path: same values, input untouched
+        fast = bias_act(x, b, dim=dim, act=act, gain=gain, clamp=clamp)
+        fast_nob = bias_act(x, None, dim=dim, act=act, gain=gain, clamp=clamp)
+    assert torch.equal(fast, got) and torch.equal(x, x_before)
+    assert torch.equal(fast_nob, bias_act_reference(x, None, dim=dim, act=act, gain=gain, clamp=clamp))
 
 
 def test_cpu_tensors_use_the_reference_and_cuda_impl_needs_cuda():
