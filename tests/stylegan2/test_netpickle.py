@@ -154,3 +154,14 @@ def test_plain_torch_containers_become_placeholders():
     net = load_network_pickle(data, placeholder_classes=["torch.nn.modules.linear.Linear"])
     sd = module_state_dict(net)
     assert torch.equal(sd["body.0.weight"], seq[0].weight) and torch.equal(sd["body.0.bias"], seq[0].bias)
+
+
+def test_tensor_layout_past_its_storage_is_refused():
+    class Oversized:
+        def __reduce__(self):
+            from torch._utils import _rebuild_tensor_v2
+
+            return (_rebuild_tensor_v2, (torch.ones(3).storage(), 0, (100,), (1,), False, OrderedDict()))
+
+    with pytest.raises(CheckpointError, match="past its storage of 3 elements"):
+        load_network_pickle(pickle.dumps(Oversized()))
