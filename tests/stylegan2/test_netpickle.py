@@ -165,3 +165,18 @@ def test_tensor_layout_past_its_storage_is_refused():
 
     with pytest.raises(CheckpointError, match="past its storage of 3 elements"):
         load_network_pickle(pickle.dumps(Oversized()))
+
+
+def test_persistent_object_of_another_class_with_side_effect_source_is_refused(tmp_path):
+    marker = tmp_path / "marker"
+    evil = Persistent("Backdoor", {"_modules": {}, "payload": _SystemCall(f"touch {marker}")},
+                      SIDE_EFFECT_SRC.format(marker=str(marker)))
+    path = tmp_path / "evil.pkl"
+    path.write_bytes(dumps({"G_ema": evil}))
+    with pytest.raises(CheckpointError, match="system"):  # the payload's global is refused first
+        lsw_core.load_generator("stylegan2", checkpoint=path)
+    harmless = Persistent("Backdoor", {"_modules": {}}, SIDE_EFFECT_SRC.format(marker=str(marker)))
+    path.write_bytes(dumps({"G_ema": harmless}))
+    with pytest.raises(CheckpointError, match="expected G_ema to be a StyleGAN2 'Generator', found 'Backdoor'"):
+        lsw_core.load_generator("stylegan2", checkpoint=path)
+    assert not marker.exists()
