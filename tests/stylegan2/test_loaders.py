@@ -35,6 +35,8 @@ def test_plain_torch_file(tmp_path, skip32):
     loaded = lsw_core.load_generator("stylegan2", checkpoint=path)
     assert torch.equal(_image(loaded, ref), _image(G, ref))
     assert not loaded.training and not any(p.requires_grad for p in loaded.parameters())
+    torch.save({"init_kwargs": init_kwargs, "state_dict": state}, path, _use_new_zipfile_serialization=False)
+    assert torch.equal(_image(lsw_core.load_generator("stylegan2", checkpoint=path), ref), _image(G, ref))
 
 
 def test_convert_cli_writes_folder_that_loads(tmp_path, skip32):

@@ -3,6 +3,7 @@ CUDA backward relies on, and (on a GPU) the CUDA kernels against the references.
 
 from __future__ import annotations
 
+import copy
 import math
 
 import pytest
@@ -154,6 +155,7 @@ def test_generator_on_cuda_matches_cpu_reference():
     from .conftest import fixture_generator
 
     G, _, _, ref = fixture_generator("skip32")
+    G = copy.deepcopy(G)
     tf32 = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
     torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False  # full fp32 for parity
     try:
