@@ -48,8 +48,10 @@ def evaluate_mixer(
     batch_size: int = 50,
     embedder: IdentityEmbedder | None = None,
     shape_model: ShapeModel | None = None,
+    groups: list[str] | None = None,
 ) -> dict[str, Any]:
-    """Swap `pairs` held-out (source, target) pairs drawn from `seed` and measure them."""
+    """Swap `pairs` held-out (source, target) pairs drawn from `seed` and measure them (using the
+    swapped code only on the layer `groups`, when given)."""
     G = swapper.generator
     rng = torch.Generator().manual_seed(seed)
     z_s = torch.randn(pairs, G.z_dim, generator=rng)
@@ -59,7 +61,11 @@ def evaluate_mixer(
         raise ValueError("this generator has no ground truth: pass an identity embedder and a shape model")
     collected: dict[str, dict[str, list[torch.Tensor]]] = {"source": {}, "target": {}, "swap": {}}
     for zs, zt in zip(z_s.split(batch_size), z_t.split(batch_size)):
-        ws = {"source": swapper.wplus_from_z(zs), "target": swapper.wplus_from_z(zt), "swap": swapper.mix_z(zs, zt)}
+        ws = {
+            "source": swapper.wplus_from_z(zs),
+            "target": swapper.wplus_from_z(zt),
+            "swap": swapper.mix_z(zs, zt, groups),
+        }
         for role, codes in ws.items():
             if oracle:
                 attrs = G.ground_truth(codes)

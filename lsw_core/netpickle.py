@@ -95,8 +95,9 @@ class PersistentObject(ModulePlaceholder):
 
     def __init__(self, meta: Mapping[str, Any]) -> None:
         if not isinstance(meta, Mapping) or "class_name" not in meta:
-            raise CheckpointError("persistent object: expected a meta dict with 'class_name', found "
-                                  f"{type(meta).__name__}")
+            raise CheckpointError(
+                f"persistent object: expected a meta dict with 'class_name', found {type(meta).__name__}"
+            )
         super().__init__(meta.get("state") or {})
         self.class_name = str(meta["class_name"])
         self.type = meta.get("type")
@@ -173,9 +174,7 @@ def _module_placeholder_class(qualified: str) -> type:
     return type(qualified.rsplit(".", 1)[-1], (ModulePlaceholder,), {"class_name": qualified})
 
 
-_TORCH_MODULE_CONTAINERS = tuple(
-    f"torch.nn.modules.container.{n}" for n in ("ModuleList", "ModuleDict", "Sequential")
-)
+_TORCH_MODULE_CONTAINERS = tuple(f"torch.nn.modules.container.{n}" for n in ("ModuleList", "ModuleDict", "Sequential"))
 
 
 def default_globals() -> dict[str, Any]:
@@ -276,8 +275,17 @@ def _unpickle(f: IO[bytes], label: str, options: dict[str, Any]) -> Any:
         return NetworkUnpickler(f, **options).load()
     except CheckpointError as exc:
         raise CheckpointError(f"{label}: {exc}") from None
-    except (EOFError, pickle.UnpicklingError, ValueError, TypeError, AttributeError, IndexError, KeyError,
-            MemoryError, RuntimeError) as exc:
+    except (
+        EOFError,
+        pickle.UnpicklingError,
+        ValueError,
+        TypeError,
+        AttributeError,
+        IndexError,
+        KeyError,
+        MemoryError,
+        RuntimeError,
+    ) as exc:
         raise CheckpointError(
             f"{label}: expected a network pickle, but the file is truncated or corrupt ({type(exc).__name__}: {exc})"
         ) from None

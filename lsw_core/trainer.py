@@ -46,6 +46,11 @@ def _positive(instance, attribute, value):
         raise LswError(f"{attribute.name}: expected a positive value, got {value}")
 
 
+def _non_negative(instance, attribute, value):
+    if value < 0:
+        raise LswError(f"{attribute.name}: expected a value >= 0, got {value}")
+
+
 def _probability(instance, attribute, value):
     if not 0 <= value <= 1:
         raise LswError(f"{attribute.name}: expected a probability in [0, 1], got {value}")
@@ -64,8 +69,8 @@ class TrainConfig:
     shape_model: str | None = None
     shape_model_options: dict[str, Any] = attrs.field(factory=dict)
     space: str = attrs.field(default="w+", validator=lambda i, a, v: latents.check_space(v))
-    lambda_lp: float = attrs.field(default=100.0, validator=attrs.validators.ge(0))
-    mu_shape: float = attrs.field(default=0.1, validator=attrs.validators.ge(0))
+    lambda_lp: float = attrs.field(default=100.0, validator=_non_negative)
+    mu_shape: float = attrs.field(default=0.1, validator=_non_negative)
     same_pair_prob: float = attrs.field(default=0.2, validator=_probability)
     truncation_psi: float = 0.5
     truncation_cutoff: int | None = 8

@@ -13,8 +13,16 @@ from lsw_stylegan2.networks import ARCHITECTURES, MappingNetwork, SynthesisNetwo
 
 MAPPING_KWARGS = {"num_layers", "embed_features", "layer_features", "activation", "lr_multiplier", "w_avg_beta"}
 SYNTHESIS_KWARGS = {
-    "channel_base", "channel_max", "num_fp16_res", "conv_clamp", "architecture", "resample_filter",
-    "use_noise", "activation", "kernel_size", "fp16_channels_last",
+    "channel_base",
+    "channel_max",
+    "num_fp16_res",
+    "conv_clamp",
+    "architecture",
+    "resample_filter",
+    "use_noise",
+    "activation",
+    "kernel_size",
+    "fp16_channels_last",
 }
 TOP_KWARGS = {"z_dim", "c_dim", "w_dim", "img_resolution", "img_channels", "mapping_kwargs", "synthesis_kwargs"}
 
@@ -66,13 +74,30 @@ class StyleGAN2Generator(Generator):
 
     camera = None
 
-    def __init__(self, *, z_dim: int, w_dim: int, img_resolution: int, c_dim: int = 0, img_channels: int = 3,
-                 mapping_kwargs: dict | None = None, synthesis_kwargs: dict | None = None,
-                 force_fp32: bool | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        z_dim: int,
+        w_dim: int,
+        img_resolution: int,
+        c_dim: int = 0,
+        img_channels: int = 3,
+        mapping_kwargs: dict | None = None,
+        synthesis_kwargs: dict | None = None,
+        force_fp32: bool | None = None,
+    ) -> None:
         super().__init__()
-        kw = validate_init_kwargs(dict(z_dim=z_dim, c_dim=c_dim, w_dim=w_dim, img_resolution=img_resolution,
-                                       img_channels=img_channels, mapping_kwargs=mapping_kwargs,
-                                       synthesis_kwargs=synthesis_kwargs))
+        kw = validate_init_kwargs(
+            dict(
+                z_dim=z_dim,
+                c_dim=c_dim,
+                w_dim=w_dim,
+                img_resolution=img_resolution,
+                img_channels=img_channels,
+                mapping_kwargs=mapping_kwargs,
+                synthesis_kwargs=synthesis_kwargs,
+            )
+        )
         self.init_kwargs = kw
         syn = dict(kw["synthesis_kwargs"])
         syn.pop("fp16_channels_last", None)  # a memory-layout hint only
@@ -94,8 +119,9 @@ class StyleGAN2Generator(Generator):
         return type(sd)((_rename(k, self._RENAMES, reverse=True), v) for k, v in sd.items())
 
     def load_state_dict(self, state_dict: dict[str, torch.Tensor], strict: bool = True, assign: bool = False):
-        return super().load_state_dict({_rename(k, self._RENAMES): v for k, v in state_dict.items()},
-                                       strict=strict, assign=assign)
+        return super().load_state_dict(
+            {_rename(k, self._RENAMES): v for k, v in state_dict.items()}, strict=strict, assign=assign
+        )
 
     @property
     def w_avg(self) -> torch.Tensor:
@@ -108,8 +134,15 @@ class StyleGAN2Generator(Generator):
     def _mapping(self, z: torch.Tensor, *, truncation_psi: float, truncation_cutoff: int | None) -> torch.Tensor:
         return self.mapping_net(z, truncation_psi=truncation_psi, truncation_cutoff=truncation_cutoff)
 
-    def _synthesis(self, ws: torch.Tensor, *, camera: Any, noise_mode: str, force_fp32: bool | None = None,
-                   fused: bool | None = None) -> torch.Tensor:
+    def _synthesis(
+        self,
+        ws: torch.Tensor,
+        *,
+        camera: Any,
+        noise_mode: str,
+        force_fp32: bool | None = None,
+        fused: bool | None = None,
+    ) -> torch.Tensor:
         if force_fp32 is None:
             force_fp32 = self.force_fp32 if self.force_fp32 is not None else ws.device.type != "cuda"
         return self.synthesis_net(ws, force_fp32=force_fp32, noise_mode=noise_mode, fused=fused)
@@ -130,5 +163,5 @@ def _rename(key: str, renames: tuple[tuple[str, str], ...], reverse: bool = Fals
     for a, b in renames:
         src, dst = (b, a) if reverse else (a, b)
         if key.startswith(src):
-            return dst + key[len(src):]
+            return dst + key[len(src) :]
     return key

@@ -31,14 +31,23 @@ _LEGACY_TORCH_MAGIC = b"\x80\x02\x8a\nl\xfc\x9cF\xf9 j\xa8P\x19."
 
 #: NVIDIA's config-f (FFHQ 1024) generator arguments.
 CONFIG_F = {
-    "z_dim": 512, "c_dim": 0, "w_dim": 512, "img_resolution": 1024, "img_channels": 3,
+    "z_dim": 512,
+    "c_dim": 0,
+    "w_dim": 512,
+    "img_resolution": 1024,
+    "img_channels": 3,
     "mapping_kwargs": {"num_layers": 8},
     "synthesis_kwargs": {"channel_base": 32768, "channel_max": 512, "num_fp16_res": 4, "conv_clamp": 256},
 }
 
 
-def build_generator(init_kwargs: dict[str, Any], state_dict: dict[str, torch.Tensor] | None, *, source: str = "",
-                    force_fp32: bool | None = None) -> StyleGAN2Generator:
+def build_generator(
+    init_kwargs: dict[str, Any],
+    state_dict: dict[str, torch.Tensor] | None,
+    *,
+    source: str = "",
+    force_fp32: bool | None = None,
+) -> StyleGAN2Generator:
     """A frozen `StyleGAN2Generator` from NVIDIA init kwargs and a state dict in NVIDIA's key names
     (random weights when `state_dict` is None). Raises `CheckpointError` on a layout mismatch."""
     kw = validate_init_kwargs(init_kwargs)
@@ -56,8 +65,11 @@ def load_checked(G: StyleGAN2Generator, state_dict: dict[str, torch.Tensor], sou
     expected = G.state_dict()
     missing = sorted(set(expected) - set(state_dict))
     unexpected = sorted(set(state_dict) - set(expected))
-    shapes = [f"{k}: expected {list(expected[k].shape)}, found {list(state_dict[k].shape)}"
-              for k in expected if k in state_dict and tuple(expected[k].shape) != tuple(state_dict[k].shape)]
+    shapes = [
+        f"{k}: expected {list(expected[k].shape)}, found {list(state_dict[k].shape)}"
+        for k in expected
+        if k in state_dict and tuple(expected[k].shape) != tuple(state_dict[k].shape)
+    ]
     if missing or unexpected or shapes:
         parts = []
         if missing:
@@ -66,13 +78,19 @@ def load_checked(G: StyleGAN2Generator, state_dict: dict[str, torch.Tensor], sou
             parts.append(f"{len(unexpected)} unexpected keys (e.g. {unexpected[:3]})")
         if shapes:
             parts.append(f"{len(shapes)} shape mismatches (e.g. {shapes[:2]})")
-        raise CheckpointError(f"{source}: state dict does not match the StyleGAN2 layout of its init kwargs: "
-                              + "; ".join(parts))
+        raise CheckpointError(
+            f"{source}: state dict does not match the StyleGAN2 layout of its init kwargs: " + "; ".join(parts)
+        )
     G.load_state_dict({k: v.to(torch.float32) if v.is_floating_point() else v for k, v in state_dict.items()})
 
 
-def load_stylegan2(checkpoint: str | os.PathLike | None = None, *, force_fp32: bool | None = None,
-                   lr_multiplier: float = 0.01, **init_overrides: Any) -> StyleGAN2Generator:
+def load_stylegan2(
+    checkpoint: str | os.PathLike | None = None,
+    *,
+    force_fp32: bool | None = None,
+    lr_multiplier: float = 0.01,
+    **init_overrides: Any,
+) -> StyleGAN2Generator:
     """The `stylegan2` backend's factory. With no checkpoint: random weights, config-f unless
     `init_overrides` change it (e.g. `img_resolution=256`); `lr_multiplier` is the mapping network's,
     which rosinality checkpoints do not record."""
@@ -123,8 +141,10 @@ def _read_torch_file(path: Path, lr_multiplier: float) -> tuple[dict[str, Any], 
         with torch.serialization.safe_globals([argparse.Namespace]):
             data = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
-        raise CheckpointError(f"{path}: expected a torch checkpoint readable with weights_only=True, "
-                              f"but it is truncated, corrupt or holds other objects ({type(exc).__name__}: {exc})") from None
+        raise CheckpointError(
+            f"{path}: expected a torch checkpoint readable with weights_only=True, "
+            f"but it is truncated, corrupt or holds other objects ({type(exc).__name__}: {exc})"
+        ) from None
     if not isinstance(data, dict):
         raise CheckpointError(f"{path}: expected a dict checkpoint, found {type(data).__name__}")
     if "init_kwargs" in data and "state_dict" in data:

@@ -84,8 +84,16 @@ class FullyConnectedLayer(nn.Module):
     """y = act(x · (weight · gain)ᵀ + bias · lr_multiplier), gain = lr_multiplier / √in; the
     weight is stored divided by lr_multiplier (equalised learning rate)."""
 
-    def __init__(self, in_features: int, out_features: int, *, bias: bool = True, activation: str = "linear",
-                 lr_multiplier: float = 1.0, bias_init: float = 0.0) -> None:
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        *,
+        bias: bool = True,
+        activation: str = "linear",
+        lr_multiplier: float = 1.0,
+        bias_init: float = 0.0,
+    ) -> None:
         super().__init__()
         self.activation = activation
         self.weight = nn.Parameter(torch.randn(out_features, in_features) / lr_multiplier)
@@ -105,8 +113,17 @@ class MappingNetwork(nn.Module):
     """z → normalised → `num_layers` FC layers (lr multiplier 0.01) → w, broadcast to `num_ws`
     rows; truncation lerps rows towards the tracked average `w_avg`."""
 
-    def __init__(self, *, z_dim: int, w_dim: int, num_ws: int, num_layers: int = 8, layer_features: int | None = None,
-                 activation: str = "lrelu", lr_multiplier: float = 0.01) -> None:
+    def __init__(
+        self,
+        *,
+        z_dim: int,
+        w_dim: int,
+        num_ws: int,
+        num_layers: int = 8,
+        layer_features: int | None = None,
+        activation: str = "lrelu",
+        lr_multiplier: float = 0.01,
+    ) -> None:
         super().__init__()
         self.z_dim, self.w_dim, self.num_ws, self.num_layers = z_dim, w_dim, num_ws, num_layers
         layer_features = w_dim if layer_features is None else layer_features
@@ -134,9 +151,20 @@ class SynthesisLayer(nn.Module):
     """Modulated 3×3 convolution (optionally up-sampling ×2), + noise · noise_strength, + bias,
     leaky ReLU with gain √2, clamp to ±conv_clamp."""
 
-    def __init__(self, in_channels: int, out_channels: int, *, w_dim: int, resolution: int, kernel_size: int = 3,
-                 up: int = 1, use_noise: bool = True, activation: str = "lrelu",
-                 resample_filter: Sequence[float] = (1, 3, 3, 1), conv_clamp: float | None = None) -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        *,
+        w_dim: int,
+        resolution: int,
+        kernel_size: int = 3,
+        up: int = 1,
+        use_noise: bool = True,
+        activation: str = "lrelu",
+        resample_filter: Sequence[float] = (1, 3, 3, 1),
+        conv_clamp: float | None = None,
+    ) -> None:
         super().__init__()
         self.resolution, self.up, self.use_noise = resolution, up, use_noise
         self.activation, self.conv_clamp, self.padding = activation, conv_clamp, kernel_size // 2
@@ -149,16 +177,25 @@ class SynthesisLayer(nn.Module):
             self.noise_strength = nn.Parameter(torch.zeros([]))
         self.bias = nn.Parameter(torch.zeros([out_channels]))
 
-    def forward(self, x: torch.Tensor, w: torch.Tensor, *, noise_mode: str = "random", fused: bool = True,
-                gain: float = 1.0) -> torch.Tensor:
+    def forward(
+        self, x: torch.Tensor, w: torch.Tensor, *, noise_mode: str = "random", fused: bool = True, gain: float = 1.0
+    ) -> torch.Tensor:
         styles = self.affine(w)
         noise = None
         if self.use_noise and noise_mode == "random":
             noise = torch.randn(x.shape[0], 1, self.resolution, self.resolution, device=x.device) * self.noise_strength
         elif self.use_noise and noise_mode == "const":
             noise = self.noise_const * self.noise_strength
-        x = modulated_conv2d(x, self.weight, styles, noise=noise, up=self.up, padding=self.padding,
-                             resample_filter=self.resample_filter, fused=fused)
+        x = modulated_conv2d(
+            x,
+            self.weight,
+            styles,
+            noise=noise,
+            up=self.up,
+            padding=self.padding,
+            resample_filter=self.resample_filter,
+            fused=fused,
+        )
         clamp = None if self.conv_clamp is None else self.conv_clamp * gain
         return bias_act(x, self.bias.to(x.dtype), act=self.activation, gain=self.act_gain * gain, clamp=clamp)
 
@@ -166,8 +203,9 @@ class SynthesisLayer(nn.Module):
 class ToRGBLayer(nn.Module):
     """Modulated (not demodulated) 1×1 convolution to image channels, + bias, clamp."""
 
-    def __init__(self, in_channels: int, out_channels: int, *, w_dim: int, kernel_size: int = 1,
-                 conv_clamp: float | None = None) -> None:
+    def __init__(
+        self, in_channels: int, out_channels: int, *, w_dim: int, kernel_size: int = 1, conv_clamp: float | None = None
+    ) -> None:
         super().__init__()
         self.conv_clamp = conv_clamp
         self.affine = FullyConnectedLayer(w_dim, in_channels, bias_init=1)
@@ -184,9 +222,18 @@ class ToRGBLayer(nn.Module):
 class Conv2dLayer(nn.Module):
     """Plain equalised-lr convolution, optionally up-sampling ×2 (the resnet blocks' skip path)."""
 
-    def __init__(self, in_channels: int, out_channels: int, *, kernel_size: int, bias: bool = True,
-                 activation: str = "linear", up: int = 1, resample_filter: Sequence[float] = (1, 3, 3, 1),
-                 conv_clamp: float | None = None) -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        *,
+        kernel_size: int,
+        bias: bool = True,
+        activation: str = "linear",
+        up: int = 1,
+        resample_filter: Sequence[float] = (1, 3, 3, 1),
+        conv_clamp: float | None = None,
+    ) -> None:
         super().__init__()
         self.activation, self.up, self.conv_clamp, self.padding = activation, up, conv_clamp, kernel_size // 2
         self.register_buffer("resample_filter", setup_filter(list(resample_filter)))
@@ -210,9 +257,21 @@ class SynthesisBlock(nn.Module):
     """One resolution: (learned 4×4 constant | up-sampling conv0) → conv1 → ToRGB, with the image
     path up-sampled and summed ('skip'), or a residual 1×1 skip ('resnet'), or plain ('orig')."""
 
-    def __init__(self, in_channels: int, out_channels: int, *, w_dim: int, resolution: int, img_channels: int,
-                 is_last: bool, architecture: str = "skip", resample_filter: Sequence[float] = (1, 3, 3, 1),
-                 conv_clamp: float | None = None, use_fp16: bool = False, **layer_kwargs) -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        *,
+        w_dim: int,
+        resolution: int,
+        img_channels: int,
+        is_last: bool,
+        architecture: str = "skip",
+        resample_filter: Sequence[float] = (1, 3, 3, 1),
+        conv_clamp: float | None = None,
+        use_fp16: bool = False,
+        **layer_kwargs,
+    ) -> None:
         super().__init__()
         self.in_channels, self.w_dim, self.resolution = in_channels, w_dim, resolution
         self.img_channels, self.is_last = img_channels, is_last
@@ -229,11 +288,20 @@ class SynthesisBlock(nn.Module):
         if self.num_torgb:
             self.torgb = ToRGBLayer(out_channels, img_channels, w_dim=w_dim, conv_clamp=conv_clamp)
         if in_channels != 0 and architecture == "resnet":
-            self.skip = Conv2dLayer(in_channels, out_channels, kernel_size=1, bias=False, up=2,
-                                    resample_filter=resample_filter)
+            self.skip = Conv2dLayer(
+                in_channels, out_channels, kernel_size=1, bias=False, up=2, resample_filter=resample_filter
+            )
 
-    def forward(self, x: torch.Tensor | None, img: torch.Tensor | None, ws: torch.Tensor, *, force_fp32: bool = True,
-                noise_mode: str = "random", fused: bool | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def forward(
+        self,
+        x: torch.Tensor | None,
+        img: torch.Tensor | None,
+        ws: torch.Tensor,
+        *,
+        force_fp32: bool = True,
+        noise_mode: str = "random",
+        fused: bool | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
         dtype = torch.float16 if self.use_fp16 and not force_fp32 else torch.float32
         if fused is None:  # the grouped convolution is faster for inference, per-sample scaling for training
             fused = (not self.training) and (dtype == torch.float32 or ws.shape[0] == 1)
@@ -263,8 +331,17 @@ class SynthesisNetwork(nn.Module):
     """W+ → image: blocks b4 … b{R}, channels min(channel_base / res, channel_max), fp16 for the
     `num_fp16_res` highest resolutions (unless forced to fp32)."""
 
-    def __init__(self, *, w_dim: int, img_resolution: int, img_channels: int, channel_base: int = 32768,
-                 channel_max: int = 512, num_fp16_res: int = 0, **block_kwargs) -> None:
+    def __init__(
+        self,
+        *,
+        w_dim: int,
+        img_resolution: int,
+        img_channels: int,
+        channel_base: int = 32768,
+        channel_max: int = 512,
+        num_fp16_res: int = 0,
+        **block_kwargs,
+    ) -> None:
         super().__init__()
         log2 = int(math.log2(img_resolution))
         if img_resolution < 4 or 2**log2 != img_resolution:
@@ -275,9 +352,16 @@ class SynthesisNetwork(nn.Module):
         fp16_resolution = max(2 ** (log2 + 1 - num_fp16_res), 8)
         self.num_ws = 0
         for res in self.block_resolutions:
-            block = SynthesisBlock(channels[res // 2] if res > 4 else 0, channels[res], w_dim=w_dim, resolution=res,
-                                   img_channels=img_channels, is_last=res == img_resolution,
-                                   use_fp16=res >= fp16_resolution, **block_kwargs)
+            block = SynthesisBlock(
+                channels[res // 2] if res > 4 else 0,
+                channels[res],
+                w_dim=w_dim,
+                resolution=res,
+                img_channels=img_channels,
+                is_last=res == img_resolution,
+                use_fp16=res >= fp16_resolution,
+                **block_kwargs,
+            )
             self.num_ws += block.num_conv + (block.num_torgb if res == img_resolution else 0)
             setattr(self, f"b{res}", block)
 
@@ -296,8 +380,9 @@ class SynthesisNetwork(nn.Module):
             w_idx += block.num_conv
         return [int(r) for r in rows]
 
-    def forward(self, ws: torch.Tensor, *, force_fp32: bool = True, noise_mode: str = "random",
-                fused: bool | None = None) -> torch.Tensor:
+    def forward(
+        self, ws: torch.Tensor, *, force_fp32: bool = True, noise_mode: str = "random", fused: bool | None = None
+    ) -> torch.Tensor:
         check_shape("ws", ws, [None, self.num_ws, self.w_dim])
         ws = ws.to(torch.float32)
         x = img = None

@@ -16,10 +16,19 @@ import torch
 from lsw_core.errors import CheckpointError
 from lsw_stylegan2.ops import setup_filter
 
-_STYLED = {"conv.weight": "weight", "conv.modulation.weight": "affine.weight", "conv.modulation.bias": "affine.bias",
-           "noise.weight": "noise_strength", "activate.bias": "bias"}
-_TORGB = {"conv.weight": "weight", "conv.modulation.weight": "affine.weight", "conv.modulation.bias": "affine.bias",
-          "bias": "bias"}
+_STYLED = {
+    "conv.weight": "weight",
+    "conv.modulation.weight": "affine.weight",
+    "conv.modulation.bias": "affine.bias",
+    "noise.weight": "noise_strength",
+    "activate.bias": "bias",
+}
+_TORGB = {
+    "conv.weight": "weight",
+    "conv.modulation.weight": "affine.weight",
+    "conv.modulation.bias": "affine.bias",
+    "bias": "bias",
+}
 
 
 def _layers(num_blocks: int) -> list[tuple[str, str, dict[str, str], int | None]]:
@@ -27,9 +36,11 @@ def _layers(num_blocks: int) -> list[tuple[str, str, dict[str, str], int | None]
     out = [("conv1", "synthesis.b4.conv1", _STYLED, 0), ("to_rgb1", "synthesis.b4.torgb", _TORGB, None)]
     for k in range(num_blocks - 1):
         res = 2 ** (k + 3)
-        out += [(f"convs.{2 * k}", f"synthesis.b{res}.conv0", _STYLED, 2 * k + 1),
-                (f"convs.{2 * k + 1}", f"synthesis.b{res}.conv1", _STYLED, 2 * k + 2),
-                (f"to_rgbs.{k}", f"synthesis.b{res}.torgb", _TORGB, None)]
+        out += [
+            (f"convs.{2 * k}", f"synthesis.b{res}.conv0", _STYLED, 2 * k + 1),
+            (f"convs.{2 * k + 1}", f"synthesis.b{res}.conv1", _STYLED, 2 * k + 2),
+            (f"to_rgbs.{k}", f"synthesis.b{res}.torgb", _TORGB, None),
+        ]
     return out
 
 
@@ -41,16 +52,22 @@ def _nvidia_shape(name: str, t: torch.Tensor) -> torch.Tensor:
     return t.reshape(-1) if name == "bias" else t
 
 
-def from_rosinality(g_ema: dict[str, torch.Tensor], latent_avg: torch.Tensor | None = None, *,
-                    lr_multiplier: float = 0.01, source: str = "rosinality checkpoint"
-                    ) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+def from_rosinality(
+    g_ema: dict[str, torch.Tensor],
+    latent_avg: torch.Tensor | None = None,
+    *,
+    lr_multiplier: float = 0.01,
+    source: str = "rosinality checkpoint",
+) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
     """rosinality `g_ema` state dict (+ `latent_avg`) → (NVIDIA init kwargs, NVIDIA state dict).
 
     Without `latent_avg`, w_avg is estimated as the mean of 10 000 mapped z (seed 0)."""
     if not isinstance(g_ema, dict) or "input.input" not in g_ema or "style.1.weight" not in g_ema:
         found = sorted(g_ema)[:6] if isinstance(g_ema, dict) else type(g_ema).__name__
-        raise CheckpointError(f"{source}: expected a rosinality generator state dict with 'input.input' and "
-                              f"'style.1.weight', found {found}")
+        raise CheckpointError(
+            f"{source}: expected a rosinality generator state dict with 'input.input' and "
+            f"'style.1.weight', found {found}"
+        )
     n_mlp = sum(1 for k in g_ema if k.startswith("style.") and k.endswith(".weight"))
     w_dim = g_ema["style.1.weight"].shape[1]
     num_blocks = 1 + sum(1 for k in g_ema if k.startswith("to_rgbs.") and k.endswith(".conv.weight"))
@@ -63,10 +80,19 @@ def from_rosinality(g_ema: dict[str, torch.Tensor], latent_avg: torch.Tensor | N
     if any(min(channel_base // r, channel_max) != c for r, c in channels.items()):
         raise CheckpointError(f"{source}: channel counts {channels} do not follow min(base / res, max)")
     init_kwargs = {
-        "z_dim": w_dim, "c_dim": 0, "w_dim": w_dim, "img_resolution": resolution, "img_channels": 3,
+        "z_dim": w_dim,
+        "c_dim": 0,
+        "w_dim": w_dim,
+        "img_resolution": resolution,
+        "img_channels": 3,
         "mapping_kwargs": {"num_layers": n_mlp, "lr_multiplier": lr_multiplier},
-        "synthesis_kwargs": {"channel_base": channel_base, "channel_max": channel_max, "num_fp16_res": 0,
-                             "conv_clamp": None, "architecture": "skip"},
+        "synthesis_kwargs": {
+            "channel_base": channel_base,
+            "channel_max": channel_max,
+            "num_fp16_res": 0,
+            "conv_clamp": None,
+            "architecture": "skip",
+        },
     }
     try:
         sd: dict[str, torch.Tensor] = {}
@@ -78,7 +104,9 @@ def from_rosinality(g_ema: dict[str, torch.Tensor], latent_avg: torch.Tensor | N
             for a, b in table.items():
                 sd[f"{nv}.{b}"] = _nvidia_shape(b, g_ema[f"{ros}.{a}"])
             if noise is not None:
-                sd[f"{nv}.noise_const"] = g_ema[f"noises.noise_{noise}"].reshape(g_ema[f"noises.noise_{noise}"].shape[-2:])
+                sd[f"{nv}.noise_const"] = g_ema[f"noises.noise_{noise}"].reshape(
+                    g_ema[f"noises.noise_{noise}"].shape[-2:]
+                )
                 sd[f"{nv}.resample_filter"] = setup_filter([1, 3, 3, 1])
         for r in channels:
             sd[f"synthesis.b{r}.resample_filter"] = setup_filter([1, 3, 3, 1])
@@ -90,8 +118,9 @@ def from_rosinality(g_ema: dict[str, torch.Tensor], latent_avg: torch.Tensor | N
     return init_kwargs, sd
 
 
-def to_rosinality(init_kwargs: dict[str, Any], state_dict: dict[str, torch.Tensor]
-                  ) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+def to_rosinality(
+    init_kwargs: dict[str, Any], state_dict: dict[str, torch.Tensor]
+) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
     """NVIDIA 'skip' generator state dict → (rosinality `g_ema` state dict, `latent_avg`)."""
     n_mlp = init_kwargs.get("mapping_kwargs", {}).get("num_layers", 8)
     num_blocks = int(init_kwargs["img_resolution"]).bit_length() - 2
@@ -119,8 +148,11 @@ def to_rosinality(init_kwargs: dict[str, Any], state_dict: dict[str, torch.Tenso
 def _estimate_w_avg(init_kwargs: dict[str, Any], sd: dict[str, torch.Tensor]) -> torch.Tensor:
     from lsw_stylegan2.networks import MappingNetwork
 
-    mapping = MappingNetwork(z_dim=init_kwargs["z_dim"], w_dim=init_kwargs["w_dim"], num_ws=1,
-                             **init_kwargs["mapping_kwargs"])
-    mapping.load_state_dict({k[len("mapping."):]: v for k, v in sd.items() if k.startswith("mapping.fc")}, strict=False)
+    mapping = MappingNetwork(
+        z_dim=init_kwargs["z_dim"], w_dim=init_kwargs["w_dim"], num_ws=1, **init_kwargs["mapping_kwargs"]
+    )
+    mapping.load_state_dict(
+        {k[len("mapping.") :]: v for k, v in sd.items() if k.startswith("mapping.fc")}, strict=False
+    )
     z = torch.randn(10_000, init_kwargs["z_dim"], generator=torch.Generator().manual_seed(0))
     return mapping(z)[:, 0].mean(dim=0)

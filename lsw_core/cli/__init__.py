@@ -30,9 +30,17 @@ def cli() -> None:
 
 
 def _add_commands() -> None:
-    from lsw_core.cli import backends, convert, demo, evaluate, swap, train
+    from lsw_core.cli import backends, convert, demo, edit, evaluate, swap, train
 
-    for command in (backends.backends, train.train, swap.swap, demo.demo, evaluate.evaluate, convert.convert):
+    for command in (
+        backends.backends,
+        train.train,
+        swap.swap,
+        edit.edit,
+        demo.demo,
+        evaluate.evaluate,
+        convert.convert,
+    ):
         cli.add_command(command)
 
     from lsw_core.plugins import plugin_manager

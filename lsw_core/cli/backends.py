@@ -22,7 +22,7 @@ def backends(as_json: bool) -> None:
         click.echo(json.dumps({"components": listing, "broken": broken}, indent=2))
         return
     for kind, entries in listing.items():
-        click.echo(f"{kind.replace('_', ' ')}s:")
+        click.echo(f"{kind.replace('_', ' ').replace('loss', 'losse')}s:")
         for name, info in entries.items():
             click.echo(f"  {name:<16} {info['description']}  [{info['plugin']}]")
         if not entries:

@@ -1,4 +1,5 @@
-"""`lsw eval`: measure a trained mixer."""
+"""`lsw eval`: measure a trained mixer on held-out latent pairs, or a folder of real-photo
+(source, target, swap) triples."""
 
 from __future__ import annotations
 
@@ -7,13 +8,25 @@ import json
 import click
 
 from lsw_core.cli.options import checkpoint_option, component_options, generator_options_option
+from lsw_core.evaluation import evaluate_triples, find_triples, markdown_table
 from lsw_core.mixer_eval import evaluate_mixer
 from lsw_core.plugins import load_generator, load_identity_embedder, load_shape_model
 from lsw_core.swapper import Swapper
 
+EVAL_EMBEDDER = "dlib-resnet"  # differs from the training embedder and needs no user checkpoint
+EVAL_SHAPE_MODEL = "deep3d"
+TRAINING_EMBEDDER = "smoothswap"  # the paper's L_id embedder
+
 
 @click.command("eval")
-@click.option("--mixer", "mixer_dir", required=True, type=click.Path(file_okay=False), help="A trained mixer folder.")
+@click.option("--mixer", "mixer_dir", type=click.Path(file_okay=False), help="A trained mixer folder.")
+@click.option(
+    "--triples",
+    "triples_dir",
+    type=click.Path(file_okay=False),
+    help="Instead of --mixer: a folder of real-photo (source, target, swap) triples "
+    "(source/, target/, swap/ with matching names, or one subfolder per triple).",
+)
 @checkpoint_option
 @generator_options_option
 @click.option("--pairs", type=int, default=200, show_default=True, help="Number of held-out (source, target) pairs.")
@@ -22,9 +35,23 @@ from lsw_core.swapper import Swapper
 @click.option("--embedder-checkpoint", metavar="PATH")
 @click.option("--shape-model", metavar="NAME", help="Shape model (when the generator has no ground truth).")
 @click.option("--shape-model-checkpoint", metavar="PATH")
+@click.option("--embedder-option", "embedder_pairs", multiple=True, metavar="KEY=VALUE", help="Repeatable.")
+@click.option(
+    "--shape-model-option", "shape_pairs", multiple=True, metavar="KEY=VALUE", help="Repeatable, e.g. bfm=PATH."
+)
+@click.option(
+    "--training-embedder",
+    metavar="NAME",
+    default=TRAINING_EMBEDDER,
+    show_default=True,
+    help="With --triples: the embedder the swaps were trained with; --embedder must differ from it.",
+)
+@click.option("--table", type=click.Path(dir_okay=False), help="With --triples: markdown table path [DIR/metrics.md].")
+@click.option("--device", default="cpu", show_default=True)
 @click.option("--out", "-o", type=click.Path(dir_okay=False), help="Also write the JSON here.")
 def evaluate(
     mixer_dir,
+    triples_dir,
     checkpoint,
     generator_pairs,
     pairs,
@@ -33,6 +60,11 @@ def evaluate(
     embedder_checkpoint,
     shape_model,
     shape_model_checkpoint,
+    embedder_pairs,
+    shape_pairs,
+    training_embedder,
+    table,
+    device,
     out,
 ):
     """Evaluate a mixer on held-out random latent pairs; print JSON.
@@ -41,7 +73,26 @@ def evaluate(
     pose_error_deg (swap vs target), n_pairs, and the same for the baselines "return the target" and
     "return the source". The synthetic world measures these exactly from its ground truth; other
     generators need --embedder and --shape-model (use a different embedder from the one trained with).
+
+    With --triples DIR, measures real-photo swaps as in the FaceForensics++ protocol: ID retrieval
+    among all original faces, expression and pose errors against the target (defaults: --embedder
+    dlib-resnet, --shape-model deep3d), prints JSON and writes a markdown table.
     """
+    if (mixer_dir is None) == (triples_dir is None):
+        raise click.UsageError("pass exactly one of --mixer and --triples")
+    if triples_dir is not None:
+        _evaluate_triples(
+            triples_dir,
+            embedder or EVAL_EMBEDDER,
+            component_options(embedder_checkpoint, embedder_pairs),
+            shape_model or EVAL_SHAPE_MODEL,
+            component_options(shape_model_checkpoint, shape_pairs),
+            training_embedder,
+            table,
+            device,
+            out,
+        )
+        return
     options = component_options(checkpoint, generator_pairs)
     generator = None
     if options:
@@ -49,8 +100,8 @@ def evaluate(
 
         generator = load_generator(read_config(mixer_dir)["backend"], **options)
     swapper = Swapper.from_folder(mixer_dir, generator=generator)
-    E = load_identity_embedder(embedder, **component_options(embedder_checkpoint, ())) if embedder else None
-    S = load_shape_model(shape_model, **component_options(shape_model_checkpoint, ())) if shape_model else None
+    E = load_identity_embedder(embedder, **component_options(embedder_checkpoint, embedder_pairs)) if embedder else None
+    S = load_shape_model(shape_model, **component_options(shape_model_checkpoint, shape_pairs)) if shape_model else None
     if not hasattr(swapper.generator, "ground_truth") and (E is None or S is None):
         raise click.UsageError("this generator has no ground truth: pass --embedder and --shape-model")
     result = evaluate_mixer(swapper, pairs=pairs, seed=seed, embedder=E, shape_model=S)
@@ -60,3 +111,32 @@ def evaluate(
 
         write_json(out, result)
     click.echo(text)
+
+
+def _evaluate_triples(
+    folder, embedder, embedder_options, shape_model, shape_options, training_embedder, table, device, out
+) -> None:
+    if embedder == training_embedder:
+        raise click.UsageError(
+            f"--embedder {embedder} is the embedder the swaps were trained with; evaluate with another one "
+            f"(default {EVAL_EMBEDDER}), or name the actual training embedder with --training-embedder"
+        )
+    find_triples(folder)  # a wrong folder fails before any model loads
+    E = load_identity_embedder(embedder, **embedder_options)
+    S = load_shape_model(shape_model, **shape_options)
+    result = evaluate_triples(folder, E, S, device=device)
+    result.update(embedder=embedder, shape_model=shape_model, training_embedder=training_embedder)
+    from pathlib import Path
+
+    from lsw_core.checkpoint import atomic_write, write_json
+
+    text = markdown_table(result)
+    table_path = Path(table) if table else Path(folder) / "metrics.md"
+
+    def write(tmp: str) -> None:
+        Path(tmp).write_text(text)
+
+    atomic_write(table_path, write)
+    if out:
+        write_json(out, result)
+    click.echo(json.dumps(result, indent=2))

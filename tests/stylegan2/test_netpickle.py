@@ -25,10 +25,24 @@ def _snapshot_bytes(tmp_path, **dump_options):
     G, init_kwargs, state, ref = fixture_generator("skip32")
     marker = tmp_path / "marker"
     src = SIDE_EFFECT_SRC.format(marker=str(marker))
-    g_ema = persist_module(G, "Generator", module_src=src, init_kwargs=EasyDict(init_kwargs),
-                           renames={"mapping_net": "mapping", "synthesis_net": "synthesis"})
-    data = dumps({"G": g_ema, "D": None, "G_ema": g_ema, "augment_pipe": None, "training_set_kwargs": None,
-                  "progress": {"cur_nimg": np.int64(1000), "lr": np.float32(0.002)}}, **dump_options)
+    g_ema = persist_module(
+        G,
+        "Generator",
+        module_src=src,
+        init_kwargs=EasyDict(init_kwargs),
+        renames={"mapping_net": "mapping", "synthesis_net": "synthesis"},
+    )
+    data = dumps(
+        {
+            "G": g_ema,
+            "D": None,
+            "G_ema": g_ema,
+            "augment_pipe": None,
+            "training_set_kwargs": None,
+            "progress": {"cur_nimg": np.int64(1000), "lr": np.float32(0.002)},
+        },
+        **dump_options,
+    )
     return data, marker, G, ref
 
 
@@ -52,9 +66,18 @@ def test_torch1_layout_numpy1_names_and_side_effect_source_load_without_running_
 
 
 def test_numpy2_names_and_protocol_4(tmp_path):
-    g = Persistent("Layer", {"_parameters": {"w": torch.nn.Parameter(torch.arange(6.0).reshape(2, 3))},
-                             "_buffers": {"b": torch.ones(2)}, "_modules": {}, "gain": np.float32(0.5),
-                             "dtype": np.dtype("float16"), "arr": np.arange(4)}, "pass\n")
+    g = Persistent(
+        "Layer",
+        {
+            "_parameters": {"w": torch.nn.Parameter(torch.arange(6.0).reshape(2, 3))},
+            "_buffers": {"b": torch.ones(2)},
+            "_modules": {},
+            "gain": np.float32(0.5),
+            "dtype": np.dtype("float16"),
+            "arr": np.arange(4),
+        },
+        "pass\n",
+    )
     with fake_persistence():
         data = pickle.dumps(OrderedDict(net=g), protocol=4)
     assert b"numpy._core" in data or b"numpy.core" in data

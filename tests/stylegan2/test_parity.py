@@ -44,8 +44,12 @@ def test_synthesis_matches_reference(name):
 def test_1024_layout_has_18_ws_and_paper_groups():
     G, _, _, _ = fixture_generator("skip1024")
     assert (G.num_ws, G.resolution) == (18, 1024)
-    assert G.layer_groups == {"coarse": range(0, 4), "middle": range(4, 8), "fine1": range(8, 12),
-                              "fine2": range(12, 18)}
+    assert G.layer_groups == {
+        "coarse": range(0, 4),
+        "middle": range(4, 8),
+        "fine1": range(8, 12),
+        "fine2": range(12, 18),
+    }
 
 
 def test_noise_const_buffers_matter():
