@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 import torch
+from safetensors.torch import load_file
+
 from lsw_stylegan2.generator import StyleGAN2Generator
 from lsw_stylegan2.loaders import build_generator
-from safetensors.torch import load_file
 
 from .noise import fill_noise_const
 

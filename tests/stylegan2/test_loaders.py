@@ -9,11 +9,11 @@ import copy
 import pytest
 import torch
 from click.testing import CliRunner
-from lsw_stylegan2.rosinality import to_rosinality
 
 import lsw_core
 from lsw_core.cli import _add_commands, cli
 from lsw_core.errors import CheckpointError
+from lsw_stylegan2.rosinality import to_rosinality
 
 from .conftest import fixture_generator
 

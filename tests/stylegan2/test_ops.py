@@ -10,6 +10,7 @@ import pytest
 import torch
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
+
 from lsw_stylegan2.ops import bias_act, bias_act_reference, setup_filter, upfirdn2d, upfirdn2d_reference
 from lsw_stylegan2.ops.upfirdn2d import upfirdn2d_adjoint_params
 
