@@ -133,7 +133,15 @@ def _load_storage_from_bytes(data: bytes) -> Any:
 def _rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad=False, backward_hooks=None, metadata=None):
     if not isinstance(storage, torch.storage.TypedStorage):
         raise CheckpointError(f"tensor: expected a tensor storage, found {type(storage).__name__}")
+    size, stride, offset = tuple(size), tuple(stride), int(storage_offset)
+    if len(size) != len(stride) or min((*size, *stride, offset), default=0) < 0:
+        raise CheckpointError(f"tensor: invalid layout size={size} stride={stride} offset={offset}")
     untyped = storage._untyped_storage
+    numel = untyped.nbytes() // torch.empty((), dtype=storage.dtype).element_size()
+    extent = offset + sum((n - 1) * s for n, s in zip(size, stride)) + 1 if all(size) else 0
+    if extent > numel:
+        raise CheckpointError(f"tensor: layout size={size} stride={stride} offset={offset} reaches element "
+                              f"{extent}, past its storage of {numel} elements")
     t = torch.empty((0,), dtype=storage.dtype, device=untyped.device)
     t.set_(untyped, storage_offset, size, stride)
     return t

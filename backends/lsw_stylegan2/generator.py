@@ -34,7 +34,7 @@ def validate_init_kwargs(init_kwargs: dict[str, Any]) -> dict[str, Any]:
         raise CheckpointError(
             f"init_kwargs: expected a dict of NVIDIA Generator arguments, found {type(init_kwargs).__name__}"
         )
-    kw = copy.deepcopy(init_kwargs)
+    kw = _plain(copy.deepcopy(init_kwargs))
     kw.pop("class_name", None)
     missing = {"z_dim", "w_dim", "img_resolution"} - set(kw)
     unknown = set(kw) - TOP_KWARGS
@@ -146,6 +146,17 @@ class StyleGAN2Generator(Generator):
         if force_fp32 is None:
             force_fp32 = self.force_fp32 if self.force_fp32 is not None else ws.device.type != "cuda"
         return self.synthesis_net(ws, force_fp32=force_fp32, noise_mode=noise_mode, fused=fused)
+
+
+def _plain(value: Any) -> Any:
+    """JSON-able copy: numpy scalars → Python numbers, tuples → lists, dict subclasses → dicts."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if hasattr(value, "item") and callable(value.item) and getattr(value, "ndim", None) == 0:
+        return value.item()
+    return value
 
 
 def _rename(key: str, renames: tuple[tuple[str, str], ...], reverse: bool = False) -> str:

@@ -110,7 +110,7 @@ def load_stylegan2(
         raise CheckpointError(f"{source}: no such checkpoint file or folder")
     with open(path, "rb") as f:
         head = f.read(len(_LEGACY_TORCH_MAGIC))
-    if zipfile.is_zipfile(path) or head.startswith(_LEGACY_TORCH_MAGIC):
+    if head.startswith(b"PK\x03\x04") or zipfile.is_zipfile(path) or head.startswith(_LEGACY_TORCH_MAGIC):
         init_kwargs, state = _read_torch_file(path, lr_multiplier)
     else:
         init_kwargs, state = read_nvidia_pickle(path)

@@ -3,6 +3,8 @@ tests/fixtures/stylegan2/README.md."""
 
 from __future__ import annotations
 
+import copy
+import functools
 import json
 from pathlib import Path
 
@@ -19,7 +21,14 @@ FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "stylegan2"
 
 
 def fixture_generator(name: str) -> tuple[StyleGAN2Generator, dict, dict[str, torch.Tensor], dict[str, torch.Tensor]]:
-    """(generator, init kwargs, full NVIDIA state dict, reference outputs) of fixture `name`."""
+    """(generator, init kwargs, full NVIDIA state dict, reference outputs) of fixture `name`. The
+    generator is shared between tests (built once): a test that changes it must copy it first."""
+    G, init_kwargs, state, ref = _load_fixture(name)
+    return G, copy.deepcopy(init_kwargs), dict(state), dict(ref)
+
+
+@functools.cache
+def _load_fixture(name: str):
     init_kwargs = json.loads((FIXTURES / f"{name}.config.json").read_text())
     shapes = {k: tuple(v.shape) for k, v in StyleGAN2Generator(**init_kwargs).state_dict().items()}
     state = fill_noise_const(load_file(str(FIXTURES / f"{name}.model.safetensors")), shapes)

@@ -177,3 +177,29 @@ def test_plain_torch_containers_become_placeholders():
     net = load_network_pickle(data, placeholder_classes=["torch.nn.modules.linear.Linear"])
     sd = module_state_dict(net)
     assert torch.equal(sd["body.0.weight"], seq[0].weight) and torch.equal(sd["body.0.bias"], seq[0].bias)
+
+
+def test_tensor_layout_past_its_storage_is_refused():
+    class Oversized:
+        def __reduce__(self):
+            from torch._utils import _rebuild_tensor_v2
+
+            return (_rebuild_tensor_v2, (torch.ones(3).storage(), 0, (100,), (1,), False, OrderedDict()))
+
+    with pytest.raises(CheckpointError, match="past its storage of 3 elements"):
+        load_network_pickle(pickle.dumps(Oversized()))
+
+
+def test_persistent_object_of_another_class_with_side_effect_source_is_refused(tmp_path):
+    marker = tmp_path / "marker"
+    evil = Persistent("Backdoor", {"_modules": {}, "payload": _SystemCall(f"touch {marker}")},
+                      SIDE_EFFECT_SRC.format(marker=str(marker)))
+    path = tmp_path / "evil.pkl"
+    path.write_bytes(dumps({"G_ema": evil}))
+    with pytest.raises(CheckpointError, match="system"):  # the payload's global is refused first
+        lsw_core.load_generator("stylegan2", checkpoint=path)
+    harmless = Persistent("Backdoor", {"_modules": {}}, SIDE_EFFECT_SRC.format(marker=str(marker)))
+    path.write_bytes(dumps({"G_ema": harmless}))
+    with pytest.raises(CheckpointError, match="expected G_ema to be a StyleGAN2 'Generator', found 'Backdoor'"):
+        lsw_core.load_generator("stylegan2", checkpoint=path)
+    assert not marker.exists()

@@ -89,3 +89,22 @@ def upsample2d(x: torch.Tensor, f: torch.Tensor, *, up: int = 2, impl: str | Non
     fh, fw = f.shape
     pads = [(fw + up - 1) // 2, (fw - up) // 2, (fh + up - 1) // 2, (fh - up) // 2]
     return upfirdn2d(x, f, up=up, padding=pads, gain=up * up, impl=impl)
+
+
+def upfirdn2d_adjoint_params(
+    in_shape: Sequence[int], out_shape: Sequence[int], f_shape: Sequence[int], up: int, down: int,
+    pads: tuple[int, int, int, int], flip_filter: bool,
+) -> tuple[int, int, tuple[int, int, int, int], bool]:
+    """(up, down, padding, flip_filter) of the upfirdn2d that computes the gradient with respect to
+    the input, given the gradient of the output: the same filter flipped, with up and down swapped."""
+    px0, px1, py0, py1 = pads
+    fh, fw = f_shape
+    ih, iw = in_shape[-2:]
+    oh, ow = out_shape[-2:]
+    adj = (
+        fw - px0 - 1,
+        iw * up - ow * down + px0 - up + 1,
+        fh - py0 - 1,
+        ih * up - oh * down + py0 - up + 1,
+    )
+    return down, up, adj, not flip_filter
