@@ -30,7 +30,7 @@ def test_broken_plugin_is_reported_and_breaks_nothing_else(example_plugin, tmp_p
     dist.mkdir()
     (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: broken-plugin\nVersion: 1.0\n")
     (dist / "entry_points.txt").write_text("[lsw_core]\nbroken = broken_plugin\n")
-    env = {"PYTHONPATH": f"{tmp_path}:{example_plugin}"}
+    env = {"PYTHONPATH": f"{tmp_path}:{example_plugin}", "LSW_PLUGINS": "example,broken"}
     result = run_lsw("backends", env=env)
     assert "broken: failed to load broken_plugin: RuntimeError: boom at import" in result.stdout
     assert "example-tiny" in result.stdout
