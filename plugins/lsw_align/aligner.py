@@ -16,8 +16,10 @@ class DlibFfhqAligner:
     """`align(photo, resolution, face_index=None)` → `AlignedFace`. Faces are numbered by decreasing
     size; by default the largest is taken."""
 
-    def __init__(self, predictor: str | os.PathLike | None = None, upsample: int | None = None) -> None:
-        self.detector = DlibFaceDetector(predictor=predictor, upsample=upsample)
+    def __init__(
+        self, predictor: str | os.PathLike | None = None, upsample: int | None = None, min_score: float = 0.3
+    ) -> None:
+        self.detector = DlibFaceDetector(predictor=predictor, upsample=upsample, min_score=min_score)
 
     def align(
         self, photo: np.ndarray, resolution: int, face_index: int | None = None, name: str = "photo"

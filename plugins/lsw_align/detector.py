@@ -45,7 +45,9 @@ class DetectedFace:
 class DlibFaceDetector:
     """dlib's frontal face detector and the 68-landmark predictor, loaded once."""
 
-    def __init__(self, predictor: str | os.PathLike | None = None, upsample: int | None = None) -> None:
+    def __init__(
+        self, predictor: str | os.PathLike | None = None, upsample: int | None = None, min_score: float = 0.3
+    ) -> None:
         try:
             import dlib
         except ImportError as exc:
@@ -57,13 +59,15 @@ class DlibFaceDetector:
         self.detector = dlib.get_frontal_face_detector()
         self.predictor = dlib.shape_predictor(str(path))
         self.upsample = upsample
+        self.min_score = min_score
 
     def detect(self, photo: np.ndarray) -> list[DetectedFace]:
-        """All faces in RGB uint8 [H, W, 3], largest first. Small photos are upsampled before detection
-        (dlib's HOG detector finds faces from about 80 px)."""
+        """All faces in RGB uint8 [H, W, 3] scoring at least `min_score`, largest first. Small photos are
+        upsampled before detection (dlib's HOG detector finds faces from about 80 px). Lower `min_score`
+        (dlib's threshold is 0) to find strongly turned faces, at the cost of false detections."""
         image = np.ascontiguousarray(photo)
         upsample = self.upsample if self.upsample is not None else (1 if max(image.shape[:2]) < 1200 else 0)
-        rects, scores, _ = self.detector.run(image, upsample, 0.0)
+        rects, scores, _ = self.detector.run(image, upsample, self.min_score)
         faces = []
         for rect, score in zip(rects, scores):
             shape = self.predictor(image, rect)

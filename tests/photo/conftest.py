@@ -11,7 +11,7 @@ from torch import nn
 from lsw_core.camera import Camera, CameraSpec
 from lsw_core.interfaces import Generator
 
-torch.set_num_threads(2)
+torch.set_num_threads(1)
 
 
 class TinyGenerator(Generator):
@@ -31,6 +31,9 @@ class TinyGenerator(Generator):
         self.conv = nn.ModuleList(nn.Conv2d(8, 8, 3, padding=1) for _ in range(6))
         self.to_rgb = nn.Conv2d(8, 3, 1)
         self.noise_strength = nn.Parameter(torch.full((6,), 0.05))
+        # a fixed pattern that only the camera moves (the view, unlike the face, is not in w)
+        scenery = F.interpolate(torch.randn(1, 3, 3, 3), size=(32, 32), mode="bicubic", align_corners=True)
+        self.register_buffer("scenery", scenery.clamp(-1, 1))
         for i, res in enumerate((4, 8, 8, 16, 16, 32)):
             self.register_buffer(f"layer{i}_noise_const", torch.randn(1, 1, res, res))
         with torch.no_grad():
@@ -54,13 +57,15 @@ class TinyGenerator(Generator):
                 x = x + self.noise_strength[i] * torch.randn_like(x[:, :1])
             x = F.leaky_relu(x, 0.2)
         img = torch.tanh(self.to_rgb(x))
-        if isinstance(camera, Camera):  # a horizontal shift standing in for a change of view
-            shift = camera.azimuth.to(img) / 60.0
+        if isinstance(camera, Camera):  # scenery shifted horizontally, standing in for a change of view
             theta = torch.zeros(img.shape[0], 2, 3, dtype=img.dtype, device=img.device)
             theta[:, 0, 0] = theta[:, 1, 1] = 1
-            theta[:, 0, 2] = shift
+            theta[:, 0, 2] = camera.azimuth.to(img) / 60.0
             grid = F.affine_grid(theta, list(img.shape), align_corners=False)
-            img = F.grid_sample(img, grid, padding_mode="border", align_corners=False)
+            scenery = F.grid_sample(
+                self.scenery.expand(img.shape[0], -1, -1, -1), grid, padding_mode="reflection", align_corners=False
+            )
+            img = 0.5 * img + 0.5 * scenery
         return img
 
 
