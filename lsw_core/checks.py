@@ -28,4 +28,8 @@ def check_images(name: str, images: torch.Tensor, resolution: int | None = None)
 
 
 def _fmt(shape: Sequence[int | None]) -> str:
-    return "[" + ", ".join("B" if i == 0 and e is None else ("*" if e is None else str(e)) for i, e in enumerate(shape)) + "]"
+    return (
+        "["
+        + ", ".join("B" if i == 0 and e is None else ("*" if e is None else str(e)) for i, e in enumerate(shape))
+        + "]"
+    )

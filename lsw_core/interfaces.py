@@ -75,9 +75,7 @@ class Generator(nn.Module, abc.ABC):
         ws = self._mapping(z, truncation_psi=truncation_psi, truncation_cutoff=truncation_cutoff)
         return check_shape(f"{type(self).__name__}.mapping output", ws, [z.shape[0], self.num_ws, self.w_dim])
 
-    def synthesis(
-        self, ws: torch.Tensor, camera: Any = None, noise_mode: str = "const", **kwargs: Any
-    ) -> torch.Tensor:
+    def synthesis(self, ws: torch.Tensor, camera: Any = None, noise_mode: str = "const", **kwargs: Any) -> torch.Tensor:
         """ws [B, num_ws, w_dim] → images [B, 3, H, W] in [-1, 1]. Camera-aware generators render
         from `camera` (their default view when None); 2D generators refuse one."""
         check_shape("ws", ws, [None, self.num_ws, self.w_dim])

@@ -120,3 +120,18 @@ def load_shape_model(name: str, checkpoint: str | os.PathLike | None = None, **o
 
 def load_inverter(name: str, **options: Any):
     return load("inverter", name, **options)
+
+
+def load_aligner(name: str, **options: Any):
+    return load("aligner", name, **options)
+
+
+def load_perceptual_loss(name: str, checkpoint: str | os.PathLike | None = None, **options: Any):
+    return load("perceptual_loss", name, checkpoint=checkpoint, **options)
+
+
+def reset() -> None:
+    """Forget loaded plugins so the next use rediscovers entry points (after installing a plugin)."""
+    global _pm
+    _pm = None
+    _broken.clear()

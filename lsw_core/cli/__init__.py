@@ -30,9 +30,18 @@ def cli() -> None:
 
 
 def _add_commands() -> None:
-    from lsw_core.cli import backends
+    from lsw_core.cli import backends, convert, demo, edit, evaluate, swap, train
 
-    cli.add_command(backends.backends)
+    for command in (
+        backends.backends,
+        train.train,
+        swap.swap,
+        edit.edit,
+        demo.demo,
+        evaluate.evaluate,
+        convert.convert,
+    ):
+        cli.add_command(command)
 
     from lsw_core.plugins import plugin_manager
 

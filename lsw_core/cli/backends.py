@@ -13,13 +13,16 @@ from lsw_core.plugins import KINDS, broken_plugins, registry
 @click.option("--json", "as_json", is_flag=True, help="Print the listing as JSON.")
 def backends(as_json: bool) -> None:
     """List installed generator backends and other components, and plugins that failed to load."""
-    listing = {kind: {n: {"plugin": e.plugin, "description": e.description} for n, e in sorted(registry(kind).items())} for kind in KINDS}
+    listing = {
+        kind: {n: {"plugin": e.plugin, "description": e.description} for n, e in sorted(registry(kind).items())}
+        for kind in KINDS
+    }
     broken = broken_plugins()
     if as_json:
         click.echo(json.dumps({"components": listing, "broken": broken}, indent=2))
         return
     for kind, entries in listing.items():
-        click.echo(f"{kind.replace('_', ' ')}s:")
+        click.echo(f"{kind.replace('_', ' ').replace('loss', 'losse')}s:")
         for name, info in entries.items():
             click.echo(f"  {name:<16} {info['description']}  [{info['plugin']}]")
         if not entries:

@@ -1,0 +1,156 @@
+"""`StyleGAN2Generator`: NVIDIA's Generator module tree behind lsw-core's `Generator` interface."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import torch
+
+from lsw_core.errors import CheckpointError
+from lsw_core.interfaces import Generator, layer_groups_from_resolutions
+from lsw_stylegan2.networks import ARCHITECTURES, MappingNetwork, SynthesisNetwork
+
+MAPPING_KWARGS = {"num_layers", "embed_features", "layer_features", "activation", "lr_multiplier", "w_avg_beta"}
+SYNTHESIS_KWARGS = {
+    "channel_base",
+    "channel_max",
+    "num_fp16_res",
+    "conv_clamp",
+    "architecture",
+    "resample_filter",
+    "use_noise",
+    "activation",
+    "kernel_size",
+    "fp16_channels_last",
+}
+TOP_KWARGS = {"z_dim", "c_dim", "w_dim", "img_resolution", "img_channels", "mapping_kwargs", "synthesis_kwargs"}
+
+
+def validate_init_kwargs(init_kwargs: dict[str, Any]) -> dict[str, Any]:
+    """Check NVIDIA `Generator` init kwargs and return a normalised copy; raise `CheckpointError`
+    naming what was found and what was expected."""
+    if not isinstance(init_kwargs, dict):
+        raise CheckpointError(
+            f"init_kwargs: expected a dict of NVIDIA Generator arguments, found {type(init_kwargs).__name__}"
+        )
+    kw = copy.deepcopy(init_kwargs)
+    kw.pop("class_name", None)
+    missing = {"z_dim", "w_dim", "img_resolution"} - set(kw)
+    unknown = set(kw) - TOP_KWARGS
+    if missing or unknown:
+        raise CheckpointError(
+            f"init_kwargs: expected StyleGAN2 Generator arguments {sorted(TOP_KWARGS)}; "
+            f"missing {sorted(missing)}, unknown {sorted(unknown)} (is this another architecture?)"
+        )
+    kw["mapping_kwargs"] = dict(kw.get("mapping_kwargs") or {})
+    kw["synthesis_kwargs"] = dict(kw.get("synthesis_kwargs") or {})
+    for name, allowed in (("mapping_kwargs", MAPPING_KWARGS), ("synthesis_kwargs", SYNTHESIS_KWARGS)):
+        extra = set(kw[name]) - allowed
+        if extra:
+            raise CheckpointError(
+                f"init_kwargs.{name}: unknown arguments {sorted(extra)}; expected a subset of {sorted(allowed)}"
+            )
+    if kw.get("c_dim", 0):
+        raise CheckpointError(f"expected an unconditional generator (c_dim=0), found c_dim={kw['c_dim']}")
+    if kw.get("img_channels", 3) != 3:
+        raise CheckpointError(f"expected an RGB generator (img_channels=3), found img_channels={kw['img_channels']}")
+    if kw["mapping_kwargs"].get("w_avg_beta", 0.995) is None:
+        raise CheckpointError("expected a mapping network that tracks w_avg (w_avg_beta not None)")
+    if kw["mapping_kwargs"].get("embed_features") not in (None, 0, kw["w_dim"]):
+        raise CheckpointError("embed_features is only used by conditional generators; expected none")
+    arch = kw["synthesis_kwargs"].get("architecture", "skip")
+    if arch not in ARCHITECTURES:
+        raise CheckpointError(f"synthesis architecture: expected one of {ARCHITECTURES}, found {arch!r}")
+    return kw
+
+
+class StyleGAN2Generator(Generator):
+    """StyleGAN2 (stylegan2-ada-pytorch layout). Built from NVIDIA's `Generator` init kwargs; its
+    `state_dict()` has NVIDIA's key names (`mapping.fc0.weight`, `synthesis.b4.const`, ...).
+
+    force_fp32: run the fp16 resolutions in fp32. None (default): fp32 on CPU, fp16 on CUDA.
+    """
+
+    camera = None
+
+    def __init__(
+        self,
+        *,
+        z_dim: int,
+        w_dim: int,
+        img_resolution: int,
+        c_dim: int = 0,
+        img_channels: int = 3,
+        mapping_kwargs: dict | None = None,
+        synthesis_kwargs: dict | None = None,
+        force_fp32: bool | None = None,
+    ) -> None:
+        super().__init__()
+        kw = validate_init_kwargs(
+            dict(
+                z_dim=z_dim,
+                c_dim=c_dim,
+                w_dim=w_dim,
+                img_resolution=img_resolution,
+                img_channels=img_channels,
+                mapping_kwargs=mapping_kwargs,
+                synthesis_kwargs=synthesis_kwargs,
+            )
+        )
+        self.init_kwargs = kw
+        syn = dict(kw["synthesis_kwargs"])
+        syn.pop("fp16_channels_last", None)  # a memory-layout hint only
+        mapping = dict(kw["mapping_kwargs"])
+        for unused in ("embed_features", "w_avg_beta"):
+            mapping.pop(unused, None)
+        self.z_dim, self.w_dim, self.resolution = z_dim, w_dim, img_resolution
+        self.force_fp32 = force_fp32
+        self.synthesis_net = SynthesisNetwork(w_dim=w_dim, img_resolution=img_resolution, img_channels=3, **syn)
+        self.num_ws = self.synthesis_net.num_ws
+        self.mapping_net = MappingNetwork(z_dim=z_dim, w_dim=w_dim, num_ws=self.num_ws, **mapping)
+
+    # NVIDIA's key names are `mapping.*` / `synthesis.*`, but `mapping`/`synthesis` are the interface's
+    # methods here, so the submodules are renamed on the way in and out of state dicts.
+    _RENAMES = (("mapping.", "mapping_net."), ("synthesis.", "synthesis_net."))
+
+    def state_dict(self, *args: Any, **kwargs: Any) -> dict[str, torch.Tensor]:
+        sd = super().state_dict(*args, **kwargs)
+        return type(sd)((_rename(k, self._RENAMES, reverse=True), v) for k, v in sd.items())
+
+    def load_state_dict(self, state_dict: dict[str, torch.Tensor], strict: bool = True, assign: bool = False):
+        return super().load_state_dict(
+            {_rename(k, self._RENAMES): v for k, v in state_dict.items()}, strict=strict, assign=assign
+        )
+
+    @property
+    def w_avg(self) -> torch.Tensor:
+        return self.mapping_net.w_avg
+
+    @property
+    def layer_groups(self) -> dict[str, range]:
+        return layer_groups_from_resolutions(self.synthesis_net.row_resolutions())
+
+    def _mapping(self, z: torch.Tensor, *, truncation_psi: float, truncation_cutoff: int | None) -> torch.Tensor:
+        return self.mapping_net(z, truncation_psi=truncation_psi, truncation_cutoff=truncation_cutoff)
+
+    def _synthesis(
+        self,
+        ws: torch.Tensor,
+        *,
+        camera: Any,
+        noise_mode: str,
+        force_fp32: bool | None = None,
+        fused: bool | None = None,
+    ) -> torch.Tensor:
+        if force_fp32 is None:
+            force_fp32 = self.force_fp32 if self.force_fp32 is not None else ws.device.type != "cuda"
+        return self.synthesis_net(ws, force_fp32=force_fp32, noise_mode=noise_mode, fused=fused)
+
+
+def _rename(key: str, renames: tuple[tuple[str, str], ...], reverse: bool = False) -> str:
+    for a, b in renames:
+        src, dst = (b, a) if reverse else (a, b)
+        if key.startswith(src):
+            return dst + key[len(src) :]
+    return key

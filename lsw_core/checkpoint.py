@@ -1,0 +1,124 @@
+"""Trained mixers as folders: `config.json` (everything needed to rebuild it: backend, latent space
+and layout, training settings) + `mixer.safetensors`. Every file is written atomically."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from lsw_core.errors import CheckpointError
+from lsw_core.interfaces import LatentLayout
+from lsw_core.mixer import LatentMixer
+
+FORMAT = "lsw-mixer"
+FORMAT_VERSION = 1
+CONFIG_NAME = "config.json"
+WEIGHTS_NAME = "mixer.safetensors"
+LATENT_SPACES = ("w+", "w", "z")
+
+
+def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> None:
+    """Call `write(tmp_path)` on a temporary file beside `path`, then rename it over `path`, so a
+    crash leaves either the old file or the new one, never a torn one."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def write_json(path: str | os.PathLike, data: Any) -> None:
+    def write(tmp: str) -> None:
+        with open(tmp, "w") as f:
+            json.dump(data, f, indent=2, sort_keys=True)
+            f.write("\n")
+
+    atomic_write(path, write)
+
+
+def mixer_config(mixer: LatentMixer, *, backend: str, layout: LatentLayout, space: str, **extra: Any) -> dict:
+    """The `config.json` content describing `mixer`, trained on `backend` with latents `layout`."""
+    if space not in LATENT_SPACES:
+        raise CheckpointError(f"latent space: expected one of {LATENT_SPACES}, got {space!r}")
+    return {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "backend": backend,
+        "latent_space": space,
+        "latent_layout": {"num_ws": layout.num_ws, "w_dim": layout.w_dim},
+        "num_rows": mixer.num_rows,
+        "w_dim": mixer.w_dim,
+        "residual_coefficient": mixer.residual_coefficient,
+        **extra,
+    }
+
+
+def save_mixer(folder: str | os.PathLike, mixer: LatentMixer, config: dict) -> None:
+    """Write `mixer.safetensors` then `config.json` into `folder`, each atomically."""
+    folder = Path(folder)
+    tensors = {k: v.detach().cpu().contiguous() for k, v in mixer.state_dict().items()}
+    atomic_write(folder / WEIGHTS_NAME, lambda tmp: save_file(tensors, tmp, metadata={"format": FORMAT}))
+    write_json(folder / CONFIG_NAME, config)
+
+
+def read_config(folder: str | os.PathLike) -> dict:
+    folder = Path(folder)
+    path = folder / CONFIG_NAME
+    if not path.is_file():
+        raise CheckpointError(f"{folder}: not a mixer folder (expected {CONFIG_NAME} and {WEIGHTS_NAME})")
+    try:
+        config = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise CheckpointError(f"{path}: not valid JSON ({exc})") from None
+    if not isinstance(config, dict) or config.get("format") != FORMAT:
+        raise CheckpointError(f"{path}: expected a config with format {FORMAT!r}, got {config.get('format')!r}")
+    return config
+
+
+def load_mixer(folder: str | os.PathLike) -> tuple[LatentMixer, dict]:
+    """Rebuild a mixer from its folder; returns (mixer, config)."""
+    folder = Path(folder)
+    config = read_config(folder)
+    mixer = LatentMixer(
+        num_rows=config["num_rows"], w_dim=config["w_dim"], residual_coefficient=config["residual_coefficient"]
+    )
+    try:
+        tensors = load_file(str(folder / WEIGHTS_NAME))
+    except (OSError, SafetensorError) as exc:
+        raise CheckpointError(f"{folder / WEIGHTS_NAME}: cannot read mixer weights ({exc})") from None
+    expected = {k: tuple(v.shape) for k, v in mixer.state_dict().items()}
+    found = {k: tuple(v.shape) for k, v in tensors.items()}
+    if expected != found:
+        missing = sorted(set(expected) - set(found))
+        wrong = sorted(k for k in set(expected) & set(found) if expected[k] != found[k])
+        raise CheckpointError(
+            f"{folder / WEIGHTS_NAME}: does not match its config ({config['num_rows']} rows × {config['w_dim']}); "
+            f"missing {missing[:3]}, wrong shapes {[(k, found[k], expected[k]) for k in wrong[:3]]}"
+        )
+    mixer.load_state_dict(tensors)
+    return mixer, config
+
+
+def save_training_state(path: str | os.PathLike, state: dict) -> None:
+    atomic_write(path, lambda tmp: torch.save(state, tmp))
+
+
+def load_training_state(path: str | os.PathLike) -> dict:
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise CheckpointError(f"{path}: cannot read training state ({type(exc).__name__}: {exc})") from None

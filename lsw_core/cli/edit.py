@@ -1,0 +1,66 @@
+"""`lsw edit`: move swapped latents along an editing direction."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+import numpy as np
+import torch
+
+from lsw_core.cli.options import checkpoint_option, component_options, generator_options_option
+from lsw_core.editing import apply_direction, ganspace_components, load_direction
+from lsw_core.errors import LswError
+from lsw_core.imageio import save_gif, save_image, stack_rows
+from lsw_core.plugins import load_generator
+
+
+@click.command()
+@click.argument("latents", type=click.Path(exists=True, dir_okay=False))
+@click.option("--generator", "-g", required=True, metavar="NAME", help="Generator backend of the latents.")
+@checkpoint_option
+@generator_options_option
+@click.option("--direction", metavar="FILE.npy", help="An InterFaceGAN boundary [1, w_dim] or [w_dim].")
+@click.option("--ganspace", "component", type=int, metavar="K", help="Use the K-th GANSpace principal component.")
+@click.option("--strengths", default="-3,-1.5,0,1.5,3", show_default=True, help="Comma-separated steps along it.")
+@click.option("--groups", help="Edit only these layer groups (comma-separated), e.g. coarse for pose.")
+@click.option("--out", "-o", default="edit.png", show_default=True, type=click.Path(dir_okay=False))
+def edit(latents, generator, checkpoint, generator_pairs, direction, component, strengths, groups, out):
+    """Edit W+ LATENTS (.npy [B, num_ws, w_dim], e.g. from `lsw swap --save-latents`) along an
+    InterFaceGAN direction or a GANSpace component; writes one row per latent (and a GIF for one).
+
+    \b
+    Examples:
+      lsw swap seed:1 seed:2 --mixer runs/synth -o s.png --save-latents
+      lsw edit s.npy --generator synthface --ganspace 0 --groups coarse -o pose.png
+      lsw edit s.npy --generator stylegan2 --checkpoint ffhq.pkl --direction smile.npy
+    """
+    if (direction is None) == (component is None):
+        raise LswError("give exactly one of --direction FILE.npy or --ganspace K")
+    G = load_generator(generator, **component_options(checkpoint, generator_pairs)).eval()
+    ws = torch.from_numpy(np.load(latents, allow_pickle=False)).float()
+    ws = ws[None] if ws.ndim == 2 else ws
+    if tuple(ws.shape[1:]) != (G.num_ws, G.w_dim):
+        raise LswError(f"{latents}: expected W+ codes [B, {G.num_ws}, {G.w_dim}], got {list(ws.shape)}")
+    if direction is not None:
+        vector, scale = load_direction(direction, G.w_dim), 1.0
+    else:
+        _, components, stddev = ganspace_components(G, num_components=component + 1)
+        vector, scale = components[component], stddev[component].item()
+    rows = None
+    if groups:
+        known = G.layer_groups
+        names = [g.strip() for g in groups.split(",")]
+        if any(g not in known for g in names):
+            raise LswError(f"unknown layer group in {names}; this generator has {list(known)}")
+        rows = [r for g in names for r in known[g]]
+    values = [float(s) for s in strengths.split(",")]
+    with torch.no_grad():
+        frames = torch.stack(
+            [G.synthesis(apply_direction(ws, vector, v * scale, rows), noise_mode="const") for v in values], dim=1
+        )
+    out = Path(out)
+    save_image(stack_rows(list(frames)), out)
+    if len(ws) == 1:
+        save_gif(frames[0], out.with_suffix(".gif"))
+    click.echo(f"wrote {out}")

@@ -1,0 +1,53 @@
+"""Option parsing shared by the subcommands; defaults come from the attrs settings classes."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import attrs
+import click
+
+from lsw_core.errors import LswError
+
+
+def default(cls: type, name: str) -> Any:
+    """The default of setting `name` of the attrs class `cls` (the single source of defaults)."""
+    value = getattr(attrs.fields(cls), name).default
+    return value.factory() if isinstance(value, attrs.Factory) else value
+
+
+def parse_options(pairs: tuple[str, ...]) -> dict[str, Any]:
+    """`key=value` pairs → dict; values are JSON when they parse as JSON (numbers, true, null), else strings."""
+    options: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise LswError(f"option {pair!r}: expected KEY=VALUE")
+        try:
+            options[key] = json.loads(value)
+        except json.JSONDecodeError:
+            options[key] = value
+    return options
+
+
+def component_options(checkpoint: str | None, pairs: tuple[str, ...]) -> dict[str, Any]:
+    options = parse_options(pairs)
+    if checkpoint is not None:
+        options["checkpoint"] = checkpoint
+    return options
+
+
+generator_option = click.option(
+    "--generator", "-g", metavar="NAME", help="Generator backend (see `lsw backends`), e.g. synthface, stylegan2."
+)
+checkpoint_option = click.option(
+    "--checkpoint", metavar="PATH", type=click.Path(dir_okay=True), help="The generator's weights (e.g. ffhq.pkl)."
+)
+generator_options_option = click.option(
+    "--generator-option",
+    "generator_pairs",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Extra generator option, repeatable.",
+)

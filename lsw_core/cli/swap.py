@@ -1,0 +1,146 @@
+"""`lsw swap`: swap faces with a trained mixer."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+import numpy as np
+import torch
+
+from lsw_core.checkpoint import read_config
+from lsw_core.cli.options import checkpoint_option, component_options, generator_options_option, parse_options
+from lsw_core.errors import LswError
+from lsw_core.imageio import list_images, load_image, save_gif, save_image, stack_rows, swap_grid
+from lsw_core.plugins import load_generator, load_inverter
+from lsw_core.swapper import Swapper
+
+
+def parse_input(spec: str, swapper: Swapper) -> tuple[str, torch.Tensor]:
+    """`seed:1,2,3` → ("z", z); `codes.npy` → ("ws", W+); an image file or folder → ("images", ...)."""
+    G = swapper.generator
+    if spec.startswith("seed:"):
+        try:
+            seeds = [int(s) for s in spec[5:].split(",") if s]
+        except ValueError:
+            raise LswError(f"{spec!r}: expected seed:N or seed:N,M,...") from None
+        return "z", swapper.latents_from_seeds(seeds)
+    path = Path(spec)
+    if not path.exists():
+        raise LswError(
+            f"{spec!r}: no such file or folder (expected seed:N, a .npy of W+ codes, an image or a folder of images)"
+        )
+    if path.suffix == ".npy":
+        ws = torch.from_numpy(np.load(path, allow_pickle=False)).float()
+        ws = ws[None] if ws.ndim == 2 else ws
+        if tuple(ws.shape[1:]) != (G.num_ws, G.w_dim):
+            raise LswError(f"{path}: expected W+ codes of shape [B, {G.num_ws}, {G.w_dim}], got {list(ws.shape)}")
+        return "ws", ws
+    files = list_images(path) if path.is_dir() else [path]
+    if not files:
+        raise LswError(f"{path}: no images found")
+    return "images", torch.cat([load_image(f, G.resolution) for f in files])
+
+
+@click.command()
+@click.argument("source")
+@click.argument("target")
+@click.option("--mixer", "mixer_dir", required=True, type=click.Path(file_okay=False), help="A trained mixer folder.")
+@click.option(
+    "--generator", "-g", metavar="NAME", help="Generator backend (default: the one the mixer was trained on)."
+)
+@checkpoint_option
+@generator_options_option
+@click.option("--out", "-o", default="swap.png", show_default=True, type=click.Path(dir_okay=False), help="Output PNG.")
+@click.option(
+    "--groups", help="Use the swapped code only on these layer groups (comma-separated: coarse,middle,fine1,fine2)."
+)
+@click.option("--views", type=int, help="Camera-aware generators: render N views (a strip PNG and a GIF beside it).")
+@click.option("--inverter", default="pti", show_default=True, help="Inverter for image inputs (see `lsw backends`).")
+@click.option(
+    "--inverter-option", "inverter_pairs", multiple=True, metavar="KEY=VALUE", help="Inverter option, repeatable."
+)
+@click.option("--save-latents", is_flag=True, help="Also write the swapped W+ codes to OUT.npy.")
+def swap(
+    source,
+    target,
+    mixer_dir,
+    generator,
+    checkpoint,
+    generator_pairs,
+    out,
+    groups,
+    views,
+    inverter,
+    inverter_pairs,
+    save_latents,
+):
+    """Swap the identity of SOURCE onto TARGET.
+
+    SOURCE and TARGET are each `seed:N[,M,...]` (random latents), a .npy file of W+ codes
+    [B, num_ws, w_dim], or an aligned face image / folder of them (inverted with --inverter first).
+    Several sources × targets give a grid (sources on top, targets on the left).
+
+    \b
+    Examples:
+      lsw swap seed:1,2,3 seed:10,11 --mixer runs/synth -o grid.png
+      lsw swap seed:1 seed:2 --mixer runs/synth3d --views 5 -o strip.png
+      lsw swap src.png tgt.png --mixer runs/ffhq --checkpoint ffhq.pkl -o swap.png
+    """
+    config = read_config(mixer_dir)
+    options = component_options(checkpoint, generator_pairs)
+    G = load_generator(generator or config["backend"], **options) if (generator or options) else None
+    swapper = Swapper.from_folder(mixer_dir, generator=G)
+    group_list = [g.strip() for g in groups.split(",")] if groups else None
+    cameras = None
+    if views:
+        if swapper.generator.camera is None:
+            raise LswError(f"--views needs a camera-aware generator; {swapper.generator.backend_name!r} is 2D")
+        cameras = swapper.generator.camera.yaw_sweep(views)
+    (kind_s, src), (kind_t, tgt) = parse_input(source, swapper), parse_input(target, swapper)
+    out = Path(out)
+
+    if "images" in (kind_s, kind_t):
+        if kind_s != kind_t or len(src) != len(tgt):
+            raise LswError("image inputs swap pairwise: give images (or folders with equally many) for both")
+        inv = load_inverter(inverter, **parse_options(inverter_pairs))
+        result = swapper.swap_images(src, tgt, inv, groups=group_list, cameras=cameras)
+        ws, images = result.ws, result.images
+        src_img, tgt_img = src, tgt
+        pairwise = True
+    else:
+        if kind_s == kind_t == "z":
+            zs, zt = src.repeat(len(tgt), 1), tgt.repeat_interleave(len(src), 0)
+            ws = swapper.mix_z(zs, zt, group_list)
+            ws_s, ws_t = swapper.wplus_from_z(src), swapper.wplus_from_z(tgt)
+        else:
+            ws_s = swapper.wplus_from_z(src) if kind_s == "z" else src
+            ws_t = swapper.wplus_from_z(tgt) if kind_t == "z" else tgt
+            ws = swapper.mix(ws_s.repeat(len(ws_t), 1, 1), ws_t.repeat_interleave(len(ws_s), 0), group_list)
+        images = swapper.render(ws, cameras)
+        src_img, tgt_img = swapper.render(ws_s, cameras), swapper.render(ws_t, cameras)
+        pairwise = False
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if cameras is not None:
+        # One strip per pair: source, target and swap rows across the views; the swap as a GIF.
+        n = images.shape[0]
+        for i in range(n):
+            s_i, t_i = (i, i) if pairwise else (i % len(src_img), i // len(src_img))
+            path = out if n == 1 else out.with_name(f"{out.stem}_{i:03d}{out.suffix}")
+            save_image(stack_rows([src_img[s_i], tgt_img[t_i], images[i]]), path)
+            save_gif(images[i], path.with_suffix(".gif"))
+        click.echo(f"wrote {n} strip(s) of {views} views and GIF(s) to {out.parent}")
+    elif pairwise:
+        save_image(stack_rows([src_img, tgt_img, images.cpu()]) if len(images) > 1 else images[0], out)
+        click.echo(f"wrote {out}")
+    else:
+        save_image(
+            images[0]
+            if len(images) == 1
+            else swap_grid(src_img, tgt_img, images.view(len(tgt_img), len(src_img), *images.shape[1:])),
+            out,
+        )
+        click.echo(f"wrote {out}")
+    if save_latents:
+        np.save(out.with_suffix(".npy"), ws.cpu().numpy())

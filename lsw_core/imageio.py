@@ -1,0 +1,115 @@
+"""Images in and out: files ↔ tensors in [-1, 1], PNG grids, multiview strips and GIFs."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image, UnidentifiedImageError
+
+from lsw_core.checkpoint import atomic_write
+from lsw_core.errors import ImageError
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
+
+
+def read_image(path: str | os.PathLike) -> Image.Image:
+    """Open an image file as RGB (grayscale is expanded, alpha composited onto white)."""
+    try:
+        with Image.open(path) as im:
+            im.load()
+            if im.mode in ("RGBA", "LA", "P"):
+                im = im.convert("RGBA")
+                background = Image.new("RGBA", im.size, (255, 255, 255, 255))
+                im = Image.alpha_composite(background, im)
+            return im.convert("RGB")
+    except FileNotFoundError:
+        raise ImageError(f"{path}: no such file") from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise ImageError(f"{path}: not a readable image (expected PNG/JPEG/...; {exc})") from None
+
+
+def pil_to_tensor(image: Image.Image) -> torch.Tensor:
+    """PIL RGB image → [1, 3, H, W] float in [-1, 1]."""
+    array = np.asarray(image.convert("RGB"), dtype=np.float32)
+    return torch.from_numpy(array).permute(2, 0, 1).unsqueeze(0) / 127.5 - 1
+
+
+def load_image(path: str | os.PathLike, resolution: int | None = None) -> torch.Tensor:
+    """Read an image file as [1, 3, H, W] in [-1, 1], resized to `resolution`² if given."""
+    image = read_image(path)
+    if resolution is not None and image.size != (resolution, resolution):
+        image = image.resize((resolution, resolution), Image.Resampling.LANCZOS)
+    return pil_to_tensor(image)
+
+
+def to_uint8(images: torch.Tensor) -> np.ndarray:
+    """[B, 3, H, W] in [-1, 1] → uint8 array [B, H, W, 3]."""
+    x = (images.detach().float().cpu().clamp(-1, 1) + 1) * 127.5
+    return x.round().to(torch.uint8).permute(0, 2, 3, 1).numpy()
+
+
+def save_image(image: torch.Tensor, path: str | os.PathLike) -> None:
+    """Save [3, H, W] or [1, 3, H, W] in [-1, 1] as an image file (atomically)."""
+    if image.ndim == 3:
+        image = image.unsqueeze(0)
+    pil = Image.fromarray(to_uint8(image)[0])
+    suffix = Path(path).suffix.lower()
+    fmt = {".jpg": "JPEG", ".jpeg": "JPEG"}.get(suffix, "PNG")
+    atomic_write(path, lambda tmp: pil.save(tmp, format=fmt))
+
+
+def make_grid(images: torch.Tensor, ncols: int, pad: int = 2, pad_value: float = 1.0) -> torch.Tensor:
+    """Tile [N, 3, H, W] into one [3, H', W'] image, `ncols` per row, row-major."""
+    n, c, h, w = images.shape
+    nrows = -(-n // ncols)
+    grid = torch.full((c, nrows * (h + pad) + pad, ncols * (w + pad) + pad), pad_value, dtype=images.dtype)
+    for i in range(n):
+        r, col = divmod(i, ncols)
+        grid[:, pad + r * (h + pad) : pad + r * (h + pad) + h, pad + col * (w + pad) : pad + col * (w + pad) + w] = (
+            images[i]
+        )
+    return grid
+
+
+def swap_grid(sources: torch.Tensor, targets: torch.Tensor, swaps: torch.Tensor) -> torch.Tensor:
+    """The paper's Figure 1 layout: sources along the top, targets down the left, and the swap of
+    source j onto target i in cell (i, j). `swaps` is [len(targets), len(sources), 3, H, W]."""
+    ns, nt = sources.shape[0], targets.shape[0]
+    blank = torch.ones_like(sources[:1])
+    cells = [blank, sources]
+    for i in range(nt):
+        cells += [targets[i : i + 1], swaps[i]]
+    return make_grid(torch.cat(cells), ncols=ns + 1)
+
+
+def resize(images: torch.Tensor, size: int) -> torch.Tensor:
+    if images.shape[-1] == size:
+        return images
+    return F.interpolate(images, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
+
+
+def save_gif(frames: torch.Tensor, path: str | os.PathLike, duration_ms: int = 120) -> None:
+    """Save [N, 3, H, W] in [-1, 1] as a looping GIF that plays forward then back."""
+    pil = [Image.fromarray(a) for a in to_uint8(frames)]
+    sequence = pil + pil[-2:0:-1]
+    atomic_write(
+        path,
+        lambda tmp: sequence[0].save(
+            tmp, format="GIF", save_all=True, append_images=sequence[1:], duration=duration_ms, loop=0
+        ),
+    )
+
+
+def list_images(folder: str | os.PathLike) -> list[Path]:
+    """Image files in `folder`, sorted by name."""
+    return sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+
+
+def stack_rows(rows: Sequence[torch.Tensor], pad: int = 2) -> torch.Tensor:
+    """Tile several equally long rows [N, 3, H, W] into one grid image."""
+    return make_grid(torch.cat(list(rows)), ncols=rows[0].shape[0], pad=pad)

@@ -1,0 +1,204 @@
+"""Swapper: apply a trained mixer to latent codes and render the result.
+
+l_swap = F(l_s, l_t); with `groups`, the swapped code is used only on the named layer groups and the
+target code elsewhere (the paper's layer-wise analysis, Fig. 10). Camera-aware generators render
+one image per camera. Real images go through an `Inverter` first (PTI in the paper), and the swap is
+synthesised with the generator the inversion returns (the tuned one, for PTI).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from typing import Any
+
+import attrs
+import torch
+
+from lsw_core import latents
+from lsw_core.camera import Camera
+from lsw_core.checkpoint import load_mixer
+from lsw_core.errors import CheckpointError, LswError
+from lsw_core.interfaces import Generator, Inverter
+from lsw_core.mixer import LatentMixer
+from lsw_core.plugins import load_generator
+
+
+@attrs.define
+class SwapResult:
+    """Swapped W+ codes [B, num_ws, w_dim] and their images: [B, 3, H, W] for a 2D generator or one
+    camera, [B, V, 3, H, W] for V cameras."""
+
+    ws: torch.Tensor
+    images: torch.Tensor
+    generator: Generator
+
+
+class Swapper:
+    """A trained mixer bound to the generator it was trained for."""
+
+    def __init__(
+        self,
+        generator: Generator,
+        mixer: LatentMixer,
+        *,
+        space: str = "w+",
+        truncation_psi: float = 0.5,
+        truncation_cutoff: int | None = 8,
+        trained_for: str | None = None,
+    ) -> None:
+        rows, width = latents.mixer_shape(generator, space)
+        if (mixer.num_rows, mixer.w_dim) != (rows, width):
+            raise CheckpointError(
+                f"the mixer was trained for latent layout {mixer.num_rows}x{mixer.w_dim} "
+                f"({space.upper()} of {trained_for or 'another generator'}); "
+                f"generator {generator.backend_name or type(generator).__name__!r} needs {rows}x{width} in {space.upper()}"
+            )
+        self.generator = generator.eval().requires_grad_(False)
+        self.mixer = mixer.eval().requires_grad_(False)
+        self.space = space
+        self.truncation_psi = truncation_psi
+        self.truncation_cutoff = truncation_cutoff
+
+    @classmethod
+    def from_folder(
+        cls, folder: str | os.PathLike, generator: Generator | None = None, **generator_options: Any
+    ) -> Swapper:
+        """Load a mixer folder written by `MixerTrainer` and the generator it names (unless given)."""
+        mixer, config = load_mixer(folder)
+        training = config.get("training", {})
+        if generator is None:
+            options = {**training.get("generator_options", {}), **generator_options}
+            generator = load_generator(config["backend"], **options)
+        layout = config["latent_layout"]
+        if (layout["num_ws"], layout["w_dim"]) != (generator.num_ws, generator.w_dim):
+            raise CheckpointError(
+                f"{folder}: mixer trained for latent layout {layout['num_ws']}x{layout['w_dim']} "
+                f"({config['backend']}); generator {generator.backend_name!r} has layout {generator.latent_layout}"
+            )
+        return cls(
+            generator,
+            mixer,
+            space=config["latent_space"],
+            truncation_psi=training.get("truncation_psi", 0.5),
+            truncation_cutoff=training.get("truncation_cutoff", 8),
+            trained_for=config["backend"],
+        )
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.mixer.parameters()).device
+
+    # --- latents -----------------------------------------------------------------------------
+
+    def latents_from_seeds(self, seeds: Sequence[int]) -> torch.Tensor:
+        """z [len(seeds), z_dim], one N(0, I) draw per seed."""
+        return torch.stack(
+            [torch.randn(self.generator.z_dim, generator=torch.Generator().manual_seed(s)) for s in seeds]
+        )
+
+    def wplus_from_z(self, z: torch.Tensor) -> torch.Tensor:
+        """The W+ code of z as the mixer saw codes in training (ψ, cutoff of the training run)."""
+        code = latents.encode(
+            self.generator, z.to(self.device), self.space, self.truncation_psi, self.truncation_cutoff
+        )
+        return latents.decode(self.generator, code, self.space, self.truncation_psi, self.truncation_cutoff)
+
+    @torch.no_grad()
+    def mix(
+        self, source_ws: torch.Tensor, target_ws: torch.Tensor, groups: Sequence[str] | None = None
+    ) -> torch.Tensor:
+        """W+ codes of sources and targets [B, num_ws, w_dim] → swapped W+ codes."""
+        code = self.mixer(latents.from_wplus(source_ws, self.space), latents.from_wplus(target_ws, self.space))
+        ws = latents.decode(self.generator, code, self.space, self.truncation_psi, self.truncation_cutoff)
+        return self.restrict_to_groups(ws, target_ws, groups)
+
+    @torch.no_grad()
+    def mix_z(
+        self, z_source: torch.Tensor, z_target: torch.Tensor, groups: Sequence[str] | None = None
+    ) -> torch.Tensor:
+        """Sampled z of sources and targets → swapped W+ codes (the only way to swap in Z space)."""
+        G, psi, cutoff = self.generator, self.truncation_psi, self.truncation_cutoff
+        c_s = latents.encode(G, z_source.to(self.device), self.space, psi, cutoff)
+        c_t = latents.encode(G, z_target.to(self.device), self.space, psi, cutoff)
+        ws = latents.decode(G, self.mixer(c_s, c_t), self.space, psi, cutoff)
+        return self.restrict_to_groups(ws, latents.decode(G, c_t, self.space, psi, cutoff), groups)
+
+    def restrict_to_groups(
+        self, ws_swap: torch.Tensor, ws_target: torch.Tensor, groups: Sequence[str] | None
+    ) -> torch.Tensor:
+        """Keep the swapped code only on the rows of `groups`; the target's elsewhere."""
+        if groups is None:
+            return ws_swap
+        known = self.generator.layer_groups
+        unknown = [g for g in groups if g not in known]
+        if unknown:
+            raise LswError(f"unknown layer group(s) {unknown}; this generator has {list(known)}")
+        keep = torch.zeros(self.generator.num_ws, dtype=torch.bool, device=ws_swap.device)
+        for g in groups:
+            keep[list(known[g])] = True
+        return torch.where(keep[None, :, None], ws_swap, ws_target)
+
+    # --- images ------------------------------------------------------------------------------
+
+    @torch.no_grad()
+    def render(
+        self,
+        ws: torch.Tensor,
+        cameras: Camera | None = None,
+        generator: Generator | None = None,
+        **synthesis_kwargs: Any,
+    ) -> torch.Tensor:
+        """Synthesise W+ codes: [B, 3, H, W], or [B, V, 3, H, W] for a batch of V cameras (every code
+        seen from every camera, with the same synthesis arguments, e.g. a background code)."""
+        G = generator or self.generator
+        if cameras is None:
+            return G.synthesis(ws, noise_mode="const", **synthesis_kwargs)
+        if G.camera is None:
+            raise LswError(f"generator {G.backend_name!r} is 2D: it renders no camera views")
+        views = [
+            G.synthesis(ws, camera=cameras[v], noise_mode="const", **synthesis_kwargs) for v in range(len(cameras))
+        ]
+        return torch.stack(views, dim=1)
+
+    def swap(
+        self,
+        source_ws: torch.Tensor,
+        target_ws: torch.Tensor,
+        *,
+        groups: Sequence[str] | None = None,
+        cameras: Camera | None = None,
+        generator: Generator | None = None,
+        **synthesis_kwargs: Any,
+    ) -> SwapResult:
+        """Swap W+ codes and render them (with `generator`, e.g. a PTI-tuned one, if given). Extra
+        synthesis arguments belong to the target (a 3D-aware swap keeps the target's background)."""
+        ws = self.mix(source_ws, target_ws, groups)
+        return SwapResult(ws, self.render(ws, cameras, generator, **synthesis_kwargs), generator or self.generator)
+
+    def swap_images(
+        self,
+        source: torch.Tensor,
+        target: torch.Tensor,
+        inverter: Inverter,
+        *,
+        groups: Sequence[str] | None = None,
+        cameras: Camera | None = None,
+        **invert_options: Any,
+    ) -> SwapResult:
+        """Swap aligned face images [B, 3, R, R] in [-1, 1]: invert sources and targets together,
+        mix the pivots and synthesise with the generator the inversion returns."""
+        if source.shape != target.shape:
+            raise LswError(f"source and target batches differ: {list(source.shape)} vs {list(target.shape)}")
+        b = source.shape[0]
+        inversion = inverter.invert(self.generator, torch.cat([source, target]).to(self.device), **invert_options)
+        ws_s, ws_t = inversion.ws[:b], inversion.ws[b:]
+        kwargs = {k: v[b:] if torch.is_tensor(v) else v for k, v in inversion.synthesis_kwargs.items()}
+        if cameras is None and inversion.camera is not None:
+            camera = inversion.camera
+            cameras = camera[list(range(b, 2 * b))] if isinstance(camera, Camera) else None
+            if cameras is not None:
+                ws = self.mix(ws_s, ws_t, groups)
+                images = inversion.generator.synthesis(ws, camera=cameras, noise_mode="const", **kwargs)
+                return SwapResult(ws, images, inversion.generator)
+        return self.swap(ws_s, ws_t, groups=groups, cameras=cameras, generator=inversion.generator, **kwargs)

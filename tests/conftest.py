@@ -1,0 +1,69 @@
+"""Shared fixtures. `example_plugin` installs the example third-party backend (plugins/example_backend)
+as a real distribution into a temporary prefix, so entry-point discovery is exercised for real."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+import lsw_core.plugins
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True)
+def _single_thread():
+    torch.set_num_threads(1)
+    yield
+
+
+@pytest.fixture(scope="session")
+def example_prefix(tmp_path_factory) -> Path:
+    target = tmp_path_factory.mktemp("example_plugin")
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--no-deps",
+            "--no-build-isolation",
+            "--target",
+            str(target),
+            str(ROOT / "plugins" / "example_backend"),
+        ],
+        check=True,
+    )
+    return target
+
+
+@pytest.fixture
+def example_plugin(example_prefix, monkeypatch) -> Path:
+    """The example backend importable and discoverable in this process and in `lsw` subprocesses."""
+    monkeypatch.syspath_prepend(str(example_prefix))
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(example_prefix), os.environ.get("PYTHONPATH", "")]))
+    lsw_core.plugins.reset()
+    yield example_prefix
+    lsw_core.plugins.reset()
+
+
+def run_lsw(
+    *args: str, env: dict | None = None, check: bool = True, timeout: float = 600
+) -> subprocess.CompletedProcess:
+    """Run the `lsw` console script as a user would."""
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "lsw"), *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        timeout=timeout,
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(f"lsw {' '.join(args)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
+    return result

@@ -1,0 +1,91 @@
+import pytest
+import torch
+import torch.nn.functional as F
+
+import lsw_core
+from lsw_core import Camera, CameraSpec, CheckpointError, LswError
+from lsw_core.checkpoint import mixer_config, save_mixer
+from lsw_core.mixer import LatentMixer
+from lsw_core.swapper import Swapper
+
+
+class OrbitGenerator(lsw_core.Generator):
+    """A small camera-aware generator for testing multiview rendering: the image is a function of
+    the W+ code and of the camera azimuth, so each view differs."""
+
+    z_dim = w_dim = 8
+    num_ws = 4
+    resolution = 8
+    camera = CameraSpec(azimuth_range=(-30.0, 30.0), polar_range=(80.0, 100.0))
+
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("w_avg", torch.zeros(8))
+        self.register_buffer("proj", torch.randn(4 * 8, 3 * 8 * 8, generator=torch.Generator().manual_seed(0)))
+
+    def _mapping(self, z, *, truncation_psi, truncation_cutoff):
+        return self.w_avg.lerp(F.normalize(z, dim=1), truncation_psi)[:, None].repeat(1, 4, 1)
+
+    def _synthesis(self, ws, *, camera, noise_mode, background=None):
+        shift = torch.deg2rad(camera.azimuth)[:, None] if isinstance(camera, Camera) else 0
+        img = torch.tanh(ws.flatten(1) @ self.proj + shift).view(-1, 3, 8, 8)
+        return img if background is None else img + background[:, :, None, None]
+
+
+@pytest.fixture
+def swapper():
+    torch.manual_seed(0)
+    return Swapper(OrbitGenerator(), LatentMixer(num_rows=4, w_dim=8))
+
+
+def test_layer_groups_keep_the_target_elsewhere(swapper):
+    ws_s, ws_t = torch.randn(2, 4, 8), torch.randn(2, 4, 8)
+    full = swapper.mix(ws_s, ws_t)
+    only_coarse = swapper.mix(ws_s, ws_t, groups=["coarse"])
+    rows = list(swapper.generator.layer_groups["coarse"])
+    assert rows == [0, 1, 2, 3]
+    torch.testing.assert_close(only_coarse[:, rows], full[:, rows])
+    with pytest.raises(LswError, match=r"unknown layer group\(s\) \['eyes'\]"):
+        swapper.mix(ws_s, ws_t, groups=["eyes"])
+
+
+def test_stylegan2_layer_groups_follow_the_papers_resolution_classes():
+    groups = lsw_core.layer_groups_from_resolutions([4 * 2 ** (i // 2) for i in range(18)])
+    assert groups == {"coarse": range(0, 4), "middle": range(4, 8), "fine1": range(8, 12), "fine2": range(12, 18)}
+
+
+def test_one_image_per_camera_with_the_targets_background(swapper):
+    ws_s, ws_t = torch.randn(2, 4, 8), torch.randn(2, 4, 8)
+    views = swapper.generator.camera.yaw_sweep(5)
+    background = torch.randn(2, 3)
+    result = swapper.swap(ws_s, ws_t, cameras=views, background=background)
+    assert result.images.shape == (2, 5, 3, 8, 8)
+    assert not torch.equal(result.images[:, 0], result.images[:, 4])
+    single = swapper.generator.synthesis(result.ws, camera=views[2], background=background)
+    torch.testing.assert_close(result.images[:, 2], single)
+
+
+def test_mixer_for_another_layout_names_both(tmp_path):
+    mixer = LatentMixer(num_rows=18, w_dim=8)
+    save_mixer(
+        tmp_path, mixer, mixer_config(mixer, backend="stylegan2", layout=lsw_core.LatentLayout(18, 8), space="w+")
+    )
+    with pytest.raises(CheckpointError, match=r"trained for latent layout 18x8 \(stylegan2\).* has layout 4x8"):
+        Swapper.from_folder(tmp_path, generator=OrbitGenerator())
+
+
+def test_two_d_generators_refuse_cameras(example_plugin):
+    G = lsw_core.load_generator("example-tiny")
+    sw = Swapper(G, LatentMixer(num_rows=6, w_dim=32))
+    with pytest.raises(LswError, match="2D"):
+        sw.render(torch.randn(1, 6, 32), cameras=Camera.make(0.0))
+
+
+def test_camera_presets_span_the_prior():
+    spec = CameraSpec(azimuth_range=(-20.0, 20.0), polar_range=(70.0, 110.0))
+    sweep = spec.yaw_sweep(5)
+    assert sweep.azimuth.tolist() == [-20.0, -10.0, 0.0, 10.0, 20.0] and set(sweep.polar.tolist()) == {90.0}
+    orbit = spec.orbit(8)
+    assert orbit.azimuth.min() >= -20 and orbit.polar.max() <= 110 and len(orbit) == 8
+    sample = spec.sample(100, torch.Generator().manual_seed(0))
+    assert sample.azimuth.abs().max() <= 20 and len(sample[[0, 1]]) == 2
