@@ -141,7 +141,7 @@ def project(
                     buf.sub_(buf.mean()).div_(buf.square().mean().sqrt())
                 current = psnr(synth.detach(), images)
             if progress is not None:
-                progress(step, config.steps, {"loss": float(per_image.mean()), "psnr": float(current.min())})
+                progress(step, config.steps, {"loss": float(per_image.detach().mean()), "psnr": float(current.min())})
             if config.early_stop_psnr is not None and bool((current >= config.early_stop_psnr).all()):
                 break
         for buf in noise:

@@ -60,7 +60,7 @@ def tune(
         steps_run = step + 1
         current = psnr(synth.detach(), images)
         if progress is not None:
-            progress(step, config.steps, {"loss": float(per_image.mean()), "psnr": float(current.min())})
+            progress(step, config.steps, {"loss": float(per_image.detach().mean()), "psnr": float(current.min())})
         if config.early_stop_psnr is not None and bool((current >= config.early_stop_psnr).all()):
             break
     for p in tuned.parameters():

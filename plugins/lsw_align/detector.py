@@ -4,6 +4,7 @@ shape predictor shipped by the `face-recognition-models` package). Install with 
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import os
 from pathlib import Path
@@ -28,6 +29,14 @@ def default_predictor_path() -> Path:
     return Path(next(iter(spec.submodule_search_locations))) / "models" / PREDICTOR_FILE
 
 
+@functools.lru_cache(maxsize=2)
+def _models(predictor_path: str):
+    """dlib's detector and the landmark predictor (a 100 MB file: read once per process)."""
+    import dlib
+
+    return dlib.get_frontal_face_detector(), dlib.shape_predictor(predictor_path)
+
+
 @attrs.frozen
 class DetectedFace:
     """A detected face: box (left, top, right, bottom) in photo pixels, 68 landmarks [68, 2] (x, y)
@@ -49,15 +58,13 @@ class DlibFaceDetector:
         self, predictor: str | os.PathLike | None = None, upsample: int | None = None, min_score: float = 0.3
     ) -> None:
         try:
-            import dlib
+            import dlib  # noqa: F401
         except ImportError as exc:
             raise PluginError("dlib-ffhq: dlib is not installed; `pip install 'lsw-core[faces]'` (dlib-bin)") from exc
         path = Path(predictor) if predictor is not None else default_predictor_path()
         if not path.is_file():
             raise PluginError(f"dlib-ffhq: landmark model not found at {path}")
-        self._dlib = dlib
-        self.detector = dlib.get_frontal_face_detector()
-        self.predictor = dlib.shape_predictor(str(path))
+        self.detector, self.predictor = _models(str(path.resolve()))
         self.upsample = upsample
         self.min_score = min_score
 

@@ -7,11 +7,11 @@ import warnings
 
 import pytest
 import torch
-from lsw_lpips import LPIPS, PixelSSIM, load_lpips
-from lsw_lpips.networks import ALEX_CHANNELS, VGG_CHANNELS
 
 from lsw_core.errors import CheckpointError
 from lsw_core.plugins import load
+from lsw_lpips import LPIPS, PixelSSIM, load_lpips
+from lsw_lpips.networks import ALEX_CHANNELS, VGG_CHANNELS
 
 # torchvision `features` convolution indices and shapes
 ALEX_CONVS = {0: (64, 3, 11), 3: (192, 64, 5), 6: (384, 192, 3), 8: (256, 384, 3), 10: (256, 256, 3)}
