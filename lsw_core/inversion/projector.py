@@ -7,6 +7,7 @@ import copy
 import time
 from collections.abc import Callable
 
+import attrs
 import torch
 from torch import nn
 
@@ -45,25 +46,36 @@ def _camera(generator: Generator, angles: torch.Tensor | None) -> Camera | None:
 
 
 def _search_init(
-    generator: Generator, images: torch.Tensor, loss_fn: ReconstructionLoss, config: ProjectionConfig
+    generator: Generator, images: torch.Tensor, loss_fn: ReconstructionLoss, config: ProjectionConfig, keep: int = 1
 ) -> torch.Tensor:
-    """For each image, the mapped random w (of `init_candidates`) whose synthesis is closest to it."""
+    """For each image, the `keep` mapped random w (of `init_candidates`) whose syntheses are closest to
+    it, best first: [B, keep, w_dim]."""
     device = images.device
     z = torch.randn(
         config.init_candidates, generator.z_dim, generator=torch.Generator().manual_seed(config.seed + 1)
     ).to(device)
-    best_loss = torch.full((images.shape[0],), float("inf"), device=device)
-    best_w = torch.zeros(images.shape[0], generator.w_dim, device=device)
+    losses = []
     with torch.no_grad(), _autocast(device, config.mixed_precision):
-        w = generator.mapping(z)[:, 0]
-        for c in range(w.shape[0]):
-            ws = w[c : c + 1, None].expand(images.shape[0], generator.num_ws, -1)
-            synth = generator.synthesis(ws, noise_mode="const").float()
-            loss = loss_fn(synth, images)
-            better = loss < best_loss
-            best_loss = torch.where(better, loss, best_loss)
-            best_w[better] = w[c].float()
-    return best_w
+        w = generator.mapping(z)[:, 0].float()
+        for chunk in w.split(16):
+            synth = generator.synthesis(chunk[:, None].expand(-1, generator.num_ws, -1), noise_mode="const").float()
+            losses.append(torch.stack([loss_fn(synth, img[None].expand_as(synth)) for img in images], dim=1))
+    order = torch.cat(losses).argsort(dim=0)[: min(keep, w.shape[0])]  # [keep, B]
+    return w[order.T]
+
+
+def _restarts(
+    generator: Generator, images: torch.Tensor, loss_fn: ReconstructionLoss, config: ProjectionConfig, perceptual
+) -> torch.Tensor:
+    """Multi-start: the `restarts` best search candidates of every image are each optimised for
+    `restart_steps` (all in one batch); the one that reconstructs best is where the projection starts."""
+    k = config.restarts
+    candidates = _search_init(generator, images, loss_fn, config, keep=k)  # [B, k, w_dim]
+    k = candidates.shape[1]
+    short = attrs.evolve(config, steps=config.restart_steps, restarts=1, early_stop_psnr=None, space="w")
+    trial = project(generator, images.repeat_interleave(k, dim=0), short, perceptual, w_init=candidates.flatten(0, 1))
+    best = torch.tensor(trial.metrics["psnr"]).view(-1, k).argmax(dim=1)
+    return trial.ws[:, 0].view(-1, k, generator.w_dim)[torch.arange(images.shape[0]), best]
 
 
 def project(
@@ -72,6 +84,7 @@ def project(
     config: ProjectionConfig,
     perceptual: nn.Module | None,
     progress: Progress | None = None,
+    w_init: torch.Tensor | None = None,
 ) -> Inversion:
     """Find latents whose synthesis reproduces `images` [B, 3, R, R] in [-1, 1].
 
@@ -92,8 +105,12 @@ def project(
         generator = copy.deepcopy(generator)
     with frozen(generator):
         w_avg, w_std = w_statistics(generator, config.w_avg_samples, config.seed)
-        if config.init == "search":
-            w_start = _search_init(generator, images, loss_fn, config)
+        if w_init is not None:
+            w_start = w_init.to(device).float()
+        elif config.init == "search" and config.restarts > 1:
+            w_start = _restarts(generator, images, loss_fn, config, perceptual)
+        elif config.init == "search":
+            w_start = _search_init(generator, images, loss_fn, config)[:, 0]
         else:
             w_start = w_avg[None].expand(batch, -1)
         if config.space == "w":

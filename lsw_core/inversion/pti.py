@@ -42,12 +42,14 @@ def tune(
         perceptual, pixel_weight=config.pixel_weight, perceptual_weight=config.perceptual_weight,
         resolution=config.perceptual_resolution,
     )  # fmt: skip
-    opt = torch.optim.Adam(tuned.parameters(), lr=config.lr, betas=(0.9, 0.999))
+    weights = list(tuned.parameters())
+    # A generator defined entirely by fixed buffers (the synthetic world) has nothing to tune.
+    opt = torch.optim.Adam(weights, lr=config.lr, betas=(0.9, 0.999)) if weights else None
     ws = pivots.ws.detach()
     rng = torch.Generator().manual_seed(config.seed)
     original = pivots.generator
     steps_run = 0
-    for step in range(config.steps):
+    for step in range(config.steps if opt is not None else 0):
         with _autocast(device, config.mixed_precision):
             synth = tuned.synthesis(ws, camera=pivots.camera, noise_mode="const", **pivots.synthesis_kwargs).float()
         per_image = loss_fn(synth, images)
@@ -70,6 +72,8 @@ def tune(
     metrics = {f"projection_{k}": v for k, v in pivots.metrics.items()}
     metrics.update(reconstruction_metrics(synth, images))
     metrics.update(steps=steps_run, seconds=time.perf_counter() - start)
+    if opt is None:
+        metrics["tuning"] = "skipped: the generator has no parameters"
     return Inversion(
         ws=ws, generator=tuned, camera=pivots.camera, synthesis_kwargs=dict(pivots.synthesis_kwargs), metrics=metrics
     )

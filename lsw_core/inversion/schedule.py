@@ -13,7 +13,8 @@ class ProjectionConfig:
     """Optimising a latent (W: one w per image copied to every row; W+: one w per row) against images.
 
     `init` is "mean" (start from w_avg, as the authors) or "search" (start from the best of
-    `init_candidates` mapped random latents). The latent is explored with Gaussian noise of
+    `init_candidates` mapped random latents; with `restarts` > 1, the best that many are each
+    optimised for `restart_steps` in one batch and the winner is continued). The latent is explored with Gaussian noise of
     `initial_noise_factor`·σ_w fading out over the first `noise_ramp_length` of the run, and the
     learning rate ramps up over `lr_rampup_length` and down (cosine) over the last `lr_rampdown_length`.
     Generator noise buffers (`*noise_const`) are optimised too, regularised with weight `noise_weight`.
@@ -34,6 +35,8 @@ class ProjectionConfig:
     w_avg_samples: int = attrs.field(default=2000, validator=v.gt(1))
     init: str = attrs.field(default="mean", validator=v.in_(("mean", "search")))
     init_candidates: int = attrs.field(default=64, validator=v.gt(0))
+    restarts: int = attrs.field(default=1, validator=v.gt(0))
+    restart_steps: int = attrs.field(default=30, validator=v.gt(0))
     camera_lr: float = attrs.field(default=0.5, validator=v.ge(0))
     perceptual_resolution: int = attrs.field(default=256, validator=v.gt(0))
     early_stop_psnr: float | None = None
