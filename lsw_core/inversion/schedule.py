@@ -70,9 +70,10 @@ def authors_schedule() -> tuple[ProjectionConfig, TuningConfig]:
 
 
 def fast_schedule() -> tuple[ProjectionConfig, TuningConfig]:
-    """Fewer steps at a higher learning rate, a searched initialisation, mixed precision on GPU and
-    early stopping at 32 dB."""
+    """Searched initialisation (best of 32 mapped samples), fewer steps at a higher learning rate
+    without exploration noise, mixed precision on GPU, early stopping at 32 dB."""
     return (
-        ProjectionConfig(steps=100, lr=2e-2, init="search", early_stop_psnr=32.0, mixed_precision=True),
+        ProjectionConfig(steps=40, lr=2e-2, init="search", init_candidates=32, initial_noise_factor=0.0,
+                         early_stop_psnr=32.0, mixed_precision=True),
         TuningConfig(steps=100, lr=1e-3, early_stop_psnr=32.0, mixed_precision=True),
-    )
+    )  # fmt: skip
