@@ -103,12 +103,17 @@ def _locality(
     ).sum()
 
 
+def _tensors(module: nn.Module) -> dict[str, torch.Tensor]:
+    """Parameters and buffers, including non-persistent ones such as StyleGAN2's `noise_const`."""
+    return {**dict(module.named_buffers()), **dict(module.named_parameters())}
+
+
 def parameter_delta(original: nn.Module, tuned: nn.Module) -> dict[str, torch.Tensor]:
     """The tuned generator as differences from the original: name → (tuned − original), for the
-    parameters and noise buffers that changed. Much smaller to store than the generator when sparse."""
-    before = original.state_dict()
+    parameters and buffers (e.g. optimised noise) that changed."""
+    before = _tensors(original)
     delta = {}
-    for name, value in tuned.state_dict().items():
+    for name, value in _tensors(tuned).items():
         if name in before and value.is_floating_point() and not torch.equal(value, before[name]):
             delta[name] = (value - before[name]).detach().cpu()
     return delta
@@ -117,8 +122,8 @@ def parameter_delta(original: nn.Module, tuned: nn.Module) -> dict[str, torch.Te
 def apply_delta(original: Generator, delta: dict[str, torch.Tensor]) -> Generator:
     """A copy of `original` with `delta` (from `parameter_delta`) added."""
     tuned = copy.deepcopy(original)
-    state = tuned.state_dict()
+    tensors = _tensors(tuned)
     with torch.no_grad():
         for name, d in delta.items():
-            state[name].add_(d.to(state[name].device, state[name].dtype))
+            tensors[name].add_(d.to(tensors[name].device, tensors[name].dtype))
     return tuned
