@@ -65,7 +65,13 @@ class StepBar:
 
         if self.bar is None or step == 0 or total != self.total:
             self.close()
-            self.bar = tqdm(total=total, leave=False, desc="invert", unit="step", disable=self.enabled is False)
+            self.bar = tqdm(
+                total=total,
+                leave=False,
+                desc="invert",
+                unit="step",
+                disable=None if self.enabled is None else not self.enabled,
+            )
             self.total = total
         self.bar.update(1)
         self.bar.set_postfix(psnr=f"{info.get('psnr', 0):.1f}", refresh=False)
