@@ -142,3 +142,29 @@ def test_cli_bad_photos_exit_2_with_one_line(mixer_dir, photos, tmp_path, case, 
     assert res.exit_code == 2
     lines = [ln for ln in res.output.splitlines() if ln.startswith("error:")]
     assert len(lines) == 1 and message in lines[0]
+
+
+def test_camera_aware_swap_renders_at_the_targets_fitted_view(tmp_path):
+    import torch
+
+    from lsw_core.photo import from_tensor
+    from lsw_core.photo_swap import PhotoSwapper
+
+    G = TinyGenerator(camera=True).eval()
+    mixer = LatentMixer(num_rows=G.num_ws, w_dim=G.w_dim)
+    swapper = Swapper(G, mixer)
+    from lsw_core.camera import Camera
+
+    with torch.no_grad():
+        ws = G.mapping(torch.randn(2, 16, generator=torch.Generator().manual_seed(3)))
+        crops = [from_tensor(G.synthesis(ws[i : i + 1], camera=Camera.make(az, 90.0, G.camera.fov))) for i, az in
+                 enumerate((-10.0, 15.0))]  # fmt: skip
+    inverter = load_inverter("pti", perceptual="pixel-ssim", projection_steps=60, projection_lr=0.02,
+                             projection_init="search", tuning_steps=2)  # fmt: skip
+    photo_swapper = PhotoSwapper(swapper, inverter, cache=PivotCache(tmp_path))
+    first = photo_swapper.swap(crops[0], crops[1])
+    again = photo_swapper.swap(crops[0], crops[1])
+    assert again.cache_hits == (True, True)
+    pivots, _ = photo_swapper.pivots(crops)
+    assert abs(float(pivots.camera.azimuth[1]) - 15.0) < 4 and abs(float(pivots.camera.azimuth[0]) + 10.0) < 4
+    assert first.aligned.shape == (32, 32, 3)
