@@ -46,6 +46,8 @@ def photo_options(command):
                      help="Width of the paste-back seam blend, as a fraction of the crop."),
         click.option("--cache-dir", type=click.Path(file_okay=False), help="Pivot cache folder [default: ~/.cache/lsw/pivots]."),
         click.option("--no-cache", is_flag=True, help="Invert every image again instead of reusing cached pivots."),
+        click.option("--cache-tuned", is_flag=True,
+                     help="Also cache each pair's tuned generator (as large as its weights) to skip PTI tuning next time."),
     ]  # fmt: skip
     for option in reversed(options):
         command = option(command)
@@ -85,7 +87,7 @@ class StepBar:
 def run_photo_swap(
     swapper: Any, source: str, target: str, out: str, inverter: Any, *, groups: list[str] | None, aligned: bool | None,
     source_face: int | None, target_face: int | None, aligner: str, paste: str, feather: float,
-    cache_dir: str | None, no_cache: bool,
+    cache_dir: str | None, no_cache: bool, cache_tuned: bool = False,
 ) -> None:  # fmt: skip
     """Swap photos (or aligned crops): one pair → OUT (+ OUT_aligned beside it for a photo target);
     a folder on either side → one result per pair in the folder OUT."""
@@ -107,7 +109,9 @@ def run_photo_swap(
             if aligned is False:
                 raise
     cache = None if no_cache else PivotCache(cache_dir or default_cache_dir())
-    photo_swapper = PhotoSwapper(swapper, inverter, aligner=align, cache=cache, paste=paste, feather=feather)
+    photo_swapper = PhotoSwapper(
+        swapper, inverter, aligner=align, cache=cache, paste=paste, feather=feather, cache_tuned=cache_tuned
+    )
     prepare = functools.lru_cache(maxsize=None)(
         lambda path, face: photo_swapper.prepare(path, aligned=aligned, face_index=face)
     )

@@ -168,3 +168,22 @@ def test_camera_aware_swap_renders_at_the_targets_fitted_view(tmp_path):
     pivots, _ = photo_swapper.pivots(crops)
     assert abs(float(pivots.camera.azimuth[1]) - 15.0) < 4 and abs(float(pivots.camera.azimuth[0]) + 10.0) < 4
     assert first.aligned.shape == (32, 32, 3)
+
+
+def test_cached_tuned_generator_reproduces_the_swap(mixer_dir, tmp_path):
+    import torch
+
+    from lsw_core.photo import from_tensor
+    from lsw_core.photo_swap import PhotoSwapper
+
+    swapper = Swapper.from_folder(mixer_dir)
+    G = swapper.generator
+    with torch.no_grad():
+        crops = [from_tensor(G.synthesis(G.mapping(torch.randn(1, 16)))) for _ in range(2)]
+    photo_swapper = PhotoSwapper(
+        swapper, load_inverter("pti", **FAST_PTI), cache=PivotCache(tmp_path), cache_tuned=True
+    )
+    first = photo_swapper.swap(crops[0], crops[1])
+    again = photo_swapper.swap(crops[0], crops[1])
+    assert again.metrics == {"tuning": "cached"} and again.cache_hits == (True, True)
+    assert np.abs(first.aligned.astype(int) - again.aligned.astype(int)).max() <= 1
