@@ -123,8 +123,9 @@ class PhotoSwapper:
         if self._fingerprint is None:
             self._fingerprint = generator_fingerprint(self.generator)
         settings = getattr(self.inverter, "projection", None) or getattr(self.inverter, "config", None)
+        perceptual = type(getattr(self.inverter, "perceptual", None)).__name__
         return self.cache.key(
-            crop, self.generator.backend_name, self._fingerprint, type(self.inverter).__name__, settings
+            crop, self.generator.backend_name, self._fingerprint, type(self.inverter).__name__, settings, perceptual
         )
 
     def pivots(self, crops: Sequence[np.ndarray], progress: Any = None) -> tuple[Inversion, list[bool]]:

@@ -22,13 +22,11 @@ def default_cache_dir() -> Path:
 
 
 def is_image_input(spec: str) -> bool:
-    """A path to an image file or a folder (not `seed:` and not a `.npy` of codes)."""
+    """An existing image file or folder (not `seed:` and not a `.npy` of codes)."""
     path = Path(spec)
-    return (
-        not spec.startswith("seed:")
-        and path.suffix != ".npy"
-        and (path.is_dir() or path.suffix.lower() in PHOTO_SUFFIXES)
-    )
+    if spec.startswith("seed:") or path.suffix == ".npy":
+        return False
+    return path.is_dir() or (path.is_file() and path.suffix.lower() in PHOTO_SUFFIXES)
 
 
 def photo_options(command):
