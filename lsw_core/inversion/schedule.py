@@ -73,7 +73,7 @@ def fast_schedule() -> tuple[ProjectionConfig, TuningConfig]:
     """Searched initialisation (best of 32 mapped samples), fewer steps at a higher learning rate
     without exploration noise, mixed precision on GPU, early stopping at 32 dB."""
     return (
-        ProjectionConfig(steps=40, lr=2e-2, init="search", init_candidates=32, initial_noise_factor=0.0,
+        ProjectionConfig(steps=40, lr=2e-2, init="search", init_candidates=32, initial_noise_factor=0.0, w_avg_samples=500,
                          early_stop_psnr=32.0, mixed_precision=True),
         TuningConfig(steps=100, lr=1e-3, early_stop_psnr=32.0, mixed_precision=True),
     )  # fmt: skip
