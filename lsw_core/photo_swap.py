@@ -47,13 +47,15 @@ class PreparedFace:
 @attrs.define
 class PhotoSwapResult:
     """The aligned swap [R, R, 3]; the target photo with it pasted back (None when the target was an
-    aligned crop); the inversion's metrics; which inputs came from the pivot cache; seconds per stage."""
+    aligned crop); the inversion's metrics; which inputs came from the pivot cache; seconds per stage;
+    the swapped W+ code [1, num_ws, w_dim]."""
 
     aligned: np.ndarray
     pasted: np.ndarray | None
     metrics: dict[str, Any]
     cache_hits: tuple[bool, bool]
     seconds: dict[str, float]
+    ws: torch.Tensor | None = None
 
 
 class PhotoSwapper:
@@ -238,6 +240,7 @@ class PhotoSwapper:
         return PhotoSwapResult(
             aligned=aligned_swap, pasted=pasted, metrics=inversion.metrics, cache_hits=tuple(hits),
             seconds={"align": t1 - t0, "invert": t2 - t1, "swap": t3 - t2, "total": t3 - t0},
+            ws=ws.cpu(),
         )  # fmt: skip
 
 

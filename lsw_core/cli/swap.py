@@ -110,7 +110,7 @@ def swap(
         if not (is_image_input(source) and is_image_input(target)):
             raise LswError("image inputs swap pairwise: give images (or folders of them) for both")
         inv = load_inverter(inverter, **parse_options(inverter_pairs))
-        run_photo_swap(swapper, source, target, out, inv, groups=group_list, **photo)
+        run_photo_swap(swapper, source, target, out, inv, groups=group_list, save_latents=save_latents, **photo)
         return
     (kind_s, src), (kind_t, tgt) = parse_input(source, swapper), parse_input(target, swapper)
     out = Path(out)

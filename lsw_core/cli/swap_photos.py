@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+import numpy as np
 
 from lsw_core.errors import LswError
 from lsw_core.photo import PHOTO_SUFFIXES, PivotCache, list_photos
@@ -85,7 +86,7 @@ class StepBar:
 def run_photo_swap(
     swapper: Any, source: str, target: str, out: str, inverter: Any, *, groups: list[str] | None, aligned: bool | None,
     source_face: int | None, target_face: int | None, aligner: str, paste: str, feather: float,
-    cache_dir: str | None, no_cache: bool, cache_tuned: bool = False,
+    cache_dir: str | None, no_cache: bool, cache_tuned: bool = False, save_latents: bool = False,
 ) -> None:  # fmt: skip
     """Swap photos (or aligned crops): one pair → OUT (+ OUT_aligned beside it for a photo target);
     a folder on either side → one result per pair in the folder OUT."""
@@ -123,6 +124,9 @@ def run_photo_swap(
         steps.close()
         path = out / f"{s.stem}__{t.stem}.png" if batch else out
         written += write_result(result, path)
+        if save_latents:
+            np.save(path.with_suffix(".npy"), result.ws.numpy())
+            written.append(path.with_suffix(".npy"))
         hits = sum(result.cache_hits)
         psnr = result.metrics.get("psnr")
         quality = f", reconstruction PSNR {min(psnr):.1f} dB" if psnr else ""

@@ -106,8 +106,10 @@ def _pti_options():
 
 def test_cli_photo_pair_and_folder_batch(mixer_dir, photos, tmp_path):
     common = ["--mixer", str(mixer_dir), "--cache-dir", str(tmp_path / "cache"), *_pti_options()]
-    res = _lsw("swap", str(photos / "a.png"), str(photos / "b.jpg"), "-o", str(tmp_path / "out.png"), *common)
+    res = _lsw("swap", str(photos / "a.png"), str(photos / "b.jpg"), "-o", str(tmp_path / "out.png"), "--save-latents",
+               *common)  # fmt: skip
     assert res.exit_code == 0, res.output
+    assert np.load(tmp_path / "out.npy").shape == (1, 6, 16)
     assert Image.open(tmp_path / "out.png").size == (640, 512)
     assert Image.open(tmp_path / "out_aligned.png").size == (32, 32)
     batch = tmp_path / "batch"
