@@ -202,3 +202,13 @@ class Swapper:
                 images = inversion.generator.synthesis(ws, camera=cameras, noise_mode="const", **kwargs)
                 return SwapResult(ws, images, inversion.generator)
         return self.swap(ws_s, ws_t, groups=groups, cameras=cameras, generator=inversion.generator, **kwargs)
+
+    def swap_photos(
+        self, source: Any, target: Any, inverter: Inverter, *, aligner: Any = None, cache: Any = None, **options: Any
+    ) -> Any:
+        """Swap faces in photos or aligned crops (paths or RGB arrays): the aligned swap and, for a
+        target photo, the photo with it pasted back (`lsw_core.photo_swap.PhotoSwapResult`). `aligner`
+        (e.g. `load_aligner("dlib-ffhq")`) is needed for photos; `cache` is a `PivotCache`."""
+        from lsw_core.photo_swap import PhotoSwapper
+
+        return PhotoSwapper(self, inverter, aligner=aligner, cache=cache).swap(source, target, **options)

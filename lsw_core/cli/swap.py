@@ -10,6 +10,7 @@ import torch
 
 from lsw_core.checkpoint import read_config
 from lsw_core.cli.options import checkpoint_option, component_options, generator_options_option, parse_options
+from lsw_core.cli.swap_photos import is_image_input, photo_options, run_photo_swap
 from lsw_core.errors import LswError
 from lsw_core.imageio import list_images, load_image, save_gif, save_image, stack_rows, swap_grid
 from lsw_core.plugins import load_generator, load_inverter
@@ -61,6 +62,7 @@ def parse_input(spec: str, swapper: Swapper) -> tuple[str, torch.Tensor]:
     "--inverter-option", "inverter_pairs", multiple=True, metavar="KEY=VALUE", help="Inverter option, repeatable."
 )
 @click.option("--save-latents", is_flag=True, help="Also write the swapped W+ codes to OUT.npy.")
+@photo_options
 def swap(
     source,
     target,
@@ -74,18 +76,25 @@ def swap(
     inverter,
     inverter_pairs,
     save_latents,
+    **photo,
 ):
     """Swap the identity of SOURCE onto TARGET.
 
     SOURCE and TARGET are each `seed:N[,M,...]` (random latents), a .npy file of W+ codes
-    [B, num_ws, w_dim], or an aligned face image / folder of them (inverted with --inverter first).
-    Several sources × targets give a grid (sources on top, targets on the left).
+    [B, num_ws, w_dim], or a photo / aligned face crop / folder of them (inverted with --inverter
+    first). Several sources × targets give a grid (sources on top, targets on the left).
+
+    For a target photo, OUT is the photo with the swap pasted back and OUT_aligned.png the aligned
+    swap beside it. With a folder on either side OUT is a folder: one source onto every target, every
+    source onto one target, or two folders paired in name order. Pivots are cached by image hash,
+    so swapping the same photo again skips its projection.
 
     \b
     Examples:
       lsw swap seed:1,2,3 seed:10,11 --mixer runs/synth -o grid.png
       lsw swap seed:1 seed:2 --mixer runs/synth3d --views 5 -o strip.png
       lsw swap src.png tgt.png --mixer runs/ffhq --checkpoint ffhq.pkl -o swap.png
+      lsw swap me.jpg group_photos/ --target-face 1 --mixer runs/ffhq --checkpoint ffhq.pkl -o out/
     """
     config = read_config(mixer_dir)
     options = component_options(checkpoint, generator_pairs)
@@ -97,6 +106,12 @@ def swap(
         if swapper.generator.camera is None:
             raise LswError(f"--views needs a camera-aware generator; {swapper.generator.backend_name!r} is 2D")
         cameras = swapper.generator.camera.yaw_sweep(views)
+    if cameras is None and (is_image_input(source) or is_image_input(target)):
+        if not (is_image_input(source) and is_image_input(target)):
+            raise LswError("image inputs swap pairwise: give images (or folders of them) for both")
+        inv = load_inverter(inverter, **parse_options(inverter_pairs))
+        run_photo_swap(swapper, source, target, out, inv, groups=group_list, save_latents=save_latents, **photo)
+        return
     (kind_s, src), (kind_t, tgt) = parse_input(source, swapper), parse_input(target, swapper)
     out = Path(out)
 

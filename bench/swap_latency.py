@@ -1,0 +1,134 @@
+"""Seconds per photo-level swap against inversion steps, as JSON.
+
+A swap here is what `lsw swap` does after alignment: invert source and target together (W pivots,
+then PTI tuning of one generator copy on both), mix the pivots, synthesise the swap. Reported per
+schedule: projection / tuning steps asked for and run, seconds per swap, and the reconstruction
+PSNR of the two inputs (what the swap's fidelity rests on). The mixer is randomly initialised: its
+cost (one forward pass) does not depend on training.
+
+Parts:
+- `synthface` (CPU, 128 px): targets are the world's own images of known latents (ψ 0.5).
+- `stylegan2` (1024 px config-f, random weights; GPU only unless `--stylegan2 run`): targets are
+  the random generator's own images; timings matter here, the PSNR only shows convergence.
+
+    python bench/swap_latency.py [--device cuda] [--threads 2] [--pairs 1] [--stylegan2 auto|run|skip]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+
+import attrs
+import torch
+
+from lsw_core.inversion import ProjectionConfig, TuningConfig, authors_schedule, fast_schedule
+from lsw_core.inversion.inverters import PTIInverter
+from lsw_core.mixer import LatentMixer
+from lsw_core.plugins import load_generator
+from lsw_lpips import PixelSSIM
+
+
+def schedules(quick: bool) -> dict[str, tuple[ProjectionConfig, TuningConfig]]:
+    proj, tune = authors_schedule()
+    fast_p, fast_t = fast_schedule()
+    out = {"authors 450+350": (proj, tune)}
+    for steps in [100] if quick else [50, 100, 200]:
+        out[f"authors-lr, {steps}+{steps * 350 // 450}"] = (
+            attrs.evolve(proj, steps=steps),
+            attrs.evolve(tune, steps=steps * 350 // 450),
+        )
+    out["fast"] = (fast_p, fast_t)
+    for steps in [] if quick else [25, 100]:
+        out[f"fast, {steps} projection steps, no early stop"] = (
+            attrs.evolve(fast_p, steps=steps, early_stop_psnr=None),
+            attrs.evolve(fast_t, early_stop_psnr=None),
+        )
+    out["multi-start (8 of 64, 25 steps) + 80"] = (
+        ProjectionConfig(steps=80, lr=0.02, init="search", init_candidates=64, restarts=8, restart_steps=25,
+                         initial_noise_factor=0.0), fast_t,
+    )  # fmt: skip
+    return out
+
+
+def time_swaps(G, images: torch.Tensor, mixer: LatentMixer, projection, tuning, pairs: int) -> dict:
+    inverter = PTIInverter(projection, tuning, PixelSSIM().to(images.device))
+    seconds, psnrs, proj_steps, tune_steps = [], [], [], []
+    for p in range(pairs):
+        pair = images[2 * p : 2 * p + 2]
+        if images.is_cuda:
+            torch.cuda.synchronize()
+        t0 = time.perf_counter()
+        inv = inverter.invert(G, pair)
+        with torch.no_grad():
+            ws = mixer(inv.ws[:1], inv.ws[1:])
+            swap = inv.generator.synthesis(ws, camera=inv.camera[[1]] if inv.camera is not None else None)
+        if images.is_cuda:
+            torch.cuda.synchronize()
+        seconds.append(time.perf_counter() - t0)
+        assert swap.shape[-1] == G.resolution
+        psnrs += inv.metrics["psnr"]
+        proj_steps.append(inv.metrics["projection_steps"])
+        tune_steps.append(inv.metrics["steps"])
+    return {
+        "projection_steps": projection.steps,
+        "tuning_steps": tuning.steps,
+        "projection_steps_run": proj_steps,
+        "tuning_steps_run": tune_steps,
+        "seconds_per_swap": round(sum(seconds) / len(seconds), 3),
+        "psnr_mean": round(sum(psnrs) / len(psnrs), 2),
+        "psnr_min": round(min(psnrs), 2),
+    }
+
+
+def run_part(G, device: torch.device, pairs: int, configs: dict, psi: float) -> list[dict]:
+    G = G.to(device).eval()
+    z = torch.randn(2 * pairs, G.z_dim, generator=torch.Generator().manual_seed(1)).to(device)
+    with torch.no_grad():
+        images = G.synthesis(G.mapping(z, truncation_psi=psi)).float()
+    mixer = LatentMixer(num_rows=G.num_ws, w_dim=G.w_dim).to(device)
+    results = []
+    for name, (projection, tuning) in configs.items():
+        row = {"schedule": name, **time_swaps(G, images, mixer, projection, tuning, pairs)}
+        print(json.dumps(row), flush=True)
+        results.append(row)
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--pairs", type=int, default=1)
+    parser.add_argument("--quick", action="store_true", help="fewer step counts")
+    parser.add_argument("--stylegan2", choices=["auto", "run", "skip"], default="auto")
+    parser.add_argument("--skip-synthface", action="store_true")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
+    report: dict = {
+        "device": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or "cpu",
+        "threads": args.threads,
+        "torch": torch.__version__,
+        "perceptual": "pixel-ssim (no LPIPS weights on this machine)",
+    }
+    configs = schedules(args.quick)
+    if not args.skip_synthface:
+        report["synthface_128"] = run_part(load_generator("synthface"), device, args.pairs, configs, psi=0.5)
+    if args.stylegan2 == "skip" or (args.stylegan2 == "auto" and device.type != "cuda"):
+        report["stylegan2_1024"] = {"skipped": "needs a GPU (or --stylegan2 run)"}
+    else:
+        try:
+            G = load_generator("stylegan2")
+        except Exception as exc:  # the backend is optional
+            report["stylegan2_1024"] = {"skipped": f"stylegan2 backend unavailable: {exc}"}
+        else:
+            sg_configs = {k: v for k, v in configs.items() if k in ("authors 450+350", "fast")}
+            report["stylegan2_1024"] = run_part(G, device, args.pairs, sg_configs, psi=0.7)
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,115 @@
+"""The inverters registered as plugins: "w" and "wplus" (projection) and "pti" (W projection, then
+pivotal tuning of one generator copy on all images together)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+import torch
+from torch import nn
+
+from lsw_core.errors import LswError
+from lsw_core.interfaces import Generator, Inversion, Inverter
+from lsw_core.inversion.loss import resolve_perceptual
+from lsw_core.inversion.projector import Progress, project
+from lsw_core.inversion.pti import tune
+from lsw_core.inversion.schedule import ProjectionConfig, TuningConfig, fast_schedule
+
+
+def _split_options(cls: type, prefix: str, options: dict[str, Any]) -> dict[str, Any]:
+    names = {f.name for f in attrs.fields(cls)}
+    picked = {}
+    for key in list(options):
+        name = key[len(prefix) :] if key.startswith(prefix) else None
+        if name in names:
+            picked[name] = options.pop(key)
+    return picked
+
+
+class ProjectionInverter(Inverter):
+    """Projection into W (`space="w"`) or W+ (`space="wplus"`) with a pixel + perceptual loss."""
+
+    def __init__(
+        self, config: ProjectionConfig, perceptual: nn.Module | None, progress: Progress | None = None
+    ) -> None:
+        self.config = config
+        self.perceptual = perceptual
+        self.progress = progress
+
+    def _invert(self, generator: Generator, images: torch.Tensor, **kwargs: Any) -> Inversion:
+        return project(generator, images, self.config, self.perceptual, kwargs.get("progress", self.progress))
+
+
+class PTIInverter(Inverter):
+    """PTI: project every image to a W pivot, then tune one copy of the generator on all pivots at once.
+
+    `invert(generator, images, pivots=...)` skips projection when the pivots are already known (from
+    the pivot cache), and `tune=False` stops after projection.
+    """
+
+    def __init__(
+        self,
+        projection: ProjectionConfig,
+        tuning: TuningConfig,
+        perceptual: nn.Module | None,
+        progress: Progress | None = None,
+    ) -> None:
+        if projection.space != "w":
+            raise LswError(
+                f"pti: pivots live in W (as LatentSwap's mixer expects), got projection space {projection.space!r}"
+            )
+        self.projection = projection
+        self.tuning = tuning
+        self.perceptual = perceptual
+        self.progress = progress
+
+    def project(self, generator: Generator, images: torch.Tensor, progress: Progress | None = None) -> Inversion:
+        return project(generator, images, self.projection, self.perceptual, progress or self.progress)
+
+    def _invert(
+        self, generator: Generator, images: torch.Tensor, pivots: Inversion | None = None, tune_generator: bool = True,
+        progress: Progress | None = None,
+    ) -> Inversion:  # fmt: skip
+        if pivots is None:
+            pivots = self.project(generator, images, progress)
+        if not tune_generator:
+            return pivots
+        return tune(generator, pivots, images, self.tuning, self.perceptual, progress or self.progress)
+
+
+def _perceptual(options: dict[str, Any]) -> nn.Module | None:
+    return resolve_perceptual(
+        options.pop("perceptual", "lpips-vgg"),
+        options.pop("perceptual_checkpoint", None),
+        options.pop("perceptual_backbone", None),
+    )
+
+
+def _reject_unknown(name: str, options: dict[str, Any]) -> None:
+    if options:
+        raise LswError(f"inverter {name!r}: unknown options {sorted(options)}")
+
+
+def make_projector(space: str, **options: Any) -> ProjectionInverter:
+    """Factory of "w"/"wplus": options are `ProjectionConfig` fields, `perceptual` (a registered
+    perceptual loss name, default "lpips-vgg", or a module), `perceptual_checkpoint`, `perceptual_backbone`."""
+    perceptual = _perceptual(options)
+    progress = options.pop("progress", None)
+    config = ProjectionConfig(**{**_split_options(ProjectionConfig, "", options), "space": space})
+    _reject_unknown(space, options)
+    return ProjectionInverter(config, perceptual, progress)
+
+
+def make_pti(schedule: str = "authors", **options: Any) -> PTIInverter:
+    """Factory of "pti": `schedule` "authors" (450 + 350 steps) or "fast"; override fields with
+    `projection_<field>` / `tuning_<field>` (e.g. `projection_steps=200`, `tuning_lr=1e-3`)."""
+    if schedule not in ("authors", "fast"):
+        raise LswError(f"pti schedule: expected 'authors' or 'fast', got {schedule!r}")
+    perceptual = _perceptual(options)
+    progress = options.pop("progress", None)
+    projection, tuning = fast_schedule() if schedule == "fast" else (ProjectionConfig(), TuningConfig())
+    projection = attrs.evolve(projection, **_split_options(ProjectionConfig, "projection_", options))
+    tuning = attrs.evolve(tuning, **_split_options(TuningConfig, "tuning_", options))
+    _reject_unknown("pti", options)
+    return PTIInverter(projection, tuning, perceptual, progress)

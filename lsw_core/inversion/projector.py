@@ -1,0 +1,173 @@
+"""Optimisation-based projection of images into a generator's W or W+ space (StyleGAN2 projector,
+as used by PTI for its pivots), generic over any `Generator`, batched over images."""
+
+from __future__ import annotations
+
+import copy
+import time
+from collections.abc import Callable
+
+import attrs
+import torch
+from torch import nn
+
+from lsw_core.camera import Camera
+from lsw_core.interfaces import Generator, Inversion
+from lsw_core.inversion.loss import ReconstructionLoss, frozen, noise_buffers, noise_regularisation, ramped_lr
+from lsw_core.inversion.quality import psnr, reconstruction_metrics
+from lsw_core.inversion.schedule import ProjectionConfig
+
+Progress = Callable[[int, int, dict], None]
+
+
+def w_statistics(generator: Generator, samples: int, seed: int = 0) -> tuple[torch.Tensor, float]:
+    """Mean w [w_dim] and its spread σ_w (root mean squared distance to the mean) from `samples` mapped z."""
+    device = generator.w_avg.device
+    z = torch.randn(samples, generator.z_dim, generator=torch.Generator().manual_seed(seed)).to(device)
+    with torch.no_grad():
+        w = generator.mapping(z)[:, 0]
+    w_avg = w.mean(dim=0)
+    return w_avg, float((w - w_avg).square().sum(dim=1).mean().sqrt())
+
+
+def _autocast(device: torch.device, enabled: bool):
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=enabled and device.type == "cuda")
+
+
+def _camera(generator: Generator, angles: torch.Tensor | None) -> Camera | None:
+    """Cameras from optimised (azimuth, polar) angles [B, 2], clamped to the generator's prior."""
+    spec = generator.camera
+    if spec is None or angles is None:
+        return None
+    az = angles[:, 0].clamp(*spec.azimuth_range)
+    po = angles[:, 1].clamp(*spec.polar_range)
+    fov = torch.full_like(az, spec.fov)
+    return Camera(az, po, fov, torch.full_like(az, spec.radius))
+
+
+def _search_init(
+    generator: Generator, images: torch.Tensor, loss_fn: ReconstructionLoss, config: ProjectionConfig, keep: int = 1
+) -> torch.Tensor:
+    """For each image, the `keep` mapped random w (of `init_candidates`) whose syntheses are closest to
+    it, best first: [B, keep, w_dim]."""
+    device = images.device
+    z = torch.randn(
+        config.init_candidates, generator.z_dim, generator=torch.Generator().manual_seed(config.seed + 1)
+    ).to(device)
+    losses = []
+    with torch.no_grad(), _autocast(device, config.mixed_precision):
+        w = generator.mapping(z)[:, 0].float()
+        for chunk in w.split(16):
+            synth = generator.synthesis(chunk[:, None].expand(-1, generator.num_ws, -1), noise_mode="const").float()
+            losses.append(torch.stack([loss_fn(synth, img[None].expand_as(synth)) for img in images], dim=1))
+    order = torch.cat(losses).argsort(dim=0)[: min(keep, w.shape[0])]  # [keep, B]
+    return w[order.T]
+
+
+def _restarts(
+    generator: Generator, images: torch.Tensor, loss_fn: ReconstructionLoss, config: ProjectionConfig, perceptual
+) -> torch.Tensor:
+    """Multi-start: the `restarts` best search candidates of every image are each optimised for
+    `restart_steps` (all in one batch); the one that reconstructs best is where the projection starts."""
+    k = config.restarts
+    candidates = _search_init(generator, images, loss_fn, config, keep=k)  # [B, k, w_dim]
+    k = candidates.shape[1]
+    short = attrs.evolve(config, steps=config.restart_steps, restarts=1, early_stop_psnr=None, space="w")
+    trial = project(generator, images.repeat_interleave(k, dim=0), short, perceptual, w_init=candidates.flatten(0, 1))
+    best = torch.tensor(trial.metrics["psnr"]).view(-1, k).argmax(dim=1)
+    return trial.ws[:, 0].view(-1, k, generator.w_dim)[torch.arange(images.shape[0]), best]
+
+
+def project(
+    generator: Generator,
+    images: torch.Tensor,
+    config: ProjectionConfig,
+    perceptual: nn.Module | None,
+    progress: Progress | None = None,
+    w_init: torch.Tensor | None = None,
+) -> Inversion:
+    """Find latents whose synthesis reproduces `images` [B, 3, R, R] in [-1, 1].
+
+    Returns an `Inversion` whose `ws` are W+ codes (W: one w copied to every row), `generator` the
+    input generator, or a copy holding the optimised noise buffers when it has any, `camera` the
+    fitted cameras of a camera-aware generator, and `metrics` PSNR/SSIM, steps and seconds.
+    """
+    start = time.perf_counter()
+    device = images.device
+    images = images.float()
+    batch = images.shape[0]
+    loss_fn = ReconstructionLoss(
+        perceptual, pixel_weight=config.pixel_weight, perceptual_weight=config.perceptual_weight,
+        resolution=config.perceptual_resolution,
+    )  # fmt: skip
+    torch.manual_seed(config.seed)
+    if noise_buffers(generator):
+        generator = copy.deepcopy(generator)
+    with frozen(generator):
+        w_avg, w_std = w_statistics(generator, config.w_avg_samples, config.seed)
+        if w_init is not None:
+            w_start = w_init.to(device).float()
+        elif config.init == "search" and config.restarts > 1:
+            w_start = _restarts(generator, images, loss_fn, config, perceptual)
+        elif config.init == "search":
+            w_start = _search_init(generator, images, loss_fn, config)[:, 0]
+        else:
+            w_start = w_avg[None].expand(batch, -1)
+        if config.space == "w":
+            w_opt = w_start.detach().clone()
+        else:
+            w_opt = w_start[:, None].repeat(1, generator.num_ws, 1)
+        w_opt.requires_grad_(True)
+        params: list[dict] = [{"params": [w_opt], "lr": config.lr, "base_lr": config.lr}]
+        noise = list(noise_buffers(generator).values())
+        for buf in noise:
+            buf.copy_(torch.randn_like(buf))
+            buf.requires_grad_(True)
+        if noise:
+            params.append({"params": noise, "lr": config.lr, "base_lr": config.lr})
+        angles = None
+        if generator.camera is not None:
+            default = generator.camera.default
+            angles = torch.stack([default.azimuth, default.polar], dim=1).repeat(batch, 1).to(device)
+            angles.requires_grad_(True)
+            params.append({"params": [angles], "lr": config.camera_lr, "base_lr": config.camera_lr})
+        opt = torch.optim.Adam(params, betas=(0.9, 0.999))
+
+        def synthesise(w: torch.Tensor) -> torch.Tensor:
+            ws = w[:, None].expand(-1, generator.num_ws, -1) if config.space == "w" else w
+            with _autocast(device, config.mixed_precision):
+                return generator.synthesis(ws, camera=_camera(generator, angles), noise_mode="const").float()
+
+        steps_run = 0
+        for step in range(config.steps):
+            t = step / max(config.steps, 1)
+            for group in opt.param_groups:
+                group["lr"] = ramped_lr(group["base_lr"], t, config.lr_rampup_length, config.lr_rampdown_length)
+            sigma = w_std * config.initial_noise_factor * max(0.0, 1.0 - t / config.noise_ramp_length) ** 2
+            synth = synthesise(w_opt + torch.randn_like(w_opt) * sigma)
+            per_image = loss_fn(synth, images)
+            loss = per_image.sum()
+            if noise:
+                loss = loss + config.noise_weight * noise_regularisation(noise)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            steps_run = step + 1
+            with torch.no_grad():
+                for buf in noise:  # keep the noise maps at zero mean, unit variance
+                    buf.sub_(buf.mean()).div_(buf.square().mean().sqrt())
+                current = psnr(synth.detach(), images)
+            if progress is not None:
+                progress(step, config.steps, {"loss": float(per_image.detach().mean()), "psnr": float(current.min())})
+            if config.early_stop_psnr is not None and bool((current >= config.early_stop_psnr).all()):
+                break
+        for buf in noise:
+            buf.requires_grad_(False)
+        with torch.no_grad():
+            w_final = w_opt.detach()
+            synth = synthesise(w_final)
+            ws = w_final[:, None].repeat(1, generator.num_ws, 1) if config.space == "w" else w_final.clone()
+            camera = _camera(generator, angles.detach() if angles is not None else None)
+    metrics = reconstruction_metrics(synth, images)
+    metrics.update(steps=steps_run, seconds=time.perf_counter() - start)
+    return Inversion(ws=ws, generator=generator, camera=camera, metrics=metrics)
