@@ -55,8 +55,14 @@ def bench_synthesis(resolution: int, device: str, precision: str, batch: int, re
         return G.synthesis(ws, noise_mode="const", force_fp32=force_fp32)
 
     seconds = best_time(run, device, repeats)
-    return {"resolution": resolution, "num_ws": G.num_ws, "device": device, "precision": precision, "batch": batch,
-            "seconds_per_image": round(seconds / batch, 5)}
+    return {
+        "resolution": resolution,
+        "num_ws": G.num_ws,
+        "device": device,
+        "precision": precision,
+        "batch": batch,
+        "seconds_per_image": round(seconds / batch, 5),
+    }
 
 
 class RandomConvEmbedder(IdentityEmbedder):
@@ -88,9 +94,16 @@ def bench_mixer_step(device: str, batch: int, repeats: int) -> dict:
         if device.startswith("cuda"):
             torch.cuda.reset_peak_memory_stats()
         seconds = best_time(trainer.train_step, device, repeats)
-    result = {"device": device, "batch": batch, "resolution": G.resolution, "num_ws": G.num_ws,
-              "mixer_parameters": sum(p.numel() for p in trainer.mixer.parameters()),
-              "seconds_per_step": round(seconds, 4), "embedder": "random conv stand-in", "shape_term": False}
+    result = {
+        "device": device,
+        "batch": batch,
+        "resolution": G.resolution,
+        "num_ws": G.num_ws,
+        "mixer_parameters": sum(p.numel() for p in trainer.mixer.parameters()),
+        "seconds_per_step": round(seconds, 4),
+        "embedder": "random conv stand-in",
+        "shape_term": False,
+    }
     if device.startswith("cuda"):
         result["peak_memory_gib"] = round(torch.cuda.max_memory_allocated() / 2**30, 2)
     return result
@@ -109,15 +122,22 @@ def main() -> None:
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    report: dict = {"benchmark": "stylegan2", "torch": torch.__version__, "python": platform.python_version(),
-                    "cpu_threads": torch.get_num_threads(),
-                    "gpu": torch.cuda.get_device_name() if torch.cuda.is_available() else None,
-                    "synthesis": [], "skipped": []}
+    report: dict = {
+        "benchmark": "stylegan2",
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "cpu_threads": torch.get_num_threads(),
+        "gpu": torch.cuda.get_device_name() if torch.cuda.is_available() else None,
+        "synthesis": [],
+        "skipped": [],
+    }
     for device in args.devices:
         for resolution in args.resolutions:
             for precision in ("fp32", "mixed"):
                 if precision == "mixed" and not device.startswith("cuda"):
-                    report["skipped"].append(f"synthesis {resolution} px mixed on {device}: fp16 layers run on CUDA only")
+                    report["skipped"].append(
+                        f"synthesis {resolution} px mixed on {device}: fp16 layers run on CUDA only"
+                    )
                     continue
                 report["synthesis"].append(bench_synthesis(resolution, device, precision, args.batch, args.repeats))
     if not args.no_mixer:

@@ -59,13 +59,21 @@ def main() -> None:
         models = (lsw_core.load_generator("stylenerf", resolution=int(r)) for r in args.resolutions.split(","))
     for G in models:
         for device in devices:
-            row = {"resolution": G.resolution, "num_ws": G.num_ws, "device": device,
-                   "params_M": round(sum(p.numel() for p in G.parameters()) / 1e6, 2)}
+            row = {
+                "resolution": G.resolution,
+                "num_ws": G.num_ws,
+                "device": device,
+                "params_M": round(sum(p.numel() for p in G.parameters()) / 1e6, 2),
+            }
             row.update(time_views(G, device, args.repeats, args.views))
             results.append(row)
             print(json.dumps(row), flush=True)
-    env = {"torch": torch.__version__, "cpu_threads": args.threads, "machine": platform.machine(),
-           "gpu": torch.cuda.get_device_name() if torch.cuda.is_available() else None}
+    env = {
+        "torch": torch.__version__,
+        "cpu_threads": args.threads,
+        "machine": platform.machine(),
+        "gpu": torch.cuda.get_device_name() if torch.cuda.is_available() else None,
+    }
     print(json.dumps({"benchmark": "stylenerf_render", "env": env, "results": results}))
 
 

@@ -140,8 +140,10 @@ def _rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad=Fals
     numel = untyped.nbytes() // torch.empty((), dtype=storage.dtype).element_size()
     extent = offset + sum((n - 1) * s for n, s in zip(size, stride)) + 1 if all(size) else 0
     if extent > numel:
-        raise CheckpointError(f"tensor: layout size={size} stride={stride} offset={offset} reaches element "
-                              f"{extent}, past its storage of {numel} elements")
+        raise CheckpointError(
+            f"tensor: layout size={size} stride={stride} offset={offset} reaches element "
+            f"{extent}, past its storage of {numel} elements"
+        )
     t = torch.empty((0,), dtype=storage.dtype, device=untyped.device)
     t.set_(untyped, storage_offset, size, stride)
     return t

@@ -38,13 +38,31 @@ _REQUIRED = {
     "synthesis_kwargs.input_kwargs.output_mode": ("none",),
 }
 _NERF_REQUIRED = {
-    "positional_encoding": ("normal",), "use_viewdirs": (False,), "use_pos": (False,), "use_normal": (False,),
-    "use_sdf": (None,), "add_rgb": (False,), "merge_sigma_feat": (False,), "no_sigma": (False,),
-    "tcnn_backend": (False,), "disable_latents": (False,), "shuffle_factor": (1,), "normalized_feat": (False,),
-    "final_sigmoid_act": (False,), "input_dim": (3,), "img_channels": (3,),
+    "positional_encoding": ("normal",),
+    "use_viewdirs": (False,),
+    "use_pos": (False,),
+    "use_normal": (False,),
+    "use_sdf": (None,),
+    "add_rgb": (False,),
+    "merge_sigma_feat": (False,),
+    "no_sigma": (False,),
+    "tcnn_backend": (False,),
+    "disable_latents": (False,),
+    "shuffle_factor": (1,),
+    "normalized_feat": (False,),
+    "final_sigmoid_act": (False,),
+    "input_dim": (3,),
+    "img_channels": (3,),
 }
-_NERF_OPTIONS = ("hidden_size", "n_blocks", "n_freq_posenc", "downscale_p_by", "use_skip", "predict_rgb",
-                 "magnitude_ema_beta")
+_NERF_OPTIONS = (
+    "hidden_size",
+    "n_blocks",
+    "n_freq_posenc",
+    "downscale_p_by",
+    "use_skip",
+    "predict_rgb",
+    "magnitude_ema_beta",
+)
 _NERF_DEFAULTS = {"hidden_size": 128, "n_blocks": 8}
 
 
@@ -59,8 +77,10 @@ def _get(d: dict, path: str, default: Any = None) -> Any:
 def _nerf_options(kwargs: dict, which: str) -> dict[str, Any]:
     for key, ok in _NERF_REQUIRED.items():
         if key in kwargs and kwargs[key] not in ok:
-            raise CheckpointError(f"StyleNeRF {which} NeRF option {key}={kwargs[key]!r} is not supported "
-                                  f"(this backend implements {ok[0]!r})")
+            raise CheckpointError(
+                f"StyleNeRF {which} NeRF option {key}={kwargs[key]!r} is not supported "
+                f"(this backend implements {ok[0]!r})"
+            )
     out = dict(_NERF_DEFAULTS)
     out.update({k: kwargs[k] for k in _NERF_OPTIONS if k in kwargs})
     return out
@@ -128,38 +148,56 @@ class StyleNeRFConfig:
         for path, ok in _REQUIRED.items():
             value = _get(kw, path, ok[0])
             if value not in ok:
-                raise CheckpointError(f"StyleNeRF option {path}={value!r} is not supported "
-                                      f"(this backend implements {ok[0]!r})")
+                raise CheckpointError(
+                    f"StyleNeRF option {path}={value!r} is not supported (this backend implements {ok[0]!r})"
+                )
         res = int(kw["img_resolution"])
         if res < 64 or res & (res - 1):
             raise CheckpointError(f"StyleNeRF: expected an output resolution that is a power of two ≥ 64, got {res}")
         syn = kw["synthesis_kwargs"]
         vol = int(syn.get("resolution_vol", 32))
         if int(syn.get("resolution_start") or vol) != vol:
-            raise CheckpointError(f"StyleNeRF: resolution_start must equal resolution_vol ({vol}), "
-                                  f"got {syn.get('resolution_start')}")
+            raise CheckpointError(
+                f"StyleNeRF: resolution_start must equal resolution_vol ({vol}), got {syn.get('resolution_start')}"
+            )
         cam, ren = syn.get("camera_kwargs") or {}, syn.get("renderer_kwargs") or {}
         rgb_out = int(syn.get("rgb_out_dim", 256))
         if syn.get("rgb_out_dim_bg") not in (None, rgb_out):
-            raise CheckpointError("StyleNeRF: a background feature size different from the foreground's "
-                                  f"is not supported (rgb_out_dim_bg={syn.get('rgb_out_dim_bg')})")
+            raise CheckpointError(
+                "StyleNeRF: a background feature size different from the foreground's "
+                f"is not supported (rgb_out_dim_bg={syn.get('rgb_out_dim_bg')})"
+            )
         mapping = kw.get("mapping_kwargs") or {}
         synthesis = SynthesisConfig(
-            w_dim=int(kw["w_dim"]), img_resolution=res, img_channels=int(kw.get("img_channels", 3)),
-            rgb_out_dim=rgb_out, z_dim_bg=int(syn.get("z_dim_bg", 128)), resolution_vol=vol,
-            channel_base=float(syn.get("channel_base", 1)), channel_max=int(syn.get("channel_max", 1024)),
-            conv_clamp=syn.get("conv_clamp"), magnitude_ema_beta=float(syn.get("magnitude_ema_beta", -1)),
+            w_dim=int(kw["w_dim"]),
+            img_resolution=res,
+            img_channels=int(kw.get("img_channels", 3)),
+            rgb_out_dim=rgb_out,
+            z_dim_bg=int(syn.get("z_dim_bg", 128)),
+            resolution_vol=vol,
+            channel_base=float(syn.get("channel_base", 1)),
+            channel_max=int(syn.get("channel_max", 1024)),
+            conv_clamp=syn.get("conv_clamp"),
+            magnitude_ema_beta=float(syn.get("magnitude_ema_beta", -1)),
             activation=syn.get("activation", "lrelu"),
             foreground=_nerf_options(syn.get("foreground_kwargs") or {}, "foreground"),
             background=_nerf_options(syn.get("background_kwargs") or {}, "background"),
-            n_ray_samples=int(ren.get("n_ray_samples", 14)), n_bg_samples=int(ren.get("n_bg_samples", 4)),
+            n_ray_samples=int(ren.get("n_ray_samples", 14)),
+            n_bg_samples=int(ren.get("n_bg_samples", 4)),
             hierarchical=bool(ren.get("hierarchical", True)),
-            range_u=tuple(cam.get("range_u", (0, 0))), range_v=tuple(cam.get("range_v", (0.25, 0.25))),
+            range_u=tuple(cam.get("range_u", (0, 0))),
+            range_v=tuple(cam.get("range_v", (0.25, 0.25))),
             range_radius=tuple(cam.get("range_radius", (2.732, 2.732))),
-            depth_range=tuple(cam.get("depth_range", (0.5, 6.0))), fov=float(cam.get("fov", 49.13)),
-            gaussian_camera=bool(cam.get("gaussian_camera", False)), bg_start=float(cam.get("bg_start", 1.0)),
+            depth_range=tuple(cam.get("depth_range", (0.5, 6.0))),
+            fov=float(cam.get("fov", 49.13)),
+            gaussian_camera=bool(cam.get("gaussian_camera", False)),
+            bg_start=float(cam.get("bg_start", 1.0)),
         )
-        return cls(z_dim=int(kw["z_dim"]), w_dim=int(kw["w_dim"]),
-                   mapping_layers=int(mapping.get("num_layers", 8)),
-                   mapping_lr_multiplier=float(mapping.get("lr_multiplier", 0.01)),
-                   mapping_layer_features=mapping.get("layer_features"), synthesis=synthesis)
+        return cls(
+            z_dim=int(kw["z_dim"]),
+            w_dim=int(kw["w_dim"]),
+            mapping_layers=int(mapping.get("num_layers", 8)),
+            mapping_lr_multiplier=float(mapping.get("lr_multiplier", 0.01)),
+            mapping_layer_features=mapping.get("layer_features"),
+            synthesis=synthesis,
+        )

@@ -21,8 +21,11 @@ def camera_spec(cfg: StyleNeRFConfig) -> CameraSpec:
     s = cfg.synthesis
     deg = 180 / math.pi
     return CameraSpec(
-        azimuth_range=(s.range_u[0] * deg, s.range_u[1] * deg), polar_range=(s.range_v[0] * deg, s.range_v[1] * deg),
-        fov=s.fov, radius=float(s.range_radius[0]), distribution="gaussian" if s.gaussian_camera else "uniform",
+        azimuth_range=(s.range_u[0] * deg, s.range_u[1] * deg),
+        polar_range=(s.range_v[0] * deg, s.range_v[1] * deg),
+        fov=s.fov,
+        radius=float(s.range_radius[0]),
+        distribution="gaussian" if s.gaussian_camera else "uniform",
     )
 
 
@@ -38,10 +41,13 @@ class StyleNeRFGenerator(Generator):
         self.init_kwargs = dict(init_kwargs or {})
         self.z_dim, self.w_dim = config.z_dim, config.w_dim
         self.resolution = config.synthesis.img_resolution
-        self.mapping_network = MappingNetwork(z_dim=config.z_dim, w_dim=config.w_dim,
-                                              num_layers=config.mapping_layers,
-                                              layer_features=config.mapping_layer_features,
-                                              lr_multiplier=config.mapping_lr_multiplier)
+        self.mapping_network = MappingNetwork(
+            z_dim=config.z_dim,
+            w_dim=config.w_dim,
+            num_layers=config.mapping_layers,
+            layer_features=config.mapping_layer_features,
+            lr_multiplier=config.mapping_lr_multiplier,
+        )
         self.synthesis_network = NeRFSynthesisNetwork(config.synthesis)
         self.num_ws = self.synthesis_network.num_ws
         self.z_dim_bg = config.synthesis.z_dim_bg
@@ -82,16 +88,19 @@ class StyleNeRFGenerator(Generator):
             check_shape("camera K_inv", K_inv, [None, 4, 4])
             check_shape("camera cam2world", cam2world, [None, 4, 4])
         else:
-            raise ShapeError(f"camera: expected a Camera or a pair (K_inv, cam2world) of [B, 4, 4] tensors, "
-                             f"got {type(camera).__name__}")
+            raise ShapeError(
+                f"camera: expected a Camera or a pair (K_inv, cam2world) of [B, 4, 4] tensors, "
+                f"got {type(camera).__name__}"
+            )
         K_inv, cam2world = K_inv.to(device, torch.float32), cam2world.to(device, torch.float32)
         if K_inv.shape[0] == 1 and batch > 1:
             K_inv = K_inv.expand(batch, 4, 4)
         if cam2world.shape[0] == 1 and batch > 1:
             cam2world = cam2world.expand(batch, 4, 4)
         if K_inv.shape[0] != batch or cam2world.shape[0] != batch:
-            raise ShapeError(f"camera: expected 1 or {batch} cameras, got {K_inv.shape[0]} intrinsics and "
-                             f"{cam2world.shape[0]} poses")
+            raise ShapeError(
+                f"camera: expected 1 or {batch} cameras, got {K_inv.shape[0]} intrinsics and {cam2world.shape[0]} poses"
+            )
         return K_inv, cam2world
 
     def background_code(self, background: torch.Tensor | None, batch: int) -> torch.Tensor:
@@ -110,8 +119,9 @@ class StyleNeRFGenerator(Generator):
         K_inv, cam2world = self.camera_matrices(camera, ws.shape[0])
         return self.synthesis_network(ws, K_inv, cam2world, self.background_code(background, ws.shape[0]))
 
-    def _synthesis(self, ws: torch.Tensor, *, camera: Any, noise_mode: str,
-                   background: torch.Tensor | None = None, **kwargs: Any) -> torch.Tensor:
+    def _synthesis(
+        self, ws: torch.Tensor, *, camera: Any, noise_mode: str, background: torch.Tensor | None = None, **kwargs: Any
+    ) -> torch.Tensor:
         # noise_mode has no effect: the FFHQ model has no noise inputs and renders deterministically.
         if kwargs:
             raise LswError(f"StyleNeRF synthesis: unexpected arguments {sorted(kwargs)}; it takes camera, background")

@@ -30,8 +30,15 @@ def _channel_dim(x: torch.Tensor) -> int:
 class FullyConnectedLayer(nn.Module):
     """Equalised-learning-rate linear layer: weight · lr_multiplier/√in, bias · lr_multiplier."""
 
-    def __init__(self, in_features: int, out_features: int, *, activation: str = "linear",
-                 lr_multiplier: float = 1.0, bias_init: float = 0.0):
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        *,
+        activation: str = "linear",
+        lr_multiplier: float = 1.0,
+        bias_init: float = 0.0,
+    ):
         super().__init__()
         self.activation = activation
         self.weight = nn.Parameter(torch.randn([out_features, in_features]) / lr_multiplier)
@@ -75,14 +82,25 @@ class MappingNetwork(nn.Module):
     """z → w: normalise z to the sphere, then `num_layers` leaky-ReLU FC layers with lr multiplier 0.01;
     `w_avg` is the tracked mean of w that truncation pulls towards."""
 
-    def __init__(self, *, z_dim: int, w_dim: int, num_layers: int = 8, layer_features: int | None = None,
-                 lr_multiplier: float = 0.01, activation: str = "lrelu"):
+    def __init__(
+        self,
+        *,
+        z_dim: int,
+        w_dim: int,
+        num_layers: int = 8,
+        layer_features: int | None = None,
+        lr_multiplier: float = 0.01,
+        activation: str = "lrelu",
+    ):
         super().__init__()
         self.num_layers = num_layers
         feats = [z_dim] + [layer_features or w_dim] * (num_layers - 1) + [w_dim]
         for i in range(num_layers):
-            setattr(self, f"fc{i}", FullyConnectedLayer(feats[i], feats[i + 1], activation=activation,
-                                                        lr_multiplier=lr_multiplier))
+            setattr(
+                self,
+                f"fc{i}",
+                FullyConnectedLayer(feats[i], feats[i + 1], activation=activation, lr_multiplier=lr_multiplier),
+            )
         self.register_buffer("w_avg", torch.zeros([w_dim]))
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
@@ -96,8 +114,15 @@ class Style2Layer(nn.Module):
     """One hidden layer of a NeRF MLP. With a style (`w_dim > 0`): modulated, demodulated 1×1 layer,
     bias and leaky ReLU; without (`w_dim == 0`, latent-code input): plain linear + ReLU."""
 
-    def __init__(self, in_channels: int, out_channels: int, w_dim: int, *, activation: str = "lrelu",
-                 magnitude_ema_beta: float = -1):
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        w_dim: int,
+        *,
+        activation: str = "lrelu",
+        magnitude_ema_beta: float = -1,
+    ):
         super().__init__()
         self.w_dim = w_dim
         self.activation = activation
@@ -169,8 +194,17 @@ class SynthesisLayer(nn.Module):
     `up=2` it upsamples by `nn_cat`: nearest ×2 plus a learned 1×1 adapter on [nearest, neighbour
     means], then the [1,3,3,1] low-pass filter. Input magnitude is normalised by a tracked EMA."""
 
-    def __init__(self, in_channels: int, out_channels: int, w_dim: int, *, up: int = 1,
-                 activation: str = "lrelu", conv_clamp: float | None = None, magnitude_ema_beta: float = -1):
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        w_dim: int,
+        *,
+        up: int = 1,
+        activation: str = "lrelu",
+        conv_clamp: float | None = None,
+        magnitude_ema_beta: float = -1,
+    ):
         super().__init__()
         self.up = up
         self.activation = activation
@@ -203,8 +237,17 @@ class SynthesisBlock(nn.Module):
     """One upsampler resolution ('skip' architecture): conv0 (×2 nn_cat), conv1, and a ToRGB whose
     output is added to the FIR-upsampled image of the previous resolution. Takes num_conv + 1 ws rows."""
 
-    def __init__(self, in_channels: int, out_channels: int, w_dim: int, *, img_channels: int = 3,
-                 conv_clamp: float | None = None, magnitude_ema_beta: float = -1, activation: str = "lrelu"):
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        w_dim: int,
+        *,
+        img_channels: int = 3,
+        conv_clamp: float | None = None,
+        magnitude_ema_beta: float = -1,
+        activation: str = "lrelu",
+    ):
         super().__init__()
         self.register_buffer("resample_filter", fir_filter())
         kw = dict(conv_clamp=conv_clamp, magnitude_ema_beta=magnitude_ema_beta, activation=activation)

@@ -67,8 +67,17 @@ def omegaconf_globals() -> dict[str, Any]:
         "typing.Any": _ANY,
         "collections.defaultdict": _defaultdict,
     }
-    for node in ("AnyNode", "StringNode", "IntegerNode", "FloatNode", "BooleanNode", "BytesNode", "PathNode",
-                 "EnumNode", "ValueNode"):
+    for node in (
+        "AnyNode",
+        "StringNode",
+        "IntegerNode",
+        "FloatNode",
+        "BooleanNode",
+        "BytesNode",
+        "PathNode",
+        "EnumNode",
+        "ValueNode",
+    ):
         table[f"omegaconf.nodes.{node}"] = _ValueNode
     for name in ("dict", "list", "tuple", "int", "float", "str", "bool", "bytes"):
         table[f"builtins.{name}"] = _type_marker(name)
@@ -167,7 +176,7 @@ def load_weights(G: StyleNeRFGenerator, state_dict: dict[str, torch.Tensor], sou
     for key, value in state_dict.items():
         for old, new in _PREFIXES.items():
             if key.startswith(old):
-                key = new + key[len(old):]
+                key = new + key[len(old) :]
         renamed[key] = value
     own = G.state_dict()
     missing = sorted(set(own) - set(renamed))
@@ -178,18 +187,19 @@ def load_weights(G: StyleNeRFGenerator, state_dict: dict[str, torch.Tensor], sou
         for label, keys in (("missing", missing), ("unexpected", unexpected), ("shape mismatch", wrong)):
             if keys:
                 parts.append(f"{label}: {', '.join(keys[:4])}{' …' if len(keys) > 4 else ''} ({len(keys)})")
-        raise CheckpointError(f"{source}: weights do not match the StyleNeRF architecture of its config; "
-                              + "; ".join(parts))
+        raise CheckpointError(
+            f"{source}: weights do not match the StyleNeRF architecture of its config; " + "; ".join(parts)
+        )
     alpha = float(renamed.get("synthesis_network.alpha", torch.tensor(-1.0)))
     if not (alpha == -1 or alpha >= 1):
-        raise CheckpointError(f"{source}: saved during progressive growing (alpha={alpha:g}); expected a "
-                              "finished generator (alpha 1)")
+        raise CheckpointError(
+            f"{source}: saved during progressive growing (alpha={alpha:g}); expected a finished generator (alpha 1)"
+        )
     G.load_state_dict(renamed)
 
 
 def read_pickle(path: str) -> StyleNeRFGenerator:
-    data = netpickle.load_network_pickle(path, extra_globals=omegaconf_globals(),
-                                         placeholder_classes=_TORCH_MODULES)
+    data = netpickle.load_network_pickle(path, extra_globals=omegaconf_globals(), placeholder_classes=_TORCH_MODULES)
     if not isinstance(data, dict) or "G_ema" not in data:
         found = sorted(data) if isinstance(data, dict) else type(data).__name__
         raise CheckpointError(f"{path}: expected a network pickle with 'G_ema', found {found}")
@@ -220,8 +230,9 @@ def read_folder(path: str) -> StyleNeRFGenerator:
     cfg_path, weights = Path(path, "config.json"), Path(path, "model.safetensors")
     for p in (cfg_path, weights):
         if not p.is_file():
-            raise CheckpointError(f"{path}: expected a StyleNeRF folder with config.json and model.safetensors, "
-                                  f"{p.name} is missing")
+            raise CheckpointError(
+                f"{path}: expected a StyleNeRF folder with config.json and model.safetensors, {p.name} is missing"
+            )
     config = json.loads(cfg_path.read_text())
     if config.get("format") != FORMAT:
         raise CheckpointError(f"{cfg_path}: expected format {FORMAT!r}, found {config.get('format')!r}")
@@ -244,8 +255,9 @@ def load_stylenerf(checkpoint: str | os.PathLike | None = None, **options: Any) 
     if os.path.isdir(path):
         return read_folder(path)
     if not os.path.isfile(path):
-        raise CheckpointError(f"StyleNeRF checkpoint {path!r}: expected a .pkl, a torch file or a folder, "
-                              "found nothing there")
+        raise CheckpointError(
+            f"StyleNeRF checkpoint {path!r}: expected a .pkl, a torch file or a folder, found nothing there"
+        )
     if zipfile.is_zipfile(path):  # torch.save's format
         return read_torch_file(path)
     return read_pickle(path)
@@ -261,16 +273,35 @@ def save_folder(G: StyleNeRFGenerator, path: str | os.PathLike) -> Path:
         raise CheckpointError(f"{path}: already exists; refusing to overwrite")
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
-    config = {"format": FORMAT, "backend": "stylenerf", "num_ws": G.num_ws, "w_dim": G.w_dim,
-              "resolution": G.resolution, "init_kwargs": G.init_kwargs}
+    config = {
+        "format": FORMAT,
+        "backend": "stylenerf",
+        "num_ws": G.num_ws,
+        "w_dim": G.w_dim,
+        "resolution": G.resolution,
+        "init_kwargs": G.init_kwargs,
+    }
     (tmp / "config.json").write_text(json.dumps(config, indent=2))
     save_file({k: v.contiguous() for k, v in G.state_dict().items()}, str(tmp / "model.safetensors"))
     os.replace(tmp, path)
     return path
 
 
-_TORCH_MODULES = tuple(f"torch.nn.modules.{m}" for m in (
-    "linear.Linear", "linear.Identity", "conv.Conv2d", "activation.ReLU", "activation.LeakyReLU",
-    "activation.Sigmoid", "activation.Tanh", "container.ModuleDict", "container.ParameterList",
-    "container.ParameterDict", "pooling.AvgPool2d", "normalization.LayerNorm", "flatten.Flatten",
-))
+_TORCH_MODULES = tuple(
+    f"torch.nn.modules.{m}"
+    for m in (
+        "linear.Linear",
+        "linear.Identity",
+        "conv.Conv2d",
+        "activation.ReLU",
+        "activation.LeakyReLU",
+        "activation.Sigmoid",
+        "activation.Tanh",
+        "container.ModuleDict",
+        "container.ParameterList",
+        "container.ParameterDict",
+        "pooling.AvgPool2d",
+        "normalization.LayerNorm",
+        "flatten.Flatten",
+    )
+)

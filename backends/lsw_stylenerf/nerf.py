@@ -24,10 +24,23 @@ class NeRFBlock(nn.Module):
     layer reads one W+ row (`num_ws` = n_blocks + 2). Outputs raw density [B, P] and features
     [B, P, img_channels + rgb_out_dim] whose first channels are the predicted colour."""
 
-    def __init__(self, *, w_dim: int, z_dim: int = 0, rgb_out_dim: int = 128, hidden_size: int = 128,
-                 n_blocks: int = 8, inverse_sphere: bool = False, n_freq_posenc: int = 10,
-                 downscale_p_by: float = 1, use_skip: bool = False, predict_rgb: bool = True,
-                 img_channels: int = 3, activation: str = "lrelu", magnitude_ema_beta: float = -1):
+    def __init__(
+        self,
+        *,
+        w_dim: int,
+        z_dim: int = 0,
+        rgb_out_dim: int = 128,
+        hidden_size: int = 128,
+        n_blocks: int = 8,
+        inverse_sphere: bool = False,
+        n_freq_posenc: int = 10,
+        downscale_p_by: float = 1,
+        use_skip: bool = False,
+        predict_rgb: bool = True,
+        img_channels: int = 3,
+        activation: str = "lrelu",
+        magnitude_ema_beta: float = -1,
+    ):
         super().__init__()
         self.z_dim = z_dim
         self.n_blocks = n_blocks
@@ -43,11 +56,18 @@ class NeRFBlock(nn.Module):
         self.w_dim = w_dim
         self.fc_in = Style2Layer(dim_embed, hidden_size, w_dim, activation=activation)
         self.skip_layer = n_blocks // 2 - 1 if use_skip else None
-        self.blocks = nn.ModuleList([
-            Style2Layer(hidden_size + (dim_embed if i == self.skip_layer else 0), hidden_size, w_dim,
-                        activation=activation, magnitude_ema_beta=magnitude_ema_beta)
-            for i in range(n_blocks - 1)
-        ])
+        self.blocks = nn.ModuleList(
+            [
+                Style2Layer(
+                    hidden_size + (dim_embed if i == self.skip_layer else 0),
+                    hidden_size,
+                    w_dim,
+                    activation=activation,
+                    magnitude_ema_beta=magnitude_ema_beta,
+                )
+                for i in range(n_blocks - 1)
+            ]
+        )
         self.sigma_out = ToRGBLayer(hidden_size, 1, w_dim)
         self.feat_out = ToRGBLayer(hidden_size, rgb_out_dim, w_dim)
         if predict_rgb:

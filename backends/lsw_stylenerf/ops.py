@@ -17,8 +17,12 @@ ACTIVATION_GAINS = {"linear": 1.0, "relu": math.sqrt(2), "lrelu": math.sqrt(2)}
 
 
 def bias_act(
-    x: torch.Tensor, bias: torch.Tensor | None, act: str = "linear", gain: float | None = None,
-    clamp: float | None = None, dim: int = 1,
+    x: torch.Tensor,
+    bias: torch.Tensor | None,
+    act: str = "linear",
+    gain: float | None = None,
+    clamp: float | None = None,
+    dim: int = 1,
 ) -> torch.Tensor:
     """`clamp(act(x + bias) · gain, ±clamp)`; `bias` is added along `dim`; leaky ReLU slope 0.2."""
     if bias is not None:

@@ -15,8 +15,10 @@ def require_modules() -> None:
         try:
             importlib.import_module(name)
         except ImportError:
-            raise PluginError(f"the stylenerf backend needs the Python package {name!r}, which is not installed; "
-                              "install it with: pip install 'lsw-core[stylenerf]'") from None
+            raise PluginError(
+                f"the stylenerf backend needs the Python package {name!r}, which is not installed; "
+                "install it with: pip install 'lsw-core[stylenerf]'"
+            ) from None
 
 
 def _factory(checkpoint=None, **options):
@@ -28,5 +30,8 @@ def _factory(checkpoint=None, **options):
 
 @hookimpl
 def register_generators(register):
-    register("stylenerf", _factory,
-             description="StyleNeRF (FFHQ architecture): 3D-aware, camera-conditioned; .pkl, torch file or folder")
+    register(
+        "stylenerf",
+        _factory,
+        description="StyleNeRF (FFHQ architecture): 3D-aware, camera-conditioned; .pkl, torch file or folder",
+    )

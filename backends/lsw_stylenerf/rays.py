@@ -82,7 +82,10 @@ def inverse_sphere_points(origins: torch.Tensor, dirs: torch.Tensor, depth: torc
     axis = axis / torch.norm(axis, dim=-1, keepdim=True)
     angle = (torch.asin(p_mid_norm) - torch.asin(p_mid_norm * depth)).unsqueeze(-1)
     # Rodrigues' rotation of p_sphere about `axis` by `angle`
-    rotated = (p_sphere * torch.cos(angle) + torch.cross(axis, p_sphere, dim=-1) * torch.sin(angle)
-               + axis * torch.sum(axis * p_sphere, -1, keepdim=True) * (1.0 - torch.cos(angle)))
+    rotated = (
+        p_sphere * torch.cos(angle)
+        + torch.cross(axis, p_sphere, dim=-1) * torch.sin(angle)
+        + axis * torch.sum(axis * p_sphere, -1, keepdim=True) * (1.0 - torch.cos(angle))
+    )
     rotated = rotated / torch.norm(rotated, dim=-1, keepdim=True)
     return torch.cat([rotated, depth.unsqueeze(-1)], -1)

@@ -34,18 +34,40 @@ class NeRFSynthesisNetwork(nn.Module):
     def __init__(self, cfg: SynthesisConfig):
         super().__init__()
         self.cfg = cfg
-        self.fg_nerf = NeRFBlock(w_dim=cfg.w_dim, z_dim=0, rgb_out_dim=cfg.rgb_out_dim, img_channels=cfg.img_channels,
-                                 activation=cfg.activation, **cfg.foreground)
-        self.bg_nerf = NeRFBlock(w_dim=cfg.w_dim, z_dim=cfg.z_dim_bg, rgb_out_dim=cfg.rgb_out_dim,
-                                 img_channels=cfg.img_channels, activation=cfg.activation, inverse_sphere=True,
-                                 **cfg.background)
+        self.fg_nerf = NeRFBlock(
+            w_dim=cfg.w_dim,
+            z_dim=0,
+            rgb_out_dim=cfg.rgb_out_dim,
+            img_channels=cfg.img_channels,
+            activation=cfg.activation,
+            **cfg.foreground,
+        )
+        self.bg_nerf = NeRFBlock(
+            w_dim=cfg.w_dim,
+            z_dim=cfg.z_dim_bg,
+            rgb_out_dim=cfg.rgb_out_dim,
+            img_channels=cfg.img_channels,
+            activation=cfg.activation,
+            inverse_sphere=True,
+            **cfg.background,
+        )
         self.block_resolutions = cfg.block_resolutions
         in_channels = cfg.rgb_out_dim
         for res in self.block_resolutions:
             out_channels = cfg.channels(res)
-            setattr(self, f"b{res}", SynthesisBlock(
-                in_channels, out_channels, cfg.w_dim, img_channels=cfg.img_channels, conv_clamp=cfg.conv_clamp,
-                magnitude_ema_beta=cfg.magnitude_ema_beta, activation=cfg.activation))
+            setattr(
+                self,
+                f"b{res}",
+                SynthesisBlock(
+                    in_channels,
+                    out_channels,
+                    cfg.w_dim,
+                    img_channels=cfg.img_channels,
+                    conv_clamp=cfg.conv_clamp,
+                    magnitude_ema_beta=cfg.magnitude_ema_beta,
+                    activation=cfg.activation,
+                ),
+            )
             in_channels = out_channels
         self.num_ws = self.fg_nerf.num_ws + 2 * len(self.block_resolutions) + 1
         # Training progress of progressive growing; -1 (never set) and 1 (finished) both mean full resolution.
@@ -104,8 +126,9 @@ class NeRFSynthesisNetwork(nn.Module):
         weights, _ = volume_weights(torch.relu(sigma.reshape(b, n, s)), di, None, last_dist=1e10)
         return torch.sum(weights.unsqueeze(-1) * feat.reshape(b, n, s, -1), -2)
 
-    def forward(self, ws: torch.Tensor, K_inv: torch.Tensor, cam2world: torch.Tensor,
-                background: torch.Tensor) -> SynthesisOutput:
+    def forward(
+        self, ws: torch.Tensor, K_inv: torch.Tensor, cam2world: torch.Tensor, background: torch.Tensor
+    ) -> SynthesisOutput:
         """ws [B, num_ws, w_dim], K_inv and cam2world [B, 4, 4], background code [B, z_dim_bg]."""
         res = self.cfg.resolution_vol
         ws = ws.to(torch.float32)

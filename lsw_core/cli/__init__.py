@@ -48,6 +48,13 @@ def _add_commands() -> None:
     plugin_manager().hook.register_commands(cli=cli)
 
 
+def _one_line_warning(message, category, filename, lineno, line=None) -> str:
+    return f"warning: {message}\n"
+
+
 def main() -> None:
+    import warnings
+
+    warnings.formatwarning = _one_line_warning
     _add_commands()
     cli(prog_name="lsw")

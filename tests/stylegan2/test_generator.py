@@ -77,8 +77,13 @@ def test_bad_inputs_fail_where_they_enter(gen):
 
 
 def test_force_fp32_is_the_cpu_default_and_fp16_blocks_are_marked():
-    G = lsw_core.load_generator("stylegan2", img_resolution=32, z_dim=8, w_dim=8,
-                                synthesis_kwargs={"channel_base": 128, "channel_max": 8, "num_fp16_res": 2})
+    G = lsw_core.load_generator(
+        "stylegan2",
+        img_resolution=32,
+        z_dim=8,
+        w_dim=8,
+        synthesis_kwargs={"channel_base": 128, "channel_max": 8, "num_fp16_res": 2},
+    )
     assert [b.use_fp16 for b in G.synthesis_net.blocks()] == [False, False, True, True]
     with torch.no_grad():
         img = G.synthesis(G.mapping(torch.randn(1, 8)))

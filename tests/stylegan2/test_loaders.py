@@ -58,7 +58,9 @@ def test_nvidia_snapshot_converts_to_a_folder_with_the_same_image(tmp_path):
     from .conftest import FIXTURES
 
     _add_commands()
-    result = CliRunner().invoke(cli, ["convert", str(FIXTURES / "snapshot16.pkl"), str(tmp_path / "f"), "-g", "stylegan2"])
+    result = CliRunner().invoke(
+        cli, ["convert", str(FIXTURES / "snapshot16.pkl"), str(tmp_path / "f"), "-g", "stylegan2"]
+    )
     assert result.exit_code == 0, result.output
     G = lsw_core.load_generator("stylegan2", checkpoint=tmp_path / "f")
     ref = load_file(str(FIXTURES / "snapshot16.reference.safetensors"))

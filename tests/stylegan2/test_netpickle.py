@@ -192,8 +192,11 @@ def test_tensor_layout_past_its_storage_is_refused():
 
 def test_persistent_object_of_another_class_with_side_effect_source_is_refused(tmp_path):
     marker = tmp_path / "marker"
-    evil = Persistent("Backdoor", {"_modules": {}, "payload": _SystemCall(f"touch {marker}")},
-                      SIDE_EFFECT_SRC.format(marker=str(marker)))
+    evil = Persistent(
+        "Backdoor",
+        {"_modules": {}, "payload": _SystemCall(f"touch {marker}")},
+        SIDE_EFFECT_SRC.format(marker=str(marker)),
+    )
     path = tmp_path / "evil.pkl"
     path.write_bytes(dumps({"G_ema": evil}))
     with pytest.raises(CheckpointError, match="system"):  # the payload's global is refused first

@@ -39,8 +39,13 @@ def _brute_upfirdn2d(x, f, up, down, pads, flip_filter, gain):
 
 
 params = st.tuples(
-    st.integers(1, 3), st.integers(1, 2), st.lists(st.integers(-2, 3), min_size=4, max_size=4),
-    st.integers(1, 4), st.integers(1, 4), st.booleans(), st.integers(3, 6),
+    st.integers(1, 3),
+    st.integers(1, 2),
+    st.lists(st.integers(-2, 3), min_size=4, max_size=4),
+    st.integers(1, 4),
+    st.integers(1, 4),
+    st.booleans(),
+    st.integers(3, 6),
 )
 
 
@@ -80,16 +85,26 @@ def test_setup_filter_is_normalised_outer_product():
 
 
 @settings(max_examples=20, deadline=None)
-@given(st.sampled_from(["linear", "relu", "lrelu", "tanh", "sigmoid", "swish"]), st.floats(0.5, 2.0),
-       st.one_of(st.none(), st.floats(0.1, 3.0)), st.integers(0, 2))
+@given(
+    st.sampled_from(["linear", "relu", "lrelu", "tanh", "sigmoid", "swish"]),
+    st.floats(0.5, 2.0),
+    st.one_of(st.none(), st.floats(0.1, 3.0)),
+    st.integers(0, 2),
+)
 def test_bias_act_reference_matches_definition(act, gain, clamp, dim):
     x = torch.randn(3, 4, 5)
     b = torch.randn(x.shape[dim])
     shape = [1, 1, 1]
     shape[dim] = -1
     v = x + b.reshape(shape)
-    f = {"linear": lambda t: t, "relu": torch.relu, "lrelu": lambda t: torch.where(t > 0, t, 0.2 * t),
-         "tanh": torch.tanh, "sigmoid": torch.sigmoid, "swish": lambda t: t * torch.sigmoid(t)}[act]
+    f = {
+        "linear": lambda t: t,
+        "relu": torch.relu,
+        "lrelu": lambda t: torch.where(t > 0, t, 0.2 * t),
+        "tanh": torch.tanh,
+        "sigmoid": torch.sigmoid,
+        "swish": lambda t: t * torch.sigmoid(t),
+    }[act]
     want = f(v) * gain
     if clamp is not None:
         want = want.clamp(-clamp, clamp)
@@ -106,7 +121,9 @@ def test_bias_act_reference_matches_definition(act, gain, clamp, dim):
 def test_cpu_tensors_use_the_reference_and_cuda_impl_needs_cuda():
     x = torch.randn(1, 2, 5, 5)
     f = setup_filter([1, 3, 3, 1])
-    assert torch.equal(upfirdn2d(x, f, up=2, padding=[2, 1, 2, 1]), upfirdn2d_reference(x, f, up=2, padding=[2, 1, 2, 1]))
+    assert torch.equal(
+        upfirdn2d(x, f, up=2, padding=[2, 1, 2, 1]), upfirdn2d_reference(x, f, up=2, padding=[2, 1, 2, 1])
+    )
     with pytest.raises(ValueError, match="needs a CUDA tensor"):
         upfirdn2d(x, f, impl="cuda")
 
@@ -114,8 +131,18 @@ def test_cpu_tensors_use_the_reference_and_cuda_impl_needs_cuda():
 @needs_cuda
 @pytest.mark.gpu
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float16])
-@pytest.mark.parametrize("act,clamp", [("lrelu", None), ("lrelu", 0.5), ("linear", 256), ("tanh", None),
-                                       ("swish", 1.0), ("sigmoid", None), ("relu", None)])
+@pytest.mark.parametrize(
+    "act,clamp",
+    [
+        ("lrelu", None),
+        ("lrelu", 0.5),
+        ("linear", 256),
+        ("tanh", None),
+        ("swish", 1.0),
+        ("sigmoid", None),
+        ("relu", None),
+    ],
+)
 def test_bias_act_cuda_matches_reference(act, clamp, dtype):
     x = torch.randn(4, 8, 9, 7, device="cuda", dtype=dtype, requires_grad=True)
     b = torch.randn(8, device="cuda", dtype=dtype, requires_grad=True)
@@ -133,9 +160,16 @@ def test_bias_act_cuda_matches_reference(act, clamp, dtype):
 @needs_cuda
 @pytest.mark.gpu
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float16])
-@pytest.mark.parametrize("up,down,pads,flip", [(2, 1, [2, 1, 2, 1], False), (1, 2, [1, 1, 1, 1], False),
-                                               (1, 1, [1, 2, 0, 1], True), (2, 1, [1, 1, 1, 1], False),
-                                               (3, 2, [-1, 2, 0, -1], True)])
+@pytest.mark.parametrize(
+    "up,down,pads,flip",
+    [
+        (2, 1, [2, 1, 2, 1], False),
+        (1, 2, [1, 1, 1, 1], False),
+        (1, 1, [1, 2, 0, 1], True),
+        (2, 1, [1, 1, 1, 1], False),
+        (3, 2, [-1, 2, 0, -1], True),
+    ],
+)
 def test_upfirdn2d_cuda_matches_reference(up, down, pads, flip, dtype):
     x = torch.randn(2, 5, 16, 13, device="cuda", dtype=dtype, requires_grad=True)
     f = setup_filter([1, 3, 3, 1]).cuda()

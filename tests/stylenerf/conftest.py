@@ -34,9 +34,12 @@ def small_ffhq():
     from lsw_stylenerf.loader import load_stylenerf
 
     def make(resolution=64, w_dim=16, seed=0):
-        kw = dict(rgb_out_dim=8, channel_max=16,
-                  foreground_kwargs={"hidden_size": 16, "predict_rgb": True},
-                  background_kwargs={"hidden_size": 8, "n_blocks": 4, "inverse_sphere": True, "predict_rgb": True})
+        kw = dict(
+            rgb_out_dim=8,
+            channel_max=16,
+            foreground_kwargs={"hidden_size": 16, "predict_rgb": True},
+            background_kwargs={"hidden_size": 8, "n_blocks": 4, "inverse_sphere": True, "predict_rgb": True},
+        )
         return load_stylenerf(None, resolution=resolution, z_dim=16, w_dim=w_dim, mapping_layers=2, seed=seed, **kw)
 
     return make

@@ -2,12 +2,12 @@
 
 import pytest
 import torch
-from lsw_stylenerf.config import StyleNeRFConfig
-from lsw_stylenerf.presets import ffhq_init_kwargs
 
 import lsw_core
 from lsw_core.camera import Camera
 from lsw_core.errors import LswError, ShapeError
+from lsw_stylenerf.config import StyleNeRFConfig
+from lsw_stylenerf.presets import ffhq_init_kwargs
 
 
 @pytest.mark.parametrize("resolution,num_ws", [(64, 13), (128, 15), (256, 17), (512, 19), (1024, 21)])

@@ -5,10 +5,10 @@ import pickle
 
 import pytest
 import torch
-from lsw_stylenerf import plugin
-from lsw_stylenerf.loader import load_stylenerf, save_folder
 
 from lsw_core.errors import CheckpointError, PluginError
+from lsw_stylenerf import plugin
+from lsw_stylenerf.loader import load_stylenerf, save_folder
 
 
 def test_folder_round_trip_renders_the_same(tiny64, tmp_path):

@@ -6,11 +6,11 @@ import torch
 import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+from lsw_core.camera import Camera
 from lsw_stylenerf.layers import nn_cat_neighbours
 from lsw_stylenerf.ops import filter2d, fir_filter, modulated_matmul, upsample2d
 from lsw_stylenerf.rays import camera_rays, inverse_sphere_points, pixel_grid, sample_pdf_det, volume_weights
-
-from lsw_core.camera import Camera
 
 sizes = st.integers(4, 12)
 

@@ -63,8 +63,9 @@ class _Upfirdn2d(torch.autograd.Function):
     @staticmethod
     def backward(ctx, dy):
         f, up, down, pads, flip_filter, gain, in_shape = ctx.args
-        a_up, a_down, a_pads, a_flip = upfirdn2d_adjoint_params(in_shape, dy.shape, f.shape, up, down, pads,
-                                                                flip_filter)
+        a_up, a_down, a_pads, a_flip = upfirdn2d_adjoint_params(
+            in_shape, dy.shape, f.shape, up, down, pads, flip_filter
+        )
         dx = upfirdn2d_cuda(dy, f, a_up, a_down, a_pads, a_flip, gain)
         return dx, None, None, None, None, None, None
 

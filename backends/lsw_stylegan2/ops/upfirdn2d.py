@@ -92,8 +92,13 @@ def upsample2d(x: torch.Tensor, f: torch.Tensor, *, up: int = 2, impl: str | Non
 
 
 def upfirdn2d_adjoint_params(
-    in_shape: Sequence[int], out_shape: Sequence[int], f_shape: Sequence[int], up: int, down: int,
-    pads: tuple[int, int, int, int], flip_filter: bool,
+    in_shape: Sequence[int],
+    out_shape: Sequence[int],
+    f_shape: Sequence[int],
+    up: int,
+    down: int,
+    pads: tuple[int, int, int, int],
+    flip_filter: bool,
 ) -> tuple[int, int, tuple[int, int, int, int], bool]:
     """(up, down, padding, flip_filter) of the upfirdn2d that computes the gradient with respect to
     the input, given the gradient of the output: the same filter flipped, with up and down swapped."""
