@@ -185,7 +185,7 @@ def _nose(c: _Canvas, p: FaceParams, pts: torch.Tensor, rot: torch.Tensor, light
         c.paint(_polygon(c, pts[:, tri]) * 0.8, p.skin * (0.75 + 0.25 * lam), shade)
     width = (pts[:, 35] - pts[:, 31]).norm(dim=1)[:, None, None]
     origin, axis, _ = _frame(pts[:, 31], pts[:, 35])
-    c.paint(c.ellipse(pts[:, 30], axis, 0.22 * width, 0.22 * width) * 0.35, _const(WHITE, pts))
+    c.paint(c.ellipse(pts[:, 30], axis, 0.15 * width, 0.12 * width) * 0.3, _const(WHITE, pts))
     for i in (32, 34):
         c.paint(c.ellipse(pts[:, i], axis, 0.13 * width, 0.08 * width) * 0.85, p.skin * 0.3)
 
