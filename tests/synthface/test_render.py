@@ -27,7 +27,7 @@ def test_rendering_is_deterministic_and_per_face():
     a, b = world.render(p, 32), world.render(p, 32)
     assert torch.equal(a, b)
     single = world.render(p.map(lambda t: t[1:2]), 32)
-    assert torch.allclose(single[0], a[1], atol=1e-6)
+    assert torch.allclose(single[0], a[1], atol=1e-4)  # feature windows cut soft tails below 1e-4
 
 
 def test_256_pixels_render():
