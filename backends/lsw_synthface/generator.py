@@ -24,6 +24,7 @@ import functools
 import math
 from typing import Any
 
+import attrs
 import torch
 from torch import nn
 
@@ -137,6 +138,11 @@ class SynthFaceGenerator(Generator):
         """The face parameters W+ codes [B, num_ws, 512] render (camera-independent ground truth)."""
         p = world.decode(self.factors(ws))
         return p if self.pose_scale == 1 else p.replace(pose=p.pose * self.pose_scale)
+
+    def ground_truth(self, ws: torch.Tensor) -> dict[str, torch.Tensor]:
+        """`params(ws)` as a dict of tensors (identity, expression, pose in degrees, appearance), the
+        form generic evaluation code reads ground truth in."""
+        return attrs.asdict(self.params(ws), recurse=False)
 
     def _synthesis(self, ws: torch.Tensor, *, camera: Any, noise_mode: str, **kwargs: Any) -> torch.Tensor:
         if kwargs:

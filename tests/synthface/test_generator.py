@@ -155,3 +155,10 @@ def test_3d_backend_renders_one_head_from_every_camera(G3d):
     batched = G3d.synthesis(ws[:1].expand(5, -1, -1), camera=views)
     assert torch.allclose(batched[2], images[2][0], atol=1e-5)
     assert G3d.params(ws).pose.abs().max() <= 45 * 0.25 + 1e-4
+
+
+def test_ground_truth_is_params_as_a_dict(G2d):
+    ws = codes(G2d, 3, seed=10)
+    truth, p = G2d.ground_truth(ws), G2d.params(ws)
+    assert set(truth) >= {"identity", "expression", "pose"}
+    assert all(torch.equal(truth[k], getattr(p, k)) for k in truth)
