@@ -118,16 +118,44 @@ def _coords(points: torch.Tensor, origin: torch.Tensor, axis: torch.Tensor) -> t
 
 
 def _polygon(canvas: _Canvas, poly: torch.Tensor) -> torch.Tensor:
-    """Soft inside [B, H, W] of the convex polygon `poly` [B, E, 2] (either orientation)."""
-    a, b = poly, poly.roll(-1, dims=1)
-    d = b - a
-    area = (a[..., 0] * b[..., 1] - b[..., 0] * a[..., 1]).sum(1)  # > 0: clockwise on screen (y down)
-    sign = torch.where(area < 0, 1.0, -1.0).to(poly.dtype)[:, None, None]
-    n = sign * torch.stack([d[..., 1], -d[..., 0]], -1) / d.norm(dim=-1, keepdim=True).clamp(min=1e-6)
-    offset = (n * a).sum(-1)
+    """Soft inside [B, H, W] of the convex polygon `poly` [B, E, 2] with many edges.
+
+    Each pixel is measured against the edge in whose angular sector (seen from the vertex mean) it
+    lies and that edge's two neighbours (which cut off the edge lines beyond the vertices), so the
+    cost does not grow with the number of edges."""
+    centre = poly.mean(1, keepdim=True)
+    angles = torch.atan2(*(poly - centre).detach().unbind(-1)[::-1])
+    angles, order = angles.sort(dim=1)
+    a = poly.gather(1, order.unsqueeze(-1).expand(-1, -1, 2))
+    n, offset = _edges(a, centre)
+    x, y = torch.broadcast_tensors(canvas.x, canvas.y)
+    x, y = x.expand(len(poly), -1, -1), y.expand(len(poly), -1, -1)
+    with torch.no_grad():
+        pixel_angles = torch.atan2(y - centre[:, :, 1, None], x - centre[:, :, 0, None]).flatten(1)
+        edge = torch.searchsorted(angles.contiguous(), pixel_angles.contiguous()) - 1
+    dist = None
+    for shift in (-1, 0, 1):
+        k = (edge + shift) % poly.shape[1]
+        nx, ny, off = (t.gather(1, k).view_as(x) for t in (n[..., 0], n[..., 1], offset))
+        d = nx * x + ny * y - off
+        dist = d if dist is None else torch.minimum(dist, d)
+    return canvas.soft(dist)
+
+
+def _convex(canvas: _Canvas, poly: torch.Tensor) -> torch.Tensor:
+    """Soft inside [B, H, W] of the convex polygon `poly` [B, E, 2] with few edges (vertices in order)."""
+    n, offset = _edges(poly, poly.mean(1, keepdim=True))
     x, y = canvas.x.unsqueeze(1), canvas.y.unsqueeze(1)
     dist = (n[..., 0, None, None] * x - offset[..., None, None]) + n[..., 1, None, None] * y
     return canvas.soft(dist.amin(dim=1))
+
+
+def _edges(vertices: torch.Tensor, centre: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Unit inward normals [B, E, 2] and offsets [B, E] of the edges vertex k → k+1 (the last wraps)."""
+    d = vertices.roll(-1, dims=1) - vertices
+    n = torch.stack([d[..., 1], -d[..., 0]], -1) / d.norm(dim=-1, keepdim=True).clamp(min=1e-6)
+    n = n * torch.sign(((centre - vertices) * n).sum(-1, keepdim=True).detach())
+    return n, (n * vertices).sum(-1)
 
 
 def _smooth_relu(t: torch.Tensor) -> torch.Tensor:
@@ -226,7 +254,7 @@ def _nose(c: _Canvas, p: FaceParams, pts: torch.Tensor, rot: torch.Tensor, light
     for tri, side in (([27, 31, 33], -1.0), ([27, 33, 35], 1.0)):
         normal = rot @ torch.tensor([0.75 * side, -0.1, 0.65], dtype=rot.dtype, device=rot.device)
         lam = (normal * light).sum(1, keepdim=True).clamp(-1, 1)
-        c.paint(_polygon(c, pts[:, tri]) * 0.8, p.skin * (0.75 + 0.25 * lam), shade)
+        c.paint(_convex(c, pts[:, tri]) * 0.8, p.skin * (0.75 + 0.25 * lam), shade)
     width = (pts[:, 35] - pts[:, 31]).norm(dim=1)[:, None, None]
     origin, axis, _ = _frame(pts[:, 31], pts[:, 35])
     c.paint(c.ellipse(pts[:, 30], axis, 0.15 * width, 0.12 * width) * 0.3, _const(WHITE, pts))

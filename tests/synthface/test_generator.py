@@ -153,7 +153,7 @@ def test_3d_backend_renders_one_head_from_every_camera(G3d):
     assert all(torch.equal(identities[0], i) for i in identities)
     assert all((images[0] - im).abs().mean() > 0.01 for im in images[1:])
     batched = G3d.synthesis(ws[:1].expand(5, -1, -1), camera=views)
-    assert torch.allclose(batched[2], images[2][0], atol=1e-5)
+    assert torch.allclose(batched[2], images[2][0], atol=1e-4)
     assert G3d.params(ws).pose.abs().max() <= 45 * 0.25 + 1e-4
 
 
