@@ -143,8 +143,13 @@ def _polygon(canvas: _Canvas, poly: torch.Tensor) -> torch.Tensor:
 
 
 def _convex(canvas: _Canvas, poly: torch.Tensor) -> torch.Tensor:
-    """Soft inside [B, H, W] of the convex polygon `poly` [B, E, 2] with few edges (vertices in order)."""
+    """Soft inside [B, H, W] of the convex polygon `poly` [B, E, 2] with few edges (vertices in order).
+
+    Besides the edges, each vertex contributes a supporting line across its bisector, which keeps
+    the inside exact and stops the soft edge from running on past sharp corners."""
     n, offset = _edges(poly, poly.mean(1, keepdim=True))
+    caps = torch.nn.functional.normalize(n + n.roll(1, dims=1), dim=-1)  # edges k-1 and k meet at vertex k
+    n, offset = torch.cat([n, caps], 1), torch.cat([offset, (caps * poly).sum(-1)], 1)
     x, y = canvas.x.unsqueeze(1), canvas.y.unsqueeze(1)
     dist = (n[..., 0, None, None] * x - offset[..., None, None]) + n[..., 1, None, None] * y
     return canvas.soft(dist.amin(dim=1))
