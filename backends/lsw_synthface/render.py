@@ -71,8 +71,10 @@ class _Canvas:
 
     def ellipse(self, centre: torch.Tensor, axis: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         """Soft inside of the ellipse with semi-axes a along `axis` and b across it ([B, 1, 1] each)."""
-        u, v = self.local(centre, axis)
-        return self.soft(torch.minimum(a, b) * (1 - torch.sqrt((u / a) ** 2 + (v / b) ** 2 + 1e-6)))
+        dx, dy = self.x - centre[:, 0, None, None], self.y - centre[:, 1, None, None]
+        ax, ay = axis[:, 0, None, None], axis[:, 1, None, None]
+        u, v = dx * (ax / a) + dy * (ay / a), dy * (ax / b) - dx * (ay / b)  # scaled while still small
+        return torch.sigmoid((torch.minimum(a, b) / self.tau) * (1 - torch.sqrt(u * u + v * v + 1e-6)))
 
     def paint(self, alpha: torch.Tensor, colour: torch.Tensor, shade: torch.Tensor | None = None) -> None:
         """Paint `colour` [B, 3] (times the `shade` map [B, H, W], if any) with coverage `alpha` [B, H, W]
@@ -177,7 +179,7 @@ def render_faces(params: FaceParams, resolution: int, camera: Camera | None) -> 
     head_frame = _HeadFrame(rot, s, light)
     c = _Canvas.full(resolution, p.identity)
     face_x, face_y = head_frame.coords(c)
-    shade = head_frame.shade(face_x, face_y)
+    shade = head_frame.shade(c)
     hair_shade = 0.35 + 0.65 * shade
 
     # Hair volume behind the head: an ellipse around the cranium and, for long hair, a curtain.
@@ -200,10 +202,10 @@ def render_faces(params: FaceParams, resolution: int, camera: Camera | None) -> 
 
     # The features, each in a small window per face around its landmarks.
     nose = _Canvas.window(pts[:, 27:36].amin(1), pts[:, 27:36].amax(1), resolution)
-    _nose(nose, p, pts, rot, light, head_frame.shade(*head_frame.coords(nose)))
+    _nose(nose, p, pts, rot, light, head_frame.shade(nose))
     image = nose.composite(image)
     mouth = _Canvas.window(pts[:, 48:68].amin(1), pts[:, 48:68].amax(1), resolution)
-    _mouth(mouth, p, pts, head_frame.shade(*head_frame.coords(mouth)))
+    _mouth(mouth, p, pts, head_frame.shade(mouth))
     image = mouth.composite(image)
     reach = 0.8 * (pts[:, 39] - pts[:, 36]).norm(dim=1, keepdim=True) + s[:, 0] * 0.04  # glasses rims
     centres = pts[:, 36:48].view(-1, 2, 6, 2).mean(2)
@@ -234,8 +236,13 @@ class _HeadFrame:
         mi = self.minv[:, :, :, None, None]
         return mi[:, 0, 0] * dx + mi[:, 0, 1] * dy, mi[:, 1, 0] * dx + mi[:, 1, 1] * dy
 
-    def shade(self, face_x: torch.Tensor, face_y: torch.Tensor) -> torch.Tensor:
-        nx, ny = face_x / 0.95, (face_y + 0.1) / 1.2
+    def shade(self, c: _Canvas) -> torch.Tensor:
+        """Lambertian shading [B, H, W] of the canvas pixels on an ellipsoid (semi-axes 0.95 and 1.2
+        head units, centred 0.1 below the head origin) facing the viewer."""
+        dx, dy = c.x - SCREEN_CENTRE[0], c.y - SCREEN_CENTRE[1]
+        mi = self.minv[:, :, :, None, None]
+        nx = (mi[:, 0, 0] / 0.95) * dx + (mi[:, 0, 1] / 0.95) * dy
+        ny = (mi[:, 1, 0] / 1.2) * dx + ((mi[:, 1, 1] / 1.2) * dy + 0.1 / 1.2)
         nz = torch.sqrt((1 - nx * nx - ny * ny).clamp(min=0.05))
         lam = nx * self.light[:, 0] + ny * self.light[:, 1] + nz * self.light[:, 2]
         return 0.58 + 0.42 * _smooth_relu(0.75 * lam).clamp(max=1.0)
