@@ -3,11 +3,12 @@
 Every shape is a soft mask `sigmoid(d / tau)` of an approximate signed distance `d` (image units,
 positive inside), with `tau` half a pixel, so the image is smooth in every continuous parameter.
 Features are drawn in local frames spanned by their landmarks (eye corners, mouth corners, brow
-ends), as regions between parabolas through those landmarks; the head is the convex polygon of the
-jaw and skull outline; shading is Lambertian on an ellipsoid that turns with the head.
-Layers, back to front: background pattern, hair volume, neck, ears, shaded skin, nose sides and
-nostrils, lips and mouth interior with teeth, eyes (white, iris, pupil, lash line), brows, fringe,
-glasses.
+ends), as regions between parabolas through those landmarks; the head is the polygon of the jaw and
+skull outline; shading is Lambertian on an ellipsoid that turns with the head.
+Layers, back to front, over the whole image: background pattern, hair volume, neck, ears, shaded
+skin, fringe (which stays above the brows); then, each in a small window per face around its
+landmarks: nose sides, tip and nostrils; lips, mouth opening and teeth; eyes (white, iris, pupil,
+lash line), brows and glasses. All layers of one canvas are composited in one weighted sum.
 """
 
 from __future__ import annotations
