@@ -3,11 +3,12 @@
 Every shape is a soft mask `sigmoid(d / tau)` of an approximate signed distance `d` (image units,
 positive inside), with `tau` half a pixel, so the image is smooth in every continuous parameter.
 Features are drawn in local frames spanned by their landmarks (eye corners, mouth corners, brow
-ends), as regions between parabolas through those landmarks; the head is the convex polygon of the
-jaw and skull outline; shading is Lambertian on an ellipsoid that turns with the head.
-Layers, back to front: background pattern, hair volume, neck, ears, shaded skin, nose sides and
-nostrils, lips and mouth interior with teeth, eyes (white, iris, pupil, lash line), brows, fringe,
-glasses.
+ends), as regions between parabolas through those landmarks; the head is the polygon of the jaw and
+skull outline; shading is Lambertian on an ellipsoid that turns with the head.
+Layers, back to front, over the whole image: background pattern, hair volume, neck, ears, shaded
+skin, fringe (which stays above the brows); then, each in a small window per face around its
+landmarks: nose sides, tip and nostrils; lips, mouth opening and teeth; eyes (white, iris, pupil,
+lash line), brows and glasses. All layers of one canvas are composited in one weighted sum.
 """
 
 from __future__ import annotations
@@ -30,13 +31,34 @@ LIP_TINT = (0.86, 0.55, 0.55)
 
 
 class _Canvas:
-    """Pixel grid, softness, and the layers painted so far (coverage, colour, optional shading)."""
+    """A pixel grid (the whole image, or one window per face), its softness, and the layers painted
+    on it so far (coverage, colour, optional shading)."""
 
-    def __init__(self, resolution: int, like: torch.Tensor):
-        grid = (torch.arange(resolution, dtype=like.dtype, device=like.device) + 0.5) / resolution
-        self.x, self.y = grid.view(1, 1, resolution), grid.view(1, resolution, 1)
+    def __init__(self, x: torch.Tensor, y: torch.Tensor, resolution: int, index: torch.Tensor | None = None):
+        self.x, self.y = x, y  # pixel centres in image units: [1 or B, 1, W] and [1 or B, H, 1]
         self.tau = 0.5 / resolution
+        self.index = index  # for a window: each pixel's position in the flattened image, [B, H * W]
         self.layers: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]] = []
+
+    @classmethod
+    def full(cls, resolution: int, like: torch.Tensor) -> _Canvas:
+        grid = (torch.arange(resolution, dtype=like.dtype, device=like.device) + 0.5) / resolution
+        return cls(grid.view(1, 1, -1), grid.view(1, -1, 1), resolution)
+
+    @classmethod
+    def window(cls, lo: torch.Tensor, hi: torch.Tensor, resolution: int, margin: float = 8.0) -> _Canvas:
+        """One window per face around the boxes [lo, hi] ([B, 2] image units), `margin` pixels wider
+        on each side; all windows have the size of the largest box, and lie inside the image."""
+        lo_px, hi_px = (lo.detach() * resolution - margin).floor(), (hi.detach() * resolution + margin).ceil()
+        w, h = ((hi_px - lo_px).amax(0).clamp(min=1, max=resolution)).long().tolist()
+        x0 = lo_px[:, 0].clamp(0, resolution - w).long()
+        y0 = lo_px[:, 1].clamp(0, resolution - h).long()
+        cols = x0[:, None] + torch.arange(w, device=lo.device)
+        rows = y0[:, None] + torch.arange(h, device=lo.device)
+        index = (rows[:, :, None] * resolution + cols[:, None, :]).reshape(len(lo), h * w)
+        x = ((cols.to(lo.dtype) + 0.5) / resolution)[:, None, :]
+        y = ((rows.to(lo.dtype) + 0.5) / resolution)[:, :, None]
+        return cls(x, y, resolution, index)
 
     def soft(self, d: torch.Tensor) -> torch.Tensor:
         return torch.sigmoid(d / self.tau)
@@ -50,18 +72,20 @@ class _Canvas:
 
     def ellipse(self, centre: torch.Tensor, axis: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         """Soft inside of the ellipse with semi-axes a along `axis` and b across it ([B, 1, 1] each)."""
-        u, v = self.local(centre, axis)
-        return self.soft(torch.minimum(a, b) * (1 - torch.sqrt((u / a) ** 2 + (v / b) ** 2 + 1e-6)))
+        dx, dy = self.x - centre[:, 0, None, None], self.y - centre[:, 1, None, None]
+        ax, ay = axis[:, 0, None, None], axis[:, 1, None, None]
+        u, v = dx * (ax / a) + dy * (ay / a), dy * (ax / b) - dx * (ay / b)  # scaled while still small
+        return torch.sigmoid((torch.minimum(a, b) / self.tau) * (1 - torch.sqrt(u * u + v * v + 1e-6)))
 
     def paint(self, alpha: torch.Tensor, colour: torch.Tensor, shade: torch.Tensor | None = None) -> None:
         """Paint `colour` [B, 3] (times the `shade` map [B, H, W], if any) with coverage `alpha` [B, H, W]
         over everything painted before."""
         self.layers.append((alpha, colour, shade))
 
-    def composite(self, colours: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
-        """The painted layers over a background that mixes `colours` [B, K, 3] by `weights` [B, K, H, W]
-        (summing to one) → image [B, 3, H, W]. Each layer is weighted by its coverage times the
-        transmittance of the layers in front of it, so compositing is one weighted sum of colours."""
+    def composite(self, under: torch.Tensor) -> torch.Tensor:
+        """The painted layers over `under` (the image [B, 3, R, R]) → a new image. Each layer weighs
+        its coverage times the transmittance of the layers in front of it, so compositing is one
+        weighted sum of colours; a window composites over, and writes back, its own pixels."""
         transmit = 1.0
         ws, cs = [], []
         for alpha, colour, shade in reversed(self.layers):
@@ -69,8 +93,12 @@ class _Canvas:
             transmit = transmit - w
             ws.append(w if shade is None else w * shade)
             cs.append(colour)
-        w = torch.cat([torch.stack(ws, 1), weights * transmit.unsqueeze(1)], 1)
-        return torch.einsum("bkhw,bkc->bchw", w, torch.cat([torch.stack(cs, 1), colours], 1))
+        painted = torch.einsum("bkhw,bkc->bchw", torch.stack(ws, 1), torch.stack(cs, 1))
+        if self.index is None:
+            return painted + transmit.unsqueeze(1) * under
+        flat, index = under.flatten(2), self.index.unsqueeze(1).expand(-1, 3, -1)
+        below = flat.gather(2, index).view_as(painted)
+        return flat.scatter(2, index, (painted + transmit.unsqueeze(1) * below).flatten(2)).view_as(under)
 
 
 def _const(rgb: tuple[float, float, float], like: torch.Tensor) -> torch.Tensor:
@@ -93,15 +121,49 @@ def _coords(points: torch.Tensor, origin: torch.Tensor, axis: torch.Tensor) -> t
 
 
 def _polygon(canvas: _Canvas, poly: torch.Tensor) -> torch.Tensor:
-    """Soft inside [B, H, W] of the convex polygon `poly` [B, E, 2] (either orientation)."""
-    a, b = poly, poly.roll(-1, dims=1)
-    d = b - a
-    area = (a[..., 0] * b[..., 1] - b[..., 0] * a[..., 1]).sum(1)  # > 0: clockwise on screen (y down)
-    sign = torch.where(area < 0, 1.0, -1.0).to(poly.dtype)[:, None, None]
-    n = sign * torch.stack([d[..., 1], -d[..., 0]], -1) / d.norm(dim=-1, keepdim=True).clamp(min=1e-6)
-    offset = (n * a).sum(-1)
-    dist = (n[..., 0, None, None] * canvas.x - offset[..., None, None]) + n[..., 1, None, None] * canvas.y
+    """Soft inside [B, H, W] of the convex polygon `poly` [B, E, 2] with many edges.
+
+    Each pixel is measured against the edge in whose angular sector (seen from the vertex mean) it
+    lies and that edge's two neighbours (which cut off the edge lines beyond the vertices), so the
+    cost does not grow with the number of edges."""
+    centre = poly.mean(1, keepdim=True)
+    angles = torch.atan2(*(poly - centre).detach().unbind(-1)[::-1])
+    angles, order = angles.sort(dim=1)
+    a = poly.gather(1, order.unsqueeze(-1).expand(-1, -1, 2))
+    n, offset = _edges(a, centre)
+    x, y = torch.broadcast_tensors(canvas.x, canvas.y)
+    x, y = x.expand(len(poly), -1, -1), y.expand(len(poly), -1, -1)
+    with torch.no_grad():
+        pixel_angles = torch.atan2(y - centre[:, :, 1, None], x - centre[:, :, 0, None]).flatten(1)
+        edge = torch.searchsorted(angles.contiguous(), pixel_angles.contiguous()) - 1
+    dist = None
+    for shift in (-1, 0, 1):
+        k = (edge + shift) % poly.shape[1]
+        nx, ny, off = (t.gather(1, k).view_as(x) for t in (n[..., 0], n[..., 1], offset))
+        d = nx * x + ny * y - off
+        dist = d if dist is None else torch.minimum(dist, d)
+    return canvas.soft(dist)
+
+
+def _convex(canvas: _Canvas, poly: torch.Tensor) -> torch.Tensor:
+    """Soft inside [B, H, W] of the convex polygon `poly` [B, E, 2] with few edges (vertices in order).
+
+    Besides the edges, each vertex contributes a supporting line across its bisector, which keeps
+    the inside exact and stops the soft edge from running on past sharp corners."""
+    n, offset = _edges(poly, poly.mean(1, keepdim=True))
+    caps = torch.nn.functional.normalize(n + n.roll(1, dims=1), dim=-1)  # edges k-1 and k meet at vertex k
+    n, offset = torch.cat([n, caps], 1), torch.cat([offset, (caps * poly).sum(-1)], 1)
+    x, y = canvas.x.unsqueeze(1), canvas.y.unsqueeze(1)
+    dist = (n[..., 0, None, None] * x - offset[..., None, None]) + n[..., 1, None, None] * y
     return canvas.soft(dist.amin(dim=1))
+
+
+def _edges(vertices: torch.Tensor, centre: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Unit inward normals [B, E, 2] and offsets [B, E] of the edges vertex k → k+1 (the last wraps)."""
+    d = vertices.roll(-1, dims=1) - vertices
+    n = torch.stack([d[..., 1], -d[..., 0]], -1) / d.norm(dim=-1, keepdim=True).clamp(min=1e-6)
+    n = n * torch.sign(((centre - vertices) * n).sum(-1, keepdim=True).detach())
+    return n, (n * vertices).sum(-1)
 
 
 def _smooth_relu(t: torch.Tensor) -> torch.Tensor:
@@ -115,66 +177,89 @@ def render_faces(params: FaceParams, resolution: int, camera: Camera | None) -> 
     rot, scale = _view(p.pose, camera)
     s = scale[:, None, None]
     light = p.light / p.light.norm(dim=1, keepdim=True).clamp(min=1e-6)
-    c = _Canvas(resolution, p.identity)
-
-    # Face-plane coordinates of every pixel (head units, y up), through the head's screen axes.
-    m = torch.stack([rot[:, 0, 0], rot[:, 0, 1], -rot[:, 1, 0], -rot[:, 1, 1]], 1).view(-1, 2, 2) * s
-    minv = torch.linalg.inv(m)
-    dx, dy = c.x - SCREEN_CENTRE[0], c.y - SCREEN_CENTRE[1]
-    face_x = minv[:, 0, 0, None, None] * dx + minv[:, 0, 1, None, None] * dy
-    face_y = minv[:, 1, 0, None, None] * dx + minv[:, 1, 1, None, None] * dy
-    roll_axis = torch.nn.functional.normalize(m[:, :, 0], dim=1)
-
-    # Lambertian shading on an ellipsoid around the face, turned with the head.
-    nx, ny = face_x / 0.95, (face_y + 0.1) / 1.2
-    nz = torch.sqrt((1 - nx * nx - ny * ny).clamp(min=0.05))
-    lh = torch.einsum("bij,bi->bj", rot, light)  # the light direction in the head frame
-    diffuse = _smooth_relu(0.75 * (nx * lh[:, 0, None, None] + ny * lh[:, 1, None, None] + nz * lh[:, 2, None, None]))
-    shade = 0.58 + 0.42 * diffuse.clamp(max=1.0)
+    head_frame = _HeadFrame(rot, s, light)
+    c = _Canvas.full(resolution, p.identity)
+    face_x, face_y = head_frame.coords(c)
+    shade = head_frame.shade(c)
     hair_shade = 0.35 + 0.65 * shade
 
     # Hair volume behind the head: an ellipse around the cranium and, for long hair, a curtain.
     volume, length, fringe = (t[:, None, None] for t in p.hair_shape.unbind(1))
     a, b = s * (1.0 + 0.16 * volume), s * (0.98 + 0.12 * volume)
-    blob = c.ellipse(pts[:, CRANIUM], roll_axis, a, b)
-    hx, hy = c.local(pts[:, CRANIUM], roll_axis)
+    blob = c.ellipse(pts[:, CRANIUM], head_frame.roll_axis, a, b)
+    hx, hy = c.local(pts[:, CRANIUM], head_frame.roll_axis)
     curtain = c.soft(0.93 * a - hx.abs()) * c.soft(hy)
     c.paint(torch.maximum(blob, curtain) * c.soft(s * (0.25 + 1.45 * length) - hy), p.hair, hair_shade)
 
-    kx, ky = c.local((pts[:, 4] + pts[:, 12]) / 2, roll_axis)
+    kx, ky = c.local((pts[:, 4] + pts[:, 12]) / 2, head_frame.roll_axis)
     c.paint(c.soft(s * 0.3 - kx.abs()) * c.soft(ky), p.skin * 0.62)  # the neck, in the head's shadow
     for ear in EARS:
-        c.paint(c.ellipse(pts[:, ear], roll_axis, s * 0.1, s * 0.17), p.skin * 0.9, shade)
+        c.paint(c.ellipse(pts[:, ear], head_frame.roll_axis, s * 0.1, s * 0.17), p.skin * 0.9, shade)
     head = _polygon(c, pts[:, OUTLINE])
     c.paint(head, p.skin, shade)
-
-    _nose(c, p, pts, rot, light, shade)
-    _mouth(c, p, pts, shade)
-    for eye in (shape3d.EYE_L, shape3d.EYE_R):
-        _eye(c, p, pts[:, eye], s)
-    for brow in (BROW_L, BROW_R):
-        _brow(c, pts[:, brow], p.hair * 0.55, s, outer_first=brow == BROW_L)
-    hairline = 0.98 - 0.45 * fringe + 0.3 * face_x * face_x
+    hairline = 0.98 - 0.45 * fringe + 0.3 * face_x * face_x  # the fringe stays above the brows
     c.paint(head * c.soft(s * (face_y - hairline)), p.hair, hair_shade)
-    _glasses(c, p, pts, s)
+    image = c.composite(_background(p, c))
 
-    colours, weights = _background(p, resolution)
-    return c.composite(colours, weights) * 2 - 1
+    # The features, each in a small window per face around its landmarks.
+    nose = _Canvas.window(pts[:, 27:36].amin(1), pts[:, 27:36].amax(1), resolution)
+    _nose(nose, p, pts, rot, light, head_frame.shade(nose))
+    image = nose.composite(image)
+    mouth = _Canvas.window(pts[:, 48:68].amin(1), pts[:, 48:68].amax(1), resolution)
+    _mouth(mouth, p, pts, head_frame.shade(mouth))
+    image = mouth.composite(image)
+    reach = 0.8 * (pts[:, 39] - pts[:, 36]).norm(dim=1, keepdim=True) + s[:, 0] * 0.04  # glasses rims
+    centres = pts[:, 36:48].view(-1, 2, 6, 2).mean(2)
+    lo = torch.minimum(pts[:, 17:27].amin(1), centres.amin(1) - reach)
+    hi = torch.maximum(pts[:, 36:48].amax(1), centres.amax(1) + reach)
+    eyes = _Canvas.window(lo, hi, resolution)
+    for eye in (shape3d.EYE_L, shape3d.EYE_R):
+        _eye(eyes, p, pts[:, eye], s)
+    for brow in (BROW_L, BROW_R):
+        _brow(eyes, pts[:, brow], p.hair * 0.55, s, outer_first=brow == BROW_L)
+    _glasses(eyes, p, pts, s)
+    return eyes.composite(image) * 2 - 1
 
 
-def _background(p: FaceParams, resolution: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Two colours [B, 2, 3] and their weights [B, 2, H, W]: stripes (checker weight 0) or a
+class _HeadFrame:
+    """Screen ↔ head geometry: face-plane coordinates of pixels and Lambertian shading on an
+    ellipsoid around the face that turns with the head."""
+
+    def __init__(self, rot: torch.Tensor, s: torch.Tensor, light: torch.Tensor):
+        m = torch.stack([rot[:, 0, 0], rot[:, 0, 1], -rot[:, 1, 0], -rot[:, 1, 1]], 1).view(-1, 2, 2) * s
+        self.minv = torch.linalg.inv(m)  # screen offset → head (x, y), through the head's screen axes
+        self.roll_axis = torch.nn.functional.normalize(m[:, :, 0], dim=1)
+        self.light = torch.einsum("bij,bi->bj", rot, light)[:, :, None, None]  # the light in the head frame
+
+    def coords(self, c: _Canvas) -> tuple[torch.Tensor, torch.Tensor]:
+        """Face-plane coordinates (head units, y up) of the canvas pixels."""
+        dx, dy = c.x - SCREEN_CENTRE[0], c.y - SCREEN_CENTRE[1]
+        mi = self.minv[:, :, :, None, None]
+        return mi[:, 0, 0] * dx + mi[:, 0, 1] * dy, mi[:, 1, 0] * dx + mi[:, 1, 1] * dy
+
+    def shade(self, c: _Canvas) -> torch.Tensor:
+        """Lambertian shading [B, H, W] of the canvas pixels on an ellipsoid (semi-axes 0.95 and 1.2
+        head units, centred 0.1 below the head origin) facing the viewer."""
+        dx, dy = c.x - SCREEN_CENTRE[0], c.y - SCREEN_CENTRE[1]
+        mi = self.minv[:, :, :, None, None]
+        nx = (mi[:, 0, 0] / 0.95) * dx + (mi[:, 0, 1] / 0.95) * dy
+        ny = (mi[:, 1, 0] / 1.2) * dx + ((mi[:, 1, 1] / 1.2) * dy + 0.1 / 1.2)
+        nz = torch.sqrt((1 - nx * nx - ny * ny).clamp(min=0.05))
+        lam = nx * self.light[:, 0] + ny * self.light[:, 1] + nz * self.light[:, 2]
+        return 0.58 + 0.42 * _smooth_relu(0.75 * lam).clamp(max=1.0)
+
+
+def _background(p: FaceParams, c: _Canvas) -> torch.Tensor:
+    """The background image [B, 3, R, R]: two colours mixed by stripes (checker weight 0) or by a
     checkerboard-like product of stripes (weight 1)."""
-    ref = p.pattern
-    grid = (torch.arange(resolution, dtype=ref.dtype, device=ref.device) + 0.5) / resolution - 0.5
     angle, freq, phase, checker = (t[:, None, None] for t in p.pattern.unbind(1))
-    x, y = grid.view(1, 1, -1), grid.view(1, -1, 1)
+    x, y = c.x - 0.5, c.y - 0.5
     u = x * angle.cos() + y * angle.sin()
     v = y * angle.cos() - x * angle.sin()
     s1 = torch.sin(2 * math.pi * freq * u + phase)
     s2 = torch.sin(2 * math.pi * freq * v)
-    mix = 0.5 + 0.5 * s1 * (1 - checker + checker * s2)
-    return torch.stack([p.background, p.background2], 1), torch.stack([1 - mix, mix], 1)
+    mix = (0.5 + 0.5 * s1 * (1 - checker + checker * s2)).unsqueeze(1)
+    return p.background[:, :, None, None] + (p.background2 - p.background)[:, :, None, None] * mix
 
 
 def _nose(c: _Canvas, p: FaceParams, pts: torch.Tensor, rot: torch.Tensor, light: torch.Tensor, shade) -> None:
@@ -182,10 +267,10 @@ def _nose(c: _Canvas, p: FaceParams, pts: torch.Tensor, rot: torch.Tensor, light
     for tri, side in (([27, 31, 33], -1.0), ([27, 33, 35], 1.0)):
         normal = rot @ torch.tensor([0.75 * side, -0.1, 0.65], dtype=rot.dtype, device=rot.device)
         lam = (normal * light).sum(1, keepdim=True).clamp(-1, 1)
-        c.paint(_polygon(c, pts[:, tri]) * 0.8, p.skin * (0.75 + 0.25 * lam), shade)
+        c.paint(_convex(c, pts[:, tri]) * 0.8, p.skin * (0.75 + 0.25 * lam), shade)
     width = (pts[:, 35] - pts[:, 31]).norm(dim=1)[:, None, None]
     origin, axis, _ = _frame(pts[:, 31], pts[:, 35])
-    c.paint(c.ellipse(pts[:, 30], axis, 0.22 * width, 0.22 * width) * 0.35, _const(WHITE, pts))
+    c.paint(c.ellipse(pts[:, 30], axis, 0.15 * width, 0.12 * width) * 0.3, _const(WHITE, pts))
     for i in (32, 34):
         c.paint(c.ellipse(pts[:, i], axis, 0.13 * width, 0.08 * width) * 0.85, p.skin * 0.3)
 
