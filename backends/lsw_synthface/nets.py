@@ -42,7 +42,7 @@ class BackboneConfig:
     """Architecture of the convolutional backbone shared by both networks."""
 
     input_size: int = 64
-    widths: tuple[int, ...] = attrs.field(default=(32, 64, 96, 128), converter=tuple)
+    widths: tuple[int, ...] = attrs.field(default=(16, 32, 64, 128), converter=tuple)
     hidden: int = 256
 
     @property
@@ -210,7 +210,7 @@ def load_net(net: nn.Module, path: str | os.PathLike) -> nn.Module:
     from safetensors.torch import load_file
 
     stored = read_config(path)
-    expected = net.config()
+    expected = json.loads(json.dumps(net.config()))  # tuples become lists, as in the file
     if stored != expected:
         keys = sorted(k for k in set(stored) | set(expected) if stored.get(k) != expected.get(k))
         raise CheckpointError(
