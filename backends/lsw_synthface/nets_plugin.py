@@ -10,9 +10,13 @@ import click
 
 from lsw_core.plugins import hookimpl
 
+# Distinct function names (hooks named by `specname`), so that `from ... import *` in the package's
+# plugin module cannot clash with its own hook implementations.
+__all__ = ["register_synthface_id", "register_synthface_3dmm", "register_synthface_fit"]
 
-@hookimpl
-def register_identity_embedders(register):
+
+@hookimpl(specname="register_identity_embedders")
+def register_synthface_id(register):
     from lsw_synthface.nets import build_embedder
 
     register(
@@ -22,8 +26,8 @@ def register_identity_embedders(register):
     )
 
 
-@hookimpl
-def register_shape_models(register):
+@hookimpl(specname="register_shape_models")
+def register_synthface_3dmm(register):
     from lsw_synthface.nets import build_shape_model
 
     register(
@@ -62,8 +66,8 @@ def fit_command(out, minutes, seed, embedder_steps, regressor_steps, threads, qu
     )
 
 
-@hookimpl
-def register_commands(cli):
+@hookimpl(specname="register_commands")
+def register_synthface_fit(cli):
     group = cli.commands.get("synthface")
     if not isinstance(group, click.Group):
         group = click.Group("synthface", help="The embedded synthetic face world.")
