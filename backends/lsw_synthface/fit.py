@@ -58,20 +58,24 @@ class FitConfig:
     seed: int = 0
     minutes: float = 15.0
     threads: int = 2
-    render_resolution: int = 64
     backbone: BackboneConfig = BackboneConfig()
     embedding_dim: int = 128
-    # identity embedder
-    embedder_steps: int = 1500
-    identities: int = 32
+    steps: int = 2000
+    # the pool of rendered faces both networks learn from: `pool_identities` × `views` renders,
+    # `refresh_identities` of them re-rendered with fresh faces every `refresh_every` steps
+    render_resolution: int = 64
+    pool_identities: int = 1024
     views: int = 4
+    refresh_identities: int = 32
+    refresh_every: int = 16
+    # identity embedder
+    identities: int = 32
     temperature: float = 0.1
     identity_regression_weight: float = 0.5
     # regressor
-    regressor_steps: int = 1500
-    regressor_batch: int = 96
+    regressor_batch: int = 128
     landmark_weight: float = 20.0
-    # optimiser (AdamW, linear warm-up then cosine decay, gradient clipping)
+    # optimiser (AdamW, linear warm-up then cosine decay, gradient clipping), for both networks
     lr: float = 2e-3
     weight_decay: float = 1e-4
     warmup_steps: int = 100
@@ -86,14 +90,12 @@ class FitConfig:
 
 
 def sample_views(identities: int, views: int, generator: torch.Generator):
-    """FaceParams for `identities` × `views` faces: each identity's `views` rows share the identity
-    coefficients and have everything else sampled independently. Returns (params, labels)."""
+    """FaceParams for `identities` × `views` faces: each identity's `views` consecutive rows share
+    the identity coefficients and have everything else sampled independently."""
     world = _world()
     base = world.sample_params(identities, generator=generator)
     params = world.sample_params(identities * views, generator=generator)
-    params = attrs.evolve(params, identity=base.identity.repeat_interleave(views, dim=0))
-    labels = torch.arange(identities).repeat_interleave(views)
-    return params, labels
+    return attrs.evolve(params, identity=base.identity.repeat_interleave(views, dim=0))
 
 
 def coefficients(params) -> torch.Tensor:
@@ -106,6 +108,49 @@ def prior_statistics(generator: torch.Generator, n: int = 8192) -> tuple[torch.T
     constant coefficient does not divide by zero)."""
     c = coefficients(_world().sample_params(n, generator=generator))
     return c.mean(0), c.std(0).clamp_min(1e-3)
+
+
+class RenderPool:
+    """A ring buffer of rendered faces, `views` renders per identity, with their coefficients and
+    true landmarks. Rendering is the expensive part of fitting, so each render is reused for a
+    while and the oldest identities are replaced by fresh ones as fitting goes on."""
+
+    def __init__(self, identities: int, views: int, resolution: int, generator: torch.Generator):
+        world = _world()
+        self.identities, self.views, self.resolution, self.generator = identities, views, resolution, generator
+        n, ncoef = identities * views, world.IDENTITY_DIM + world.EXPRESSION_DIM + 3
+        self.images = torch.empty(n, 3, resolution, resolution, dtype=torch.float16)
+        self.coeffs = torch.empty(n, ncoef)
+        self.landmarks = torch.empty(n, 68, 2)
+        self.next = 0
+        self.rendered = 0
+
+    def refresh(self, identities: int) -> None:
+        """Render `identities` new identities (× views) into the oldest slots."""
+        world = _world()
+        identities = min(identities, self.identities)
+        params = sample_views(identities, self.views, self.generator)
+        with torch.no_grad():
+            images = world.render(params, resolution=self.resolution)
+            landmarks = world.project_landmarks(params.identity, params.expression, params.pose)
+        rows = (torch.arange(identities * self.views) + self.next * self.views) % len(self.images)
+        self.images[rows] = images.to(torch.float16)
+        self.coeffs[rows] = coefficients(params)
+        self.landmarks[rows] = landmarks
+        self.next = (self.next + identities) % self.identities
+        self.rendered += len(rows)
+
+    def identity_batch(self, identities: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """All views of `identities` random identities: (images, labels, identity coefficients)."""
+        ids = torch.randperm(self.identities, generator=self.generator)[:identities]
+        rows = (ids[:, None] * self.views + torch.arange(self.views)).flatten()
+        labels = torch.arange(len(ids)).repeat_interleave(self.views)
+        return self.images[rows].float(), labels, self.coeffs[rows]
+
+    def face_batch(self, size: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """`size` random renders: (images, coefficients, landmarks)."""
+        rows = torch.randint(len(self.images), (size,), generator=self.generator)
+        return self.images[rows].float(), self.coeffs[rows], self.landmarks[rows]
 
 
 # ---------------------------------------------------------------- losses
@@ -130,86 +175,94 @@ def landmark_l1(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 # ---------------------------------------------------------------- training
 
 
-def _schedule(optimizer: torch.optim.Optimizer, steps: int, warmup: int) -> torch.optim.lr_scheduler.LambdaLR:
-    def factor(step: int) -> float:
-        if step < warmup:
-            return (step + 1) / warmup
-        return 0.5 * (1 + math.cos(math.pi * min(1.0, (step - warmup) / max(1, steps - warmup))))
+class _Learner:
+    """One network with its AdamW optimiser (linear warm-up, then cosine decay) and clipping."""
 
-    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+    def __init__(self, parameters, config: FitConfig):
+        self.parameters = list(parameters)
+        self.config = config
+        self.opt = torch.optim.AdamW(self.parameters, lr=config.lr, weight_decay=config.weight_decay)
+        warmup, steps = config.warmup_steps, config.steps
+
+        def factor(step: int) -> float:
+            if step < warmup:
+                return (step + 1) / warmup
+            return 0.5 * (1 + math.cos(math.pi * min(1.0, (step - warmup) / max(1, steps - warmup))))
+
+        self.sched = torch.optim.lr_scheduler.LambdaLR(self.opt, factor)
+        self.ema: float | None = None
+
+    def step(self, loss: torch.Tensor) -> None:
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.parameters, self.config.grad_clip)
+        self.opt.step()
+        self.sched.step()
+        self.ema = loss.item() if self.ema is None else 0.98 * self.ema + 0.02 * loss.item()
 
 
-def _train(name, parameters, steps, loss_fn, config: FitConfig, deadline: float, quiet: bool) -> dict[str, Any]:
-    """Generic loop: AdamW + warm-up/cosine + clipping until `steps` or `deadline`."""
-    parameters = list(parameters)
-    opt = torch.optim.AdamW(parameters, lr=config.lr, weight_decay=config.weight_decay)
-    sched = _schedule(opt, steps, config.warmup_steps)
-    bar = tqdm(range(steps), desc=name, disable=quiet, leave=False, file=sys.stderr)
-    ema, done, start = None, 0, time.monotonic()
+def fit_networks(config: FitConfig, deadline: float = math.inf, quiet: bool = False):
+    """Train a `SynthFaceEmbedder` and a `SynthFaceShapeModel` from scratch on one pool of renders.
+    Returns (embedder, shape model, log)."""
+    world = _world()
+    torch.manual_seed(config.seed)
+    g = torch.Generator().manual_seed(config.seed)
+    mean, std = prior_statistics(g)
+    ni = world.IDENTITY_DIM
+
+    embedder = SynthFaceEmbedder(dim=config.embedding_dim, backbone=config.backbone).train()
+    id_head = torch.nn.Linear(config.embedding_dim, ni)  # auxiliary, discarded after fitting
+    regressor = SynthFaceShapeModel(identity_dim=ni, expression_dim=world.EXPRESSION_DIM, backbone=config.backbone)
+    regressor.coeff_mean.copy_(mean)
+    regressor.coeff_std.copy_(std)
+    regressor.train()
+    learn_e = _Learner([*embedder.parameters(), *id_head.parameters()], config)
+    learn_r = _Learner(regressor.parameters(), config)
+
+    start = time.monotonic()
+    pool = RenderPool(config.pool_identities, config.views, config.render_resolution, g)
+    bar = tqdm(total=config.pool_identities, desc="rendering faces", disable=quiet, leave=False, file=sys.stderr)
+    for _ in range(0, config.pool_identities, config.refresh_identities):
+        pool.refresh(config.refresh_identities)
+        bar.update(config.refresh_identities)
+    bar.close()
+    pool_seconds = time.monotonic() - start
+
+    done = 0
+    bar = tqdm(range(config.steps), desc="fitting", disable=quiet, leave=False, file=sys.stderr)
     for step in bar:
         if time.monotonic() > deadline:
             break
-        loss, logs = loss_fn(step)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(parameters, config.grad_clip)
-        opt.step()
-        sched.step()
-        ema = loss.item() if ema is None else 0.95 * ema + 0.05 * loss.item()
+        if step and step % config.refresh_every == 0:
+            pool.refresh(config.refresh_identities)
+
+        images, labels, identity = pool.identity_batch(config.identities)
+        emb = embedder(images)
+        contrastive = supervised_contrastive(emb, labels, config.temperature)
+        regression = F.mse_loss(id_head(emb), (identity[:, :ni] - mean[:ni]) / std[:ni])
+        learn_e.step(contrastive + config.identity_regression_weight * regression)
+
+        images, coeffs, landmarks = pool.face_batch(config.regressor_batch)
+        pred = regressor(images)
+        coeff_loss = F.mse_loss((pred - mean) / std, (coeffs - mean) / std)
+        lm_loss = landmark_l1(regressor.landmarks(pred), landmarks)
+        learn_r.step(coeff_loss + config.landmark_weight * lm_loss)
+
         done = step + 1
         if step % 10 == 0:
-            bar.set_postfix(loss=f"{ema:.4f}", **{k: f"{v:.4f}" for k, v in logs.items()})
+            bar.set_postfix(id=f"{learn_e.ema:.3f}", con=f"{contrastive.item():.3f}", coef=f"{coeff_loss.item():.3f}",
+                            lm=f"{lm_loss.item():.4f}")
     bar.close()
-    return {"steps": done, "steps_planned": steps, "final_loss_ema": ema, "seconds": time.monotonic() - start}
-
-
-def fit_embedder(config: FitConfig, generator: torch.Generator, deadline: float, quiet: bool = False):
-    """Train a `SynthFaceEmbedder` from scratch; returns (net, log)."""
-    world = _world()
-    net = SynthFaceEmbedder(dim=config.embedding_dim, backbone=config.backbone).train()
-    mean, std = prior_statistics(generator)
-    ni = world.IDENTITY_DIM
-    head = torch.nn.Linear(config.embedding_dim, ni)  # auxiliary, discarded after fitting
-
-    def loss_fn(step):
-        params, labels = sample_views(config.identities, config.views, generator)
-        with torch.no_grad():
-            images = world.render(params, resolution=config.render_resolution)
-        emb = net(images)
-        contrastive = supervised_contrastive(emb, labels, config.temperature)
-        target = (params.identity - mean[:ni]) / std[:ni]
-        regression = F.mse_loss(head(emb), target)
-        loss = contrastive + config.identity_regression_weight * regression
-        return loss, {"con": contrastive.item(), "reg": regression.item()}
-
-    log = _train("identity embedder", [*net.parameters(), *head.parameters()], config.embedder_steps,
-                 loss_fn, config, deadline, quiet)
-    return net.eval(), log
-
-
-def fit_regressor(config: FitConfig, generator: torch.Generator, deadline: float, quiet: bool = False):
-    """Train a `SynthFaceShapeModel` from scratch; returns (net, log)."""
-    world = _world()
-    net = SynthFaceShapeModel(
-        identity_dim=world.IDENTITY_DIM, expression_dim=world.EXPRESSION_DIM, backbone=config.backbone
-    ).train()
-    mean, std = prior_statistics(generator)
-    net.coeff_mean.copy_(mean)
-    net.coeff_std.copy_(std)
-
-    def loss_fn(step):
-        params = world.sample_params(config.regressor_batch, generator=generator)
-        with torch.no_grad():
-            images = world.render(params, resolution=config.render_resolution)
-            target_landmarks = world.project_landmarks(params.identity, params.expression, params.pose)
-        pred = net(images)
-        coeff = F.mse_loss((pred - mean) / std, (coefficients(params) - mean) / std)
-        landmarks = landmark_l1(net.landmarks(pred), target_landmarks)
-        loss = coeff + config.landmark_weight * landmarks
-        return loss, {"coef": coeff.item(), "lm": landmarks.item()}
-
-    log = _train("3DMM regressor", net.parameters(), config.regressor_steps, loss_fn, config, deadline, quiet)
-    return net.eval(), log
+    log = {
+        "steps": done,
+        "steps_planned": config.steps,
+        "renders": pool.rendered,
+        "pool_seconds": pool_seconds,
+        "seconds": time.monotonic() - start,
+        "embedder_loss_ema": learn_e.ema,
+        "regressor_loss_ema": learn_r.ema,
+    }
+    return embedder.eval(), regressor.eval(), log
 
 
 # ---------------------------------------------------------------- evaluation
@@ -267,26 +320,18 @@ def fit(config: FitConfig, out: str | os.PathLike, quiet: bool = False, command:
     torch.set_num_threads(config.threads)
     try:
         start = time.monotonic()
-        budget = config.minutes * 60
-        total = max(1, config.embedder_steps + config.regressor_steps)
-        torch.manual_seed(config.seed)
-        g = torch.Generator().manual_seed(config.seed)
-        embedder, emb_log = fit_embedder(config, g, start + budget * config.embedder_steps / total, quiet)
-        g = torch.Generator().manual_seed(config.seed + 1)
-        regressor, reg_log = fit_regressor(config, g, start + budget, quiet)
+        embedder, regressor, log = fit_networks(config, start + config.minutes * 60, quiet)
         train_seconds = time.monotonic() - start
         save_net(embedder, out / EMBEDDER_FILE)
         save_net(regressor, out / REGRESSOR_FILE)
         metrics = evaluate(build_embedder(out / EMBEDDER_FILE), build_shape_model(out / REGRESSOR_FILE), config)
     finally:
         torch.set_num_threads(threads)
-    capped = emb_log["steps"] < config.embedder_steps or reg_log["steps"] < config.regressor_steps
     report = {
         "command": command,
         "settings": attrs.asdict(config),
-        "embedder": emb_log,
-        "regressor": reg_log,
-        "stopped_by_time_cap": capped,
+        "fitting": log,
+        "stopped_by_time_cap": log["steps"] < config.steps,
         "train_seconds": train_seconds,
         "metrics": metrics,
         "environment": {"torch": torch.__version__, "python": platform.python_version(), "threads": config.threads},
