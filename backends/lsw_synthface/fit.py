@@ -39,6 +39,7 @@ from lsw_synthface.nets import (
     SynthFaceShapeModel,
     build_embedder,
     build_shape_model,
+    resample,
     save_net,
 )
 
@@ -57,23 +58,25 @@ class FitConfig:
 
     seed: int = 0
     minutes: float = 15.0
-    threads: int = 2
+    threads: int = 1
     backbone: BackboneConfig = BackboneConfig()
     embedding_dim: int = 128
-    steps: int = 2000
+    steps: int = 1200
     # the pool of rendered faces both networks learn from: `pool_identities` × `views` renders,
-    # `refresh_identities` of them re-rendered with fresh faces every `refresh_every` steps
+    # `refresh_identities` of them re-rendered with fresh faces every `refresh_every` steps; the
+    # last view of each identity is rendered at twice the resolution and area-averaged down, so
+    # the networks also see the antialiased look of larger renders they will be fed
     render_resolution: int = 64
-    pool_identities: int = 1024
+    pool_identities: int = 768
     views: int = 4
     refresh_identities: int = 32
     refresh_every: int = 16
     # identity embedder
-    identities: int = 32
+    identities: int = 24
     temperature: float = 0.1
     identity_regression_weight: float = 0.5
     # regressor
-    regressor_batch: int = 128
+    regressor_batch: int = 96
     landmark_weight: float = 20.0
     # optimiser (AdamW, linear warm-up then cosine decay, gradient clipping), for both networks
     lr: float = 2e-3
@@ -131,7 +134,12 @@ class RenderPool:
         identities = min(identities, self.identities)
         params = sample_views(identities, self.views, self.generator)
         with torch.no_grad():
-            images = world.render(params, resolution=self.resolution)
+            res = self.resolution
+            large = (torch.arange(len(params)) % self.views == self.views - 1) & (self.views > 1)
+            images = torch.empty(len(params), 3, res, res)
+            images[~large] = world.render(params.map(lambda t: t[~large]), resolution=res)
+            if large.any():
+                images[large] = resample(world.render(params.map(lambda t: t[large]), resolution=2 * res), res)
             landmarks = world.project_landmarks(params.identity, params.expression, params.pose)
         rows = (torch.arange(identities * self.views) + self.next * self.views) % len(self.images)
         self.images[rows] = images.to(torch.float16)
