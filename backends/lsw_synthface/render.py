@@ -30,13 +30,34 @@ LIP_TINT = (0.86, 0.55, 0.55)
 
 
 class _Canvas:
-    """Pixel grid, softness and the image being composited."""
+    """A pixel grid (the whole image, or one window per face), its softness, and the layers painted
+    on it so far (coverage, colour, optional shading)."""
 
-    def __init__(self, background: torch.Tensor, resolution: int, like: torch.Tensor):
-        grid = (torch.arange(resolution, dtype=like.dtype, device=like.device) + 0.5) / resolution
-        self.x, self.y = grid.view(1, 1, resolution), grid.view(1, resolution, 1)
+    def __init__(self, x: torch.Tensor, y: torch.Tensor, resolution: int, index: torch.Tensor | None = None):
+        self.x, self.y = x, y  # pixel centres in image units: [1 or B, 1, W] and [1 or B, H, 1]
         self.tau = 0.5 / resolution
-        self.image = background
+        self.index = index  # for a window: each pixel's position in the flattened image, [B, H * W]
+        self.layers: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]] = []
+
+    @classmethod
+    def full(cls, resolution: int, like: torch.Tensor) -> _Canvas:
+        grid = (torch.arange(resolution, dtype=like.dtype, device=like.device) + 0.5) / resolution
+        return cls(grid.view(1, 1, -1), grid.view(1, -1, 1), resolution)
+
+    @classmethod
+    def window(cls, lo: torch.Tensor, hi: torch.Tensor, resolution: int, margin: float = 8.0) -> _Canvas:
+        """One window per face around the boxes [lo, hi] ([B, 2] image units), `margin` pixels wider
+        on each side; all windows have the size of the largest box, and lie inside the image."""
+        lo_px, hi_px = (lo.detach() * resolution - margin).floor(), (hi.detach() * resolution + margin).ceil()
+        w, h = ((hi_px - lo_px).amax(0).clamp(min=1, max=resolution)).long().tolist()
+        x0 = lo_px[:, 0].clamp(0, resolution - w).long()
+        y0 = lo_px[:, 1].clamp(0, resolution - h).long()
+        cols = x0[:, None] + torch.arange(w, device=lo.device)
+        rows = y0[:, None] + torch.arange(h, device=lo.device)
+        index = (rows[:, :, None] * resolution + cols[:, None, :]).reshape(len(lo), h * w)
+        x = ((cols.to(lo.dtype) + 0.5) / resolution)[:, None, :]
+        y = ((rows.to(lo.dtype) + 0.5) / resolution)[:, :, None]
+        return cls(x, y, resolution, index)
 
     def soft(self, d: torch.Tensor) -> torch.Tensor:
         return torch.sigmoid(d / self.tau)
@@ -48,11 +69,33 @@ class _Canvas:
         ax, ay = axis[:, 0, None, None], axis[:, 1, None, None]
         return dx * ax + dy * ay, dy * ax - dx * ay
 
-    def over(self, alpha: torch.Tensor, colour: torch.Tensor) -> None:
-        """Composite `colour` ([B, 3] or [B, 3, H, W]) with coverage `alpha` [B, H, W] over the image."""
-        if colour.ndim == 2:
-            colour = colour[:, :, None, None]
-        self.image = self.image + alpha.unsqueeze(1) * (colour - self.image)
+    def ellipse(self, centre: torch.Tensor, axis: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        """Soft inside of the ellipse with semi-axes a along `axis` and b across it ([B, 1, 1] each)."""
+        u, v = self.local(centre, axis)
+        return self.soft(torch.minimum(a, b) * (1 - torch.sqrt((u / a) ** 2 + (v / b) ** 2 + 1e-6)))
+
+    def paint(self, alpha: torch.Tensor, colour: torch.Tensor, shade: torch.Tensor | None = None) -> None:
+        """Paint `colour` [B, 3] (times the `shade` map [B, H, W], if any) with coverage `alpha` [B, H, W]
+        over everything painted before."""
+        self.layers.append((alpha, colour, shade))
+
+    def composite(self, under: torch.Tensor) -> torch.Tensor:
+        """The painted layers over `under` (the image [B, 3, R, R]) → a new image. Each layer weighs
+        its coverage times the transmittance of the layers in front of it, so compositing is one
+        weighted sum of colours; a window composites over, and writes back, its own pixels."""
+        transmit = 1.0
+        ws, cs = [], []
+        for alpha, colour, shade in reversed(self.layers):
+            w = alpha * transmit
+            transmit = transmit - w
+            ws.append(w if shade is None else w * shade)
+            cs.append(colour)
+        painted = torch.einsum("bkhw,bkc->bchw", torch.stack(ws, 1), torch.stack(cs, 1))
+        if self.index is None:
+            return painted + transmit.unsqueeze(1) * under
+        flat, index = under.flatten(2), self.index.unsqueeze(1).expand(-1, 3, -1)
+        below = flat.gather(2, index).view_as(painted)
+        return flat.scatter(2, index, (painted + transmit.unsqueeze(1) * below).flatten(2)).view_as(under)
 
 
 def _const(rgb: tuple[float, float, float], like: torch.Tensor) -> torch.Tensor:
@@ -75,12 +118,15 @@ def _coords(points: torch.Tensor, origin: torch.Tensor, axis: torch.Tensor) -> t
 
 
 def _polygon(canvas: _Canvas, poly: torch.Tensor) -> torch.Tensor:
-    """Soft inside [B, H, W] of the convex polygon `poly` [B, E, 2], counter-clockwise on screen."""
+    """Soft inside [B, H, W] of the convex polygon `poly` [B, E, 2] (either orientation)."""
     a, b = poly, poly.roll(-1, dims=1)
     d = b - a
-    n = torch.stack([d[..., 1], -d[..., 0]], -1) / d.norm(dim=-1, keepdim=True).clamp(min=1e-6)
+    area = (a[..., 0] * b[..., 1] - b[..., 0] * a[..., 1]).sum(1)  # > 0: clockwise on screen (y down)
+    sign = torch.where(area < 0, 1.0, -1.0).to(poly.dtype)[:, None, None]
+    n = sign * torch.stack([d[..., 1], -d[..., 0]], -1) / d.norm(dim=-1, keepdim=True).clamp(min=1e-6)
     offset = (n * a).sum(-1)
-    dist = (n[..., 0, None, None] * canvas.x - offset[..., None, None]) + n[..., 1, None, None] * canvas.y
+    x, y = canvas.x.unsqueeze(1), canvas.y.unsqueeze(1)
+    dist = (n[..., 0, None, None] * x - offset[..., None, None]) + n[..., 1, None, None] * y
     return canvas.soft(dist.amin(dim=1))
 
 
@@ -91,99 +137,105 @@ def _smooth_relu(t: torch.Tensor) -> torch.Tensor:
 def render_faces(params: FaceParams, resolution: int, camera: Camera | None) -> torch.Tensor:
     """See `lsw_synthface.world.render`."""
     p = params
-    ref = p.identity
-    pts3 = project_points(p.identity, p.expression, p.pose, camera)
-    pts = pts3[..., :2]
+    pts = project_points(p.identity, p.expression, p.pose, camera)[..., :2]
     rot, scale = _view(p.pose, camera)
     s = scale[:, None, None]
     light = p.light / p.light.norm(dim=1, keepdim=True).clamp(min=1e-6)
-    c = _Canvas(_background(p, resolution, ref), resolution, ref)
-
-    # Head frame on screen: where head x and y axes point (y flipped to screen "down").
-    m = torch.stack([rot[:, 0, 0], rot[:, 0, 1], -rot[:, 1, 0], -rot[:, 1, 1]], 1).view(-1, 2, 2) * scale[:, None, None]
-    minv = torch.linalg.inv(m)
-    dx, dy = c.x - SCREEN_CENTRE[0], c.y - SCREEN_CENTRE[1]
-    face_x = minv[:, 0, 0, None, None] * dx + minv[:, 0, 1, None, None] * dy
-    face_y = minv[:, 1, 0, None, None] * dx + minv[:, 1, 1, None, None] * dy
-    roll_axis = torch.nn.functional.normalize(m[:, :, 0], dim=1)
-
-    # Lambertian shading on an ellipsoid around the face, turned with the head.
-    nx, ny = face_x / 0.95, (face_y + 0.1) / 1.2
-    nz = torch.sqrt((1 - nx * nx - ny * ny).clamp(min=0.05))
-    lh = torch.einsum("bij,bi->bj", rot, light)  # the light direction in the head frame
-    diffuse = _smooth_relu((nx * lh[:, 0, None, None] + ny * lh[:, 1, None, None] + nz * lh[:, 2, None, None]) * 0.9)
-    shade = (0.58 + 0.42 * diffuse.clamp(max=1.2) / 1.2).unsqueeze(1)
-    skin_lit = p.skin[:, :, None, None] * shade
-    hair_lit = p.hair[:, :, None, None] * (0.35 + 0.65 * shade)
+    head_frame = _HeadFrame(rot, s, light)
+    c = _Canvas.full(resolution, p.identity)
+    face_x, face_y = head_frame.coords(c)
+    shade = head_frame.shade(face_x, face_y)
+    hair_shade = 0.35 + 0.65 * shade
 
     # Hair volume behind the head: an ellipse around the cranium and, for long hair, a curtain.
-    volume, length, fringe = p.hair_shape.unbind(1)
-    hx, hy = c.local(pts[:, CRANIUM], roll_axis)
-    a = s * (1.0 + 0.16 * volume[:, None, None])
-    b = s * (0.98 + 0.12 * volume[:, None, None])
-    blob = c.soft(torch.minimum(a, b) * (1 - torch.sqrt((hx / a) ** 2 + (hy / b) ** 2 + 1e-6)))
+    volume, length, fringe = (t[:, None, None] for t in p.hair_shape.unbind(1))
+    a, b = s * (1.0 + 0.16 * volume), s * (0.98 + 0.12 * volume)
+    blob = c.ellipse(pts[:, CRANIUM], head_frame.roll_axis, a, b)
+    hx, hy = c.local(pts[:, CRANIUM], head_frame.roll_axis)
     curtain = c.soft(0.93 * a - hx.abs()) * c.soft(hy)
-    cut = c.soft(s * (0.25 + 1.45 * length[:, None, None]) - hy)
-    c.over(torch.maximum(blob, curtain) * cut, hair_lit)
+    c.paint(torch.maximum(blob, curtain) * c.soft(s * (0.25 + 1.45 * length) - hy), p.hair, hair_shade)
 
-    # Neck, ears, head.
-    neck_origin = (pts[:, 4] + pts[:, 12]) / 2
-    kx, ky = c.local(neck_origin, roll_axis)
-    c.over(c.soft(s * 0.3 - kx.abs()) * c.soft(ky), p.skin[:, :, None, None] * 0.62)
+    kx, ky = c.local((pts[:, 4] + pts[:, 12]) / 2, head_frame.roll_axis)
+    c.paint(c.soft(s * 0.3 - kx.abs()) * c.soft(ky), p.skin * 0.62)  # the neck, in the head's shadow
     for ear in EARS:
-        ex, ey = c.local(pts[:, ear], roll_axis)
-        c.over(
-            c.soft(s * 0.1 * (1 - torch.sqrt((ex / (s * 0.1)) ** 2 + (ey / (s * 0.17)) ** 2 + 1e-6))), skin_lit * 0.9
-        )
+        c.paint(c.ellipse(pts[:, ear], head_frame.roll_axis, s * 0.1, s * 0.17), p.skin * 0.9, shade)
     head = _polygon(c, pts[:, OUTLINE])
-    c.over(head, skin_lit)
+    c.paint(head, p.skin, shade)
+    hairline = 0.98 - 0.45 * fringe + 0.3 * face_x * face_x  # the fringe stays above the brows
+    c.paint(head * c.soft(s * (face_y - hairline)), p.hair, hair_shade)
+    image = c.composite(_background(p, c))
 
-    _nose(c, p, pts, rot, light, skin_lit)
-    _mouth(c, p, pts, skin_lit, s)
+    # The features, each in a small window per face around its landmarks.
+    nose = _Canvas.window(pts[:, 27:36].amin(1), pts[:, 27:36].amax(1), resolution)
+    _nose(nose, p, pts, rot, light, head_frame.shade(*head_frame.coords(nose)))
+    image = nose.composite(image)
+    mouth = _Canvas.window(pts[:, 48:68].amin(1), pts[:, 48:68].amax(1), resolution)
+    _mouth(mouth, p, pts, head_frame.shade(*head_frame.coords(mouth)))
+    image = mouth.composite(image)
+    reach = 0.8 * (pts[:, 39] - pts[:, 36]).norm(dim=1, keepdim=True) + s[:, 0] * 0.04  # glasses rims
+    centres = pts[:, 36:48].view(-1, 2, 6, 2).mean(2)
+    lo = torch.minimum(pts[:, 17:27].amin(1), centres.amin(1) - reach)
+    hi = torch.maximum(pts[:, 36:48].amax(1), centres.amax(1) + reach)
+    eyes = _Canvas.window(lo, hi, resolution)
     for eye in (shape3d.EYE_L, shape3d.EYE_R):
-        _eye(c, p, pts[:, eye], s)
+        _eye(eyes, p, pts[:, eye], s)
     for brow in (BROW_L, BROW_R):
-        _brow(c, pts[:, brow], p.hair * 0.55, s, outer_first=brow == BROW_L)
-
-    hairline = 0.98 - 0.45 * fringe[:, None, None] + 0.3 * face_x * face_x
-    c.over(head * c.soft(s * (face_y - hairline)), hair_lit)
-    _glasses(c, p, pts, s)
-    return c.image.clamp(0, 1) * 2 - 1
+        _brow(eyes, pts[:, brow], p.hair * 0.55, s, outer_first=brow == BROW_L)
+    _glasses(eyes, p, pts, s)
+    return eyes.composite(image) * 2 - 1
 
 
-def _background(p: FaceParams, resolution: int, ref: torch.Tensor) -> torch.Tensor:
-    """Two colours mixed by stripes (checker weight 0) or a checkerboard-like product (weight 1)."""
-    grid = (torch.arange(resolution, dtype=ref.dtype, device=ref.device) + 0.5) / resolution - 0.5
+class _HeadFrame:
+    """Screen ↔ head geometry: face-plane coordinates of pixels and Lambertian shading on an
+    ellipsoid around the face that turns with the head."""
+
+    def __init__(self, rot: torch.Tensor, s: torch.Tensor, light: torch.Tensor):
+        m = torch.stack([rot[:, 0, 0], rot[:, 0, 1], -rot[:, 1, 0], -rot[:, 1, 1]], 1).view(-1, 2, 2) * s
+        self.minv = torch.linalg.inv(m)  # screen offset → head (x, y), through the head's screen axes
+        self.roll_axis = torch.nn.functional.normalize(m[:, :, 0], dim=1)
+        self.light = torch.einsum("bij,bi->bj", rot, light)[:, :, None, None]  # the light in the head frame
+
+    def coords(self, c: _Canvas) -> tuple[torch.Tensor, torch.Tensor]:
+        """Face-plane coordinates (head units, y up) of the canvas pixels."""
+        dx, dy = c.x - SCREEN_CENTRE[0], c.y - SCREEN_CENTRE[1]
+        mi = self.minv[:, :, :, None, None]
+        return mi[:, 0, 0] * dx + mi[:, 0, 1] * dy, mi[:, 1, 0] * dx + mi[:, 1, 1] * dy
+
+    def shade(self, face_x: torch.Tensor, face_y: torch.Tensor) -> torch.Tensor:
+        nx, ny = face_x / 0.95, (face_y + 0.1) / 1.2
+        nz = torch.sqrt((1 - nx * nx - ny * ny).clamp(min=0.05))
+        lam = nx * self.light[:, 0] + ny * self.light[:, 1] + nz * self.light[:, 2]
+        return 0.58 + 0.42 * _smooth_relu(0.75 * lam).clamp(max=1.0)
+
+
+def _background(p: FaceParams, c: _Canvas) -> torch.Tensor:
+    """The background image [B, 3, R, R]: two colours mixed by stripes (checker weight 0) or by a
+    checkerboard-like product of stripes (weight 1)."""
     angle, freq, phase, checker = (t[:, None, None] for t in p.pattern.unbind(1))
-    x, y = grid.view(1, 1, -1), grid.view(1, -1, 1)
+    x, y = c.x - 0.5, c.y - 0.5
     u = x * angle.cos() + y * angle.sin()
     v = y * angle.cos() - x * angle.sin()
     s1 = torch.sin(2 * math.pi * freq * u + phase)
     s2 = torch.sin(2 * math.pi * freq * v)
-    mix = 0.5 + 0.5 * s1 * (1 - checker + checker * s2)
-    return p.background[:, :, None, None] + (p.background2 - p.background)[:, :, None, None] * mix.unsqueeze(1)
+    mix = (0.5 + 0.5 * s1 * (1 - checker + checker * s2)).unsqueeze(1)
+    return p.background[:, :, None, None] + (p.background2 - p.background)[:, :, None, None] * mix
 
 
-def _nose(c: _Canvas, p: FaceParams, pts: torch.Tensor, rot: torch.Tensor, light: torch.Tensor, skin_lit) -> None:
+def _nose(c: _Canvas, p: FaceParams, pts: torch.Tensor, rot: torch.Tensor, light: torch.Tensor, shade) -> None:
+    """Two shaded triangles for the sides of the nose, a highlight on the tip, two nostrils."""
     for tri, side in (([27, 31, 33], -1.0), ([27, 33, 35], 1.0)):
         normal = rot @ torch.tensor([0.75 * side, -0.1, 0.65], dtype=rot.dtype, device=rot.device)
-        lam = (normal * light).sum(1)[:, None, None, None]
-        poly = pts[:, tri]
-        if side < 0:  # keep counter-clockwise order on screen
-            poly = poly.flip(1)
-        c.over(_polygon(c, poly) * 0.8, skin_lit * (0.8 + 0.3 * lam.clamp(-1, 1)))
-    tip = pts[:, 30]
-    tx, ty = c.local(tip, torch.tensor([1.0, 0.0], dtype=pts.dtype, device=pts.device).expand_as(tip))
-    r = (pts[:, 35] - pts[:, 31]).norm(dim=1)[:, None, None] * 0.22
-    c.over(c.soft(r - torch.sqrt(tx * tx + ty * ty + 1e-8)) * 0.35, _const(WHITE, pts))
+        lam = (normal * light).sum(1, keepdim=True).clamp(-1, 1)
+        c.paint(_polygon(c, pts[:, tri]) * 0.8, p.skin * (0.75 + 0.25 * lam), shade)
+    width = (pts[:, 35] - pts[:, 31]).norm(dim=1)[:, None, None]
+    origin, axis, _ = _frame(pts[:, 31], pts[:, 35])
+    c.paint(c.ellipse(pts[:, 30], axis, 0.15 * width, 0.12 * width) * 0.3, _const(WHITE, pts))
     for i in (32, 34):
-        o, axis, _ = _frame(pts[:, 31], pts[:, 35])
-        nx, ny = c.local(pts[:, i], axis)
-        r = (pts[:, 35] - pts[:, 31]).norm(dim=1)[:, None, None] * 0.13
-        c.over(c.soft(r * (1 - torch.sqrt((nx / r) ** 2 + (ny / (0.6 * r)) ** 2 + 1e-6))) * 0.85, p.skin * 0.3)
+        c.paint(c.ellipse(pts[:, i], axis, 0.13 * width, 0.08 * width) * 0.85, p.skin * 0.3)
 
 
-def _mouth(c: _Canvas, p: FaceParams, pts: torch.Tensor, skin_lit: torch.Tensor, s: torch.Tensor) -> None:
+def _mouth(c: _Canvas, p: FaceParams, pts: torch.Tensor, shade: torch.Tensor) -> None:
+    """Lips between parabolas through the mouth corners and lip midpoints; the opening, with teeth."""
     origin, axis, half = _frame(pts[:, 48], pts[:, 54])
     lx, ly = c.local(origin, axis)
     lx = lx / half[:, :, None]
@@ -192,12 +244,11 @@ def _mouth(c: _Canvas, p: FaceParams, pts: torch.Tensor, skin_lit: torch.Tensor,
     top, inner_top, inner_bottom, bottom = (heights[:, k, None, None] * bend for k in range(4))
     inside = c.soft((1 - lx.abs()) * half[:, :, None])
     lips = c.soft(torch.minimum(ly - top, bottom - ly)) * inside
-    tint = torch.tensor(LIP_TINT, dtype=pts.dtype, device=pts.device)[None, :, None, None]
-    c.over(lips, skin_lit * tint)
+    c.paint(lips, p.skin * torch.tensor(LIP_TINT, dtype=pts.dtype, device=pts.device), shade)
     opening = c.soft(torch.minimum(ly - inner_top, inner_bottom - ly)) * inside
-    c.over(opening, _const(MOUTH, pts))
+    c.paint(opening, _const(MOUTH, pts))
     teeth_edge = inner_top + 0.45 * (inner_bottom - inner_top).clamp(min=0)
-    c.over(opening * c.soft(teeth_edge - ly) * c.soft(0.8 - lx.abs()), _const(TEETH, pts))
+    c.paint(opening * c.soft(teeth_edge - ly) * c.soft(0.8 - lx.abs()), _const(TEETH, pts))
 
 
 def _eye(c: _Canvas, p: FaceParams, eye: torch.Tensor, s: torch.Tensor) -> None:
@@ -210,14 +261,14 @@ def _eye(c: _Canvas, p: FaceParams, eye: torch.Tensor, s: torch.Tensor) -> None:
     bend = 1 - nx * nx
     lid_top, lid_bottom = upper[:, None, None] * bend, lower[:, None, None] * bend
     white = c.soft(torch.minimum(ly - lid_top, lid_bottom - ly)) * c.soft((1 - nx.abs()) * half[:, :, None])
-    c.over(white, _const(WHITE, eye))
+    c.paint(white, _const(WHITE, eye))
     centre_y = (upper + lower)[:, None, None] / 2
     dist = torch.sqrt(lx * lx + (ly - centre_y) ** 2 + 1e-8)
     r = 0.5 * half[:, :, None]
-    c.over(white * c.soft(r - dist), p.eyes)
-    c.over(white * c.soft(0.45 * r - dist), _const(DARK, eye))
+    c.paint(white * c.soft(r - dist), p.eyes)
+    c.paint(white * c.soft(0.45 * r - dist), _const(DARK, eye))
     lash = c.soft(s * 0.018 - (ly - lid_top).abs()) * c.soft((1 - nx.abs()) * half[:, :, None])
-    c.over(lash, _const(DARK, eye))
+    c.paint(lash, _const(DARK, eye))
 
 
 def _brow(c: _Canvas, brow: torch.Tensor, colour: torch.Tensor, s: torch.Tensor, outer_first: bool) -> None:
@@ -229,7 +280,7 @@ def _brow(c: _Canvas, brow: torch.Tensor, colour: torch.Tensor, s: torch.Tensor,
     inner = (nx + 1) / 2 if outer_first else (1 - nx) / 2  # 0 at the outer end, 1 at the inner end
     thick = s * 0.028 * (0.6 + 0.6 * inner)
     mask = c.soft(thick - (ly - centre).abs()) * c.soft((1 - nx.abs()) * half[:, :, None])
-    c.over(mask * 0.92, colour)
+    c.paint(mask * 0.92, colour)
 
 
 def _glasses(c: _Canvas, p: FaceParams, pts: torch.Tensor, s: torch.Tensor) -> None:
@@ -241,10 +292,10 @@ def _glasses(c: _Canvas, p: FaceParams, pts: torch.Tensor, s: torch.Tensor) -> N
         radius = (pts[:, eye[3]] - pts[:, eye[0]]).norm(dim=1)[:, None, None] * 0.72
         dx, dy = c.x - centre[:, 0, None, None], c.y - centre[:, 1, None, None]
         dist = torch.sqrt(dx * dx + dy * dy + 1e-8)
-        c.over(c.soft(radius - dist) * 0.18 * opacity, _const(GLASSES, pts))
+        c.paint(c.soft(radius - dist) * 0.18 * opacity, _const(GLASSES, pts))
         frame = frame + c.soft(width - (dist - radius).abs())
     origin, axis, half = _frame(*centres)
     lx, ly = c.local(origin, axis)
     gap = half[:, :, None] - (pts[:, 39] - pts[:, 36]).norm(dim=1)[:, None, None] * 0.72
     bridge = c.soft(width - (ly + s * 0.03).abs()) * c.soft(gap + width - lx.abs())
-    c.over((frame + bridge).clamp(max=1) * opacity, _const(GLASSES, pts))
+    c.paint((frame + bridge).clamp(max=1) * opacity, _const(GLASSES, pts))

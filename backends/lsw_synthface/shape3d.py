@@ -10,7 +10,7 @@ the right ear, brows 17–26, nose bridge 27–30, nostrils 31–35, eyes 36–4
 lips 60–67) followed by the points the renderer needs: the skull outline from the right ear over the
 crown to the left ear (68–76), the ears (77, 78) and the centre of the cranium (79).
 
-Identity coefficients have a N(0, 1) prior; each basis vector moves points by a few hundredths of a
+Identity coefficients have a N(0, 1) prior; each basis vector moves points by up to about a tenth of a
 unit per standard deviation, in a named, visible way (`IDENTITY_NAMES`). Expression coefficients
 live in about [-1, 1]; 1 is a full smile, a wide-open jaw, a closed eye (`EXPRESSION_NAMES`).
 """
@@ -102,25 +102,26 @@ def _identity_basis(mean: torch.Tensor) -> torch.Tensor:
     b["eye_spacing"][brows, 0] = 0.025 * torch.sign(x[brows])
     for eye in (EYE_L, EYE_R):
         centre = mean[eye, :2].mean(0)
-        b["eye_size"][eye, :2] = 0.22 * (mean[eye, :2] - centre)
+        b["eye_size"][eye, :2] = 0.15 * (mean[eye, :2] - centre)
         b["eye_tilt"][eye, 1] = 0.12 * (x[eye] - centre[0]) * torch.sign(centre[0])
     b["brow_height"][brows, 1] = 0.045
     b["brow_arch"][brows, 1] = 0.04 * (1 - ((x[brows].abs() - 0.345) / 0.215) ** 2)
     b["nose_length"][NOSE_BRIDGE[1:], 1] = torch.tensor([-0.015, -0.03, -0.05], dtype=torch.float64)
     b["nose_length"][NOSTRILS, 1] = -0.05
     b["nose_length"][NOSE_BRIDGE[1:] + NOSTRILS, 2] = 0.03
-    b["nose_width"][NOSTRILS, 0] = 0.35 * x[NOSTRILS]
+    b["nose_width"][NOSTRILS, 0] = 0.2 * x[NOSTRILS]
     lips = LIPS_OUTER + LIPS_INNER
-    b["mouth_width"][lips, 0] = 0.22 * x[lips]
+    b["mouth_width"][lips, 0] = 0.15 * x[lips]
     mouth_line = (mean[48, 1] + mean[54, 1]) / 2
-    b["lip_thickness"][LIPS_OUTER, 1] = 0.5 * (y[LIPS_OUTER] - mouth_line)
+    b["lip_thickness"][LIPS_OUTER, 1] = 0.2 * (y[LIPS_OUTER] - mouth_line)
     b["mouth_height"][lips, 1] = 0.04
     chin = JAW[5:12]
     b["chin_point"][chin, 1] = -0.06 * torch.cos((x[chin] / 0.5).clamp(-1, 1) * math.pi / 2) ** 2
     b["chin_point"][chin, 0] = -0.03 * x[chin]
-    cheeks = JAW[1:6] + JAW[11:16]
-    b["cheek_fullness"][cheeks, 0] = 0.05 * torch.sign(x[cheeks])
-    b["cheek_fullness"][cheeks, 2] = 0.03
+    # a smooth bulge of the jaw line, widest at the cheeks, so the outline stays convex
+    bulge = torch.sin(torch.linspace(0, math.pi, 17, dtype=torch.float64)) ** 2
+    b["cheek_fullness"][JAW, 0] = 0.05 * x[JAW] * bulge
+    b["cheek_fullness"][JAW, 2] = 0.02 * bulge
     return basis
 
 
@@ -158,7 +159,7 @@ def _expression_basis(mean: torch.Tensor) -> torch.Tensor:
 
 
 MEAN = _mean_shape().float()
-IDENTITY_BASIS = _identity_basis(MEAN.double()).float()
+IDENTITY_BASIS = (1.5 * _identity_basis(MEAN.double())).float()
 EXPRESSION_BASIS = _expression_basis(MEAN.double()).float()
 
 

@@ -35,7 +35,7 @@ FACTORS: dict[str, int] = {
 POSE_LIMITS = (45.0, 25.0, 20.0)
 #: Head centre on screen (x right, y down, [0, 1]) and pixels per head unit as a fraction of the image.
 SCREEN_CENTRE = (0.5, 0.54)
-SCREEN_SCALE = 0.28
+SCREEN_SCALE = 0.32
 DEFAULT_FOV = 12.0
 
 SKIN_PALETTE = [(0.99, 0.86, 0.76), (0.93, 0.74, 0.61), (0.80, 0.58, 0.43), (0.60, 0.41, 0.28), (0.38, 0.25, 0.17)]

@@ -1,0 +1,179 @@
+"""Generator backends over the synthetic face world, shaped like StyleGAN2 and StyleNeRF.
+
+Mapping: z [B, 512] → a fixed 8-layer leaky-ReLU MLP whose weights are drawn from a seeded
+generator (nothing to download) → w [B, 512], truncated towards `w_avg` as in StyleGAN2, copied to
+every W+ row.
+
+Synthesis: each layer group (coarse, middle, fine1, fine2) owns some of the world's standard-normal
+factors (`GROUP_FACTORS`). A factor is read out of the *mean* of its group's rows by a fixed linear
+projection onto one of a set of orthonormal directions, centred at `w_avg` and divided by the spread
+of that projection over the mapping's output, so every factor is about N(0, 1) under the prior;
+`world.decode` turns factors into face parameters, which are rendered. Identity shape is split as
+in StyleGAN: the face-structure coefficients (width, length, jaw, forehead) in the coarse rows with
+pose and glasses, the feature coefficients (eyes, brows, nose, mouth, chin, cheeks) in the middle
+rows together with expression; colours and light in fine1; background only in fine2.
+
+The read-outs are linear, so moving identity by one prior standard deviation costs a W+ change of
+about one per-direction spread (≈0.5 here) along one direction in the group's rows: a per-element
+MSE of order 1e-3 for a whole-identity change, which λ = 100 in the mixer's loss can afford.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from typing import Any
+
+import attrs
+import torch
+from torch import nn
+
+from lsw_core.camera import Camera, CameraSpec
+from lsw_core.errors import CheckpointError, LswError
+from lsw_core.interfaces import Generator
+from lsw_synthface import world
+from lsw_synthface.world import FACTORS, FaceParams
+
+#: Identity coefficients split between coarse rows (face structure) and middle rows (features).
+COARSE_IDENTITY = 4
+#: (group, factor, slice of that factor) read out of each group.
+GROUP_FACTORS: dict[str, list[tuple[str, slice]]] = {
+    "coarse": [("pose", slice(None)), ("identity", slice(0, COARSE_IDENTITY)), ("glasses", slice(None)),
+               ("hair_shape", slice(None))],
+    "middle": [("identity", slice(COARSE_IDENTITY, None)), ("expression", slice(None))],
+    "fine1": [("skin", slice(None)), ("hair", slice(None)), ("eyes", slice(None)), ("light", slice(None))],
+    "fine2": [("background", slice(None)), ("background2", slice(None)), ("pattern", slice(None))],
+}  # fmt: skip
+RESOLUTIONS = (64, 128, 256)
+W_SCALE = 0.75  # output gain of the mapping network: sets the spread of w along any direction to ≈0.5
+
+
+def _factor_sizes(group: str) -> list[int]:
+    return [len(range(FACTORS[name])[part]) for name, part in GROUP_FACTORS[group]]
+
+
+class MappingNetwork(nn.Module):
+    """z → w: second-moment normalisation, then `num_layers` fully connected leaky-ReLU layers with
+    weights N(0, 1/in) drawn from `seed` (frozen buffers)."""
+
+    def __init__(self, *, z_dim: int = 512, w_dim: int = 512, num_layers: int = 8, seed: int = 0):
+        super().__init__()
+        gen = torch.Generator().manual_seed(seed)
+        dims = [z_dim] + [w_dim] * num_layers
+        for i, (fan_in, fan_out) in enumerate(zip(dims[:-1], dims[1:])):
+            self.register_buffer(f"weight{i}", torch.randn(fan_out, fan_in, generator=gen) / math.sqrt(fan_in))
+            self.register_buffer(f"bias{i}", 0.1 * torch.randn(fan_out, generator=gen))
+        self.num_layers = num_layers
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        x = z * (z.square().mean(dim=1, keepdim=True) + 1e-8).rsqrt()
+        gain = math.sqrt(2)  # keeps unit second moment through leaky ReLU
+        for i in range(self.num_layers):
+            x = nn.functional.leaky_relu(x @ getattr(self, f"weight{i}").T + getattr(self, f"bias{i}"), 0.2) * gain
+        return x * W_SCALE
+
+
+@functools.lru_cache(maxsize=4)
+def _statistics(seed: int, samples: int = 2048) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """w_avg [512], read-out directions [512, K] (orthonormal) and the spread [K] of w along each."""
+    mapping = MappingNetwork(seed=seed)
+    gen = torch.Generator().manual_seed(seed + 1)
+    with torch.no_grad():
+        w = mapping(torch.randn(samples, 512, generator=gen))
+    w_avg = w.mean(0)
+    k = sum(sum(_factor_sizes(g)) for g in GROUP_FACTORS)
+    directions, _ = torch.linalg.qr(torch.randn(512, k, generator=gen))
+    spread = ((w - w_avg) @ directions).std(0)
+    return w_avg, directions, spread
+
+
+class SynthFaceGenerator(Generator):
+    """The synthetic face world behind the `Generator` interface (see the module docstring).
+
+    `num_ws` 18 (2D, like StyleGAN2 at 1024 px) or 21 with a camera (like StyleNeRF); `params(ws)`
+    gives the face parameters any W+ code renders, which the oracle metrics compare."""
+
+    def __init__(self, *, resolution: int = 128, seed: int = 0, camera: CameraSpec | None = None, pose_scale=1.0):
+        super().__init__()
+        if resolution not in RESOLUTIONS:
+            raise LswError(f"synthface resolution: expected one of {RESOLUTIONS}, got {resolution}")
+        self.z_dim, self.w_dim, self.resolution, self.camera = 512, 512, resolution, camera
+        self.num_ws = 18 if camera is None else 21
+        self.seed, self.pose_scale = seed, pose_scale
+        self.mapping_network = MappingNetwork(seed=seed)
+        w_avg, directions, spread = _statistics(seed)
+        self.register_buffer("w_avg", w_avg.clone())
+        self.register_buffer("directions", directions.clone())
+        self.register_buffer("spread", spread.clone())
+        self.requires_grad_(False)
+
+    @property
+    def layer_groups(self) -> dict[str, range]:
+        """coarse 0–3, middle 4–7, fine1 8–11, fine2 the rest (12–17, or 12–20 with a camera)."""
+        return {"coarse": range(0, 4), "middle": range(4, 8), "fine1": range(8, 12), "fine2": range(12, self.num_ws)}
+
+    def _mapping(self, z: torch.Tensor, *, truncation_psi: float, truncation_cutoff: int | None) -> torch.Tensor:
+        w = self.mapping_network(z)
+        ws = w.unsqueeze(1).repeat(1, self.num_ws, 1)
+        if truncation_psi != 1:
+            rows = slice(None) if truncation_cutoff is None else slice(0, truncation_cutoff)
+            ws[:, rows] = self.w_avg + truncation_psi * (ws[:, rows] - self.w_avg)
+        return ws
+
+    def factors(self, ws: torch.Tensor) -> dict[str, torch.Tensor]:
+        """W+ codes [B, num_ws, 512] → the world's standard-normal factors, read out group by group."""
+        parts: dict[str, list[torch.Tensor]] = {name: [] for name in FACTORS}
+        start = 0
+        for group in GROUP_FACTORS:
+            rows = self.layer_groups[group]
+            sizes = _factor_sizes(group)
+            cols = slice(start, start + sum(sizes))
+            start = cols.stop
+            u = (ws[:, rows].mean(1) - self.w_avg) @ self.directions[:, cols] / self.spread[cols]
+            for (name, _), chunk in zip(GROUP_FACTORS[group], u.split(sizes, dim=1)):
+                parts[name].append(chunk)
+        return {name: torch.cat(chunks, 1) for name, chunks in parts.items()}
+
+    def params(self, ws: torch.Tensor) -> FaceParams:
+        """The face parameters W+ codes [B, num_ws, 512] render (camera-independent ground truth)."""
+        p = world.decode(self.factors(ws))
+        return p if self.pose_scale == 1 else p.replace(pose=p.pose * self.pose_scale)
+
+    def ground_truth(self, ws: torch.Tensor) -> dict[str, torch.Tensor]:
+        """`params(ws)` as a dict of tensors (identity, expression, pose in degrees, appearance), the
+        form generic evaluation code reads ground truth in."""
+        return attrs.asdict(self.params(ws), recurse=False)
+
+    def _synthesis(self, ws: torch.Tensor, *, camera: Any, noise_mode: str, **kwargs: Any) -> torch.Tensor:
+        if kwargs:
+            raise LswError(f"synthface synthesis takes no extra arguments, got {sorted(kwargs)}")
+        if camera is not None and not isinstance(camera, Camera):
+            raise LswError(f"camera: expected a lsw_core.Camera, got {type(camera).__name__}")
+        images = world.render(self.params(ws), self.resolution, camera)
+        if noise_mode == "random":
+            images = (images + 0.02 * torch.randn_like(images)).clamp(-1, 1)
+        return images
+
+
+def synthface(checkpoint: Any = None, *, resolution: int = 128, seed: int = 0) -> SynthFaceGenerator:
+    """The 2D backend: 18×512 W+, StyleGAN2's layer groups, no camera."""
+    _no_checkpoint(checkpoint)
+    return SynthFaceGenerator(resolution=resolution, seed=seed)
+
+
+#: The 3D-aware backend's camera prior: yaw ±30°, pitch ±15°, StyleNeRF's conventions.
+CAMERA_3D = CameraSpec(azimuth_range=(-30.0, 30.0), polar_range=(75.0, 105.0), fov=12.0, radius=1.0)
+
+
+def synthface3d(checkpoint: Any = None, *, resolution: int = 128, seed: int = 0) -> SynthFaceGenerator:
+    """The 3D-aware backend: 21×512 W+ and a camera; the head's own pose is a quarter of the 2D
+    backend's, the camera supplies the view."""
+    _no_checkpoint(checkpoint)
+    return SynthFaceGenerator(resolution=resolution, seed=seed, camera=CAMERA_3D, pose_scale=0.25)
+
+
+def _no_checkpoint(checkpoint: Any) -> None:
+    if checkpoint is not None:
+        raise CheckpointError(
+            f"synthface generators are defined in code and take no checkpoint, got {str(checkpoint)!r}"
+        )

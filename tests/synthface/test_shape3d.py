@@ -1,0 +1,85 @@
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from lsw_synthface import shape3d, world
+from lsw_synthface.shape3d import EXPRESSION_DIM, IDENTITY_DIM
+
+
+def neutral(batch=1):
+    return torch.zeros(batch, IDENTITY_DIM), torch.zeros(batch, EXPRESSION_DIM), torch.zeros(batch, 3)
+
+
+def test_model_sizes_meet_the_contract():
+    assert IDENTITY_DIM >= 10 and EXPRESSION_DIM >= 6
+    assert shape3d.IDENTITY_BASIS.shape == (IDENTITY_DIM, shape3d.N_POINTS, 3)
+    assert shape3d.EXPRESSION_BASIS.shape == (EXPRESSION_DIM, shape3d.N_POINTS, 3)
+    # every component moves something, and no two components are the same displacement
+    flat = torch.cat([shape3d.IDENTITY_BASIS, shape3d.EXPRESSION_BASIS]).flatten(1)
+    assert (flat.norm(dim=1) > 0.01).all()
+    assert torch.linalg.matrix_rank(flat) == IDENTITY_DIM + EXPRESSION_DIM
+
+
+def test_mean_shape_follows_ibug_order_on_screen():
+    lm = world.project_landmarks(*neutral())[0]
+    x, y = lm[:, 0], lm[:, 1]
+    assert x[0] < x[8] < x[16] and y[8] > y[0] and y[8] > y[16]  # jaw: left ear, chin, right ear
+    assert (x[1:9] > x[:8]).all() and (x[9:17] > x[8:16]).all()
+    assert x[17] < x[21] < x[22] < x[26]  # brows, viewer's left first
+    assert (y[17:27] < y[36:48].min()).all()  # brows above the eyes
+    assert (y[27:31].diff() > 0).all()  # nose bridge runs down to the tip
+    assert x[36] < x[39] < x[42] < x[45]  # eye corners
+    assert y[48:68].min() > y[31:36].max()  # mouth below the nostrils
+    assert x[48] < x[51] < x[54] and y[57] > y[66] >= y[62] > y[51]
+    mirrored = lm.clone()
+    mirrored[:, 0] = 1 - mirrored[:, 0]
+    eyes = [45, 44, 43, 42, 47, 46, 39, 38, 37, 36, 41, 40]
+    lips = [*range(54, 47, -1), *range(59, 54, -1), *range(64, 59, -1), 67, 66, 65]
+    order = [*range(16, -1, -1), *range(26, 16, -1), 27, 28, 29, 30, *range(35, 30, -1), *eyes, *lips]
+    assert torch.allclose(mirrored[order], lm, atol=1e-5)  # the neutral face is symmetric
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.floats(-80, 80), st.floats(-80, 80), st.floats(-80, 80))
+def test_euler_inverts_rotation(yaw, pitch, roll):
+    pose = torch.tensor([[yaw, pitch, roll]], dtype=torch.float64)
+    rot = shape3d.rotation(pose)
+    assert torch.allclose(rot @ rot.transpose(1, 2), torch.eye(3, dtype=torch.float64), atol=1e-12)
+    assert torch.allclose(shape3d.euler(rot), pose, atol=1e-8)
+
+
+def test_pose_conventions():
+    i, e, _ = neutral()
+    base = world.project_landmarks(i, e, torch.zeros(1, 3))[0, 30]
+    yaw = world.project_landmarks(i, e, torch.tensor([[20.0, 0, 0]]))[0, 30]
+    pitch = world.project_landmarks(i, e, torch.tensor([[0, 20.0, 0]]))[0, 30]
+    assert yaw[0] > base[0] + 0.02  # positive yaw: the nose tip moves to the viewer's right
+    assert pitch[1] < base[1] - 0.02  # positive pitch: it moves up
+    lm = world.project_landmarks(i, e, torch.tensor([[0, 0, 30.0]]))[0]
+    eye_l, eye_r = lm[36:42].mean(0), lm[42:48].mean(0)
+    slope = torch.rad2deg(torch.atan2(-(eye_r[1] - eye_l[1]), eye_r[0] - eye_l[0]))
+    assert abs(slope - 30) < 0.5  # positive roll: counter-clockwise on screen
+
+
+def test_expressions_do_what_their_names_say():
+    i, e, p = neutral()
+
+    def lm(name, value=1.0):
+        ex = e.clone()
+        ex[0, shape3d.EXPRESSION_NAMES.index(name)] = value
+        return world.project_landmarks(i, ex, p)[0]
+
+    rest = lm("smile", 0.0)
+    assert lm("smile")[[48, 54], 1].mean() < rest[[48, 54], 1].mean() - 0.01  # corners up
+    assert (lm("jaw_open")[66, 1] - lm("jaw_open")[62, 1]) > (rest[66, 1] - rest[62, 1]) + 0.03
+    assert lm("brow_raise")[17:27, 1].mean() < rest[17:27, 1].mean() - 0.01
+    closed = lm("blink")
+    assert (closed[[40, 41], 1] - closed[[37, 38], 1]).max() < 0.005  # lids meet
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.integers(1, 6), st.integers(0, 2**31 - 1))
+def test_prior_landmarks_stay_in_the_image(batch, seed):
+    p = world.sample_params(batch, torch.Generator().manual_seed(seed))
+    lm = world.project_landmarks(p.identity, p.expression, p.pose)
+    assert lm.shape == (batch, 68, 2)
+    assert lm.min() > 0.05 and lm.max() < 0.95
