@@ -61,16 +61,16 @@ class FitConfig:
     threads: int = 1
     backbone: BackboneConfig = BackboneConfig()
     embedding_dim: int = 128
-    steps: int = 1200
+    steps: int = 2000
     # the pool of rendered faces both networks learn from: `pool_identities` × `views` renders,
     # `refresh_identities` of them re-rendered with fresh faces every `refresh_every` steps; the
     # last view of each identity is rendered at twice the resolution and area-averaged down, so
     # the networks also see the antialiased look of larger renders they will be fed
     render_resolution: int = 64
-    pool_identities: int = 768
+    pool_identities: int = 256
     views: int = 4
-    refresh_identities: int = 32
-    refresh_every: int = 16
+    refresh_identities: int = 24
+    refresh_every: int = 2
     # identity embedder
     identities: int = 24
     temperature: float = 0.1
