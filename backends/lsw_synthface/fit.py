@@ -2,17 +2,18 @@
 
 No dataset and no generator are needed: face parameters are sampled from the world's prior and
 rendered directly, so every image comes with its exact identity, expression, pose and landmarks.
+Both networks learn from one `RenderPool` of `views` renders per identity that is refreshed with
+fresh faces every other step (a slowly refreshed pool is memorised, not generalised from).
 
-- Identity embedder: batches of `identities` faces, each rendered `views` times with everything
-  but the identity resampled (pose, expression, lighting, appearance); a supervised contrastive
-  loss pulls the views of one identity together and pushes the others apart, plus a small
-  auxiliary regression of the identity coefficients from the embedding.
+- Identity embedder: all views of `identities` random identities of the pool per step; a
+  supervised contrastive loss pulls the views of one identity together and pushes the others
+  apart, plus a small auxiliary regression of the identity coefficients from the embedding.
 - Regressor: standardised coefficient regression (identity, expression, pose) plus an L1 loss on
   the 68 landmarks the coefficients project to, in image-size units.
 
 `lsw synthface fit` runs both with fixed step counts and seeds, so the same command gives the
-same weights on the same software; `--minutes` only caps the wall time (a capped run says so in
-its json).
+same weights on the same software and thread count; `--minutes` only caps the wall time (a capped
+run says so in its json).
 """
 
 from __future__ import annotations

@@ -183,6 +183,7 @@ def save_net(
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         save_file(tensors, str(tmp), metadata=metadata)
+        os.chmod(tmp, 0o644)  # package data must be readable by everyone who installs it
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
