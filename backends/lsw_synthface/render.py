@@ -3,11 +3,12 @@
 Every shape is a soft mask `sigmoid(d / tau)` of an approximate signed distance `d` (image units,
 positive inside), with `tau` half a pixel, so the image is smooth in every continuous parameter.
 Features are drawn in local frames spanned by their landmarks (eye corners, mouth corners, brow
-ends), as regions between parabolas through those landmarks; the head is the convex polygon of the
-jaw and skull outline; shading is Lambertian on an ellipsoid that turns with the head.
-Layers, back to front: background pattern, hair volume, neck, ears, shaded skin, nose sides and
-nostrils, lips and mouth interior with teeth, eyes (white, iris, pupil, lash line), brows, fringe,
-glasses.
+ends), as regions between parabolas through those landmarks; the head is the polygon of the jaw and
+skull outline; shading is Lambertian on an ellipsoid that turns with the head.
+Layers, back to front, over the whole image: background pattern, hair volume, neck, ears, shaded
+skin, fringe (which stays above the brows); then, each in a small window per face around its
+landmarks: nose sides, tip and nostrils; lips, mouth opening and teeth; eyes (white, iris, pupil,
+lash line), brows and glasses. All layers of one canvas are composited in one weighted sum.
 """
 
 from __future__ import annotations
@@ -71,8 +72,10 @@ class _Canvas:
 
     def ellipse(self, centre: torch.Tensor, axis: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         """Soft inside of the ellipse with semi-axes a along `axis` and b across it ([B, 1, 1] each)."""
-        u, v = self.local(centre, axis)
-        return self.soft(torch.minimum(a, b) * (1 - torch.sqrt((u / a) ** 2 + (v / b) ** 2 + 1e-6)))
+        dx, dy = self.x - centre[:, 0, None, None], self.y - centre[:, 1, None, None]
+        ax, ay = axis[:, 0, None, None], axis[:, 1, None, None]
+        u, v = dx * (ax / a) + dy * (ay / a), dy * (ax / b) - dx * (ay / b)  # scaled while still small
+        return torch.sigmoid((torch.minimum(a, b) / self.tau) * (1 - torch.sqrt(u * u + v * v + 1e-6)))
 
     def paint(self, alpha: torch.Tensor, colour: torch.Tensor, shade: torch.Tensor | None = None) -> None:
         """Paint `colour` [B, 3] (times the `shade` map [B, H, W], if any) with coverage `alpha` [B, H, W]
@@ -118,16 +121,49 @@ def _coords(points: torch.Tensor, origin: torch.Tensor, axis: torch.Tensor) -> t
 
 
 def _polygon(canvas: _Canvas, poly: torch.Tensor) -> torch.Tensor:
-    """Soft inside [B, H, W] of the convex polygon `poly` [B, E, 2] (either orientation)."""
-    a, b = poly, poly.roll(-1, dims=1)
-    d = b - a
-    area = (a[..., 0] * b[..., 1] - b[..., 0] * a[..., 1]).sum(1)  # > 0: clockwise on screen (y down)
-    sign = torch.where(area < 0, 1.0, -1.0).to(poly.dtype)[:, None, None]
-    n = sign * torch.stack([d[..., 1], -d[..., 0]], -1) / d.norm(dim=-1, keepdim=True).clamp(min=1e-6)
-    offset = (n * a).sum(-1)
+    """Soft inside [B, H, W] of the convex polygon `poly` [B, E, 2] with many edges.
+
+    Each pixel is measured against the edge in whose angular sector (seen from the vertex mean) it
+    lies and that edge's two neighbours (which cut off the edge lines beyond the vertices), so the
+    cost does not grow with the number of edges."""
+    centre = poly.mean(1, keepdim=True)
+    angles = torch.atan2(*(poly - centre).detach().unbind(-1)[::-1])
+    angles, order = angles.sort(dim=1)
+    a = poly.gather(1, order.unsqueeze(-1).expand(-1, -1, 2))
+    n, offset = _edges(a, centre)
+    x, y = torch.broadcast_tensors(canvas.x, canvas.y)
+    x, y = x.expand(len(poly), -1, -1), y.expand(len(poly), -1, -1)
+    with torch.no_grad():
+        pixel_angles = torch.atan2(y - centre[:, :, 1, None], x - centre[:, :, 0, None]).flatten(1)
+        edge = torch.searchsorted(angles.contiguous(), pixel_angles.contiguous()) - 1
+    dist = None
+    for shift in (-1, 0, 1):
+        k = (edge + shift) % poly.shape[1]
+        nx, ny, off = (t.gather(1, k).view_as(x) for t in (n[..., 0], n[..., 1], offset))
+        d = nx * x + ny * y - off
+        dist = d if dist is None else torch.minimum(dist, d)
+    return canvas.soft(dist)
+
+
+def _convex(canvas: _Canvas, poly: torch.Tensor) -> torch.Tensor:
+    """Soft inside [B, H, W] of the convex polygon `poly` [B, E, 2] with few edges (vertices in order).
+
+    Besides the edges, each vertex contributes a supporting line across its bisector, which keeps
+    the inside exact and stops the soft edge from running on past sharp corners."""
+    n, offset = _edges(poly, poly.mean(1, keepdim=True))
+    caps = torch.nn.functional.normalize(n + n.roll(1, dims=1), dim=-1)  # edges k-1 and k meet at vertex k
+    n, offset = torch.cat([n, caps], 1), torch.cat([offset, (caps * poly).sum(-1)], 1)
     x, y = canvas.x.unsqueeze(1), canvas.y.unsqueeze(1)
     dist = (n[..., 0, None, None] * x - offset[..., None, None]) + n[..., 1, None, None] * y
     return canvas.soft(dist.amin(dim=1))
+
+
+def _edges(vertices: torch.Tensor, centre: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Unit inward normals [B, E, 2] and offsets [B, E] of the edges vertex k → k+1 (the last wraps)."""
+    d = vertices.roll(-1, dims=1) - vertices
+    n = torch.stack([d[..., 1], -d[..., 0]], -1) / d.norm(dim=-1, keepdim=True).clamp(min=1e-6)
+    n = n * torch.sign(((centre - vertices) * n).sum(-1, keepdim=True).detach())
+    return n, (n * vertices).sum(-1)
 
 
 def _smooth_relu(t: torch.Tensor) -> torch.Tensor:
@@ -144,7 +180,7 @@ def render_faces(params: FaceParams, resolution: int, camera: Camera | None) -> 
     head_frame = _HeadFrame(rot, s, light)
     c = _Canvas.full(resolution, p.identity)
     face_x, face_y = head_frame.coords(c)
-    shade = head_frame.shade(face_x, face_y)
+    shade = head_frame.shade(c)
     hair_shade = 0.35 + 0.65 * shade
 
     # Hair volume behind the head: an ellipse around the cranium and, for long hair, a curtain.
@@ -167,10 +203,10 @@ def render_faces(params: FaceParams, resolution: int, camera: Camera | None) -> 
 
     # The features, each in a small window per face around its landmarks.
     nose = _Canvas.window(pts[:, 27:36].amin(1), pts[:, 27:36].amax(1), resolution)
-    _nose(nose, p, pts, rot, light, head_frame.shade(*head_frame.coords(nose)))
+    _nose(nose, p, pts, rot, light, head_frame.shade(nose))
     image = nose.composite(image)
     mouth = _Canvas.window(pts[:, 48:68].amin(1), pts[:, 48:68].amax(1), resolution)
-    _mouth(mouth, p, pts, head_frame.shade(*head_frame.coords(mouth)))
+    _mouth(mouth, p, pts, head_frame.shade(mouth))
     image = mouth.composite(image)
     reach = 0.8 * (pts[:, 39] - pts[:, 36]).norm(dim=1, keepdim=True) + s[:, 0] * 0.04  # glasses rims
     centres = pts[:, 36:48].view(-1, 2, 6, 2).mean(2)
@@ -201,8 +237,13 @@ class _HeadFrame:
         mi = self.minv[:, :, :, None, None]
         return mi[:, 0, 0] * dx + mi[:, 0, 1] * dy, mi[:, 1, 0] * dx + mi[:, 1, 1] * dy
 
-    def shade(self, face_x: torch.Tensor, face_y: torch.Tensor) -> torch.Tensor:
-        nx, ny = face_x / 0.95, (face_y + 0.1) / 1.2
+    def shade(self, c: _Canvas) -> torch.Tensor:
+        """Lambertian shading [B, H, W] of the canvas pixels on an ellipsoid (semi-axes 0.95 and 1.2
+        head units, centred 0.1 below the head origin) facing the viewer."""
+        dx, dy = c.x - SCREEN_CENTRE[0], c.y - SCREEN_CENTRE[1]
+        mi = self.minv[:, :, :, None, None]
+        nx = (mi[:, 0, 0] / 0.95) * dx + (mi[:, 0, 1] / 0.95) * dy
+        ny = (mi[:, 1, 0] / 1.2) * dx + ((mi[:, 1, 1] / 1.2) * dy + 0.1 / 1.2)
         nz = torch.sqrt((1 - nx * nx - ny * ny).clamp(min=0.05))
         lam = nx * self.light[:, 0] + ny * self.light[:, 1] + nz * self.light[:, 2]
         return 0.58 + 0.42 * _smooth_relu(0.75 * lam).clamp(max=1.0)
@@ -226,7 +267,7 @@ def _nose(c: _Canvas, p: FaceParams, pts: torch.Tensor, rot: torch.Tensor, light
     for tri, side in (([27, 31, 33], -1.0), ([27, 33, 35], 1.0)):
         normal = rot @ torch.tensor([0.75 * side, -0.1, 0.65], dtype=rot.dtype, device=rot.device)
         lam = (normal * light).sum(1, keepdim=True).clamp(-1, 1)
-        c.paint(_polygon(c, pts[:, tri]) * 0.8, p.skin * (0.75 + 0.25 * lam), shade)
+        c.paint(_convex(c, pts[:, tri]) * 0.8, p.skin * (0.75 + 0.25 * lam), shade)
     width = (pts[:, 35] - pts[:, 31]).norm(dim=1)[:, None, None]
     origin, axis, _ = _frame(pts[:, 31], pts[:, 35])
     c.paint(c.ellipse(pts[:, 30], axis, 0.15 * width, 0.12 * width) * 0.3, _const(WHITE, pts))

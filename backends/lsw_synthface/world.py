@@ -22,8 +22,8 @@ from lsw_synthface import shape3d
 from lsw_synthface.shape3d import EXPRESSION_DIM, EXPRESSION_NAMES, IDENTITY_DIM, IDENTITY_NAMES
 
 __all__ = [
-    "EXPRESSION_DIM", "EXPRESSION_NAMES", "FACTORS", "IDENTITY_DIM", "IDENTITY_NAMES", "FaceParams",
-    "decode", "project_landmarks", "project_points", "render", "sample_factors", "sample_params",
+    "EXPRESSION_DIM", "EXPRESSION_NAMES", "FACTORS", "IDENTITY_DIM", "IDENTITY_NAMES", "POSE_LIMITS", "FaceParams",
+    "decode", "head_pose", "project_landmarks", "project_points", "render", "sample_factors", "sample_params",
 ]  # fmt: skip
 
 #: Standard-normal factors and their sizes; `decode` maps them to `FaceParams`.

@@ -52,7 +52,9 @@ def test_generators_are_deterministic_from_their_seed(G2d):
     assert torch.equal(G2d.mapping(z), again.mapping(z))
     ws = G2d.mapping(z)
     assert torch.equal(G2d.synthesis(ws), again.synthesis(ws))
-    assert not torch.equal(G2d.synthesis(ws), G2d.synthesis(ws, noise_mode="random"))
+    assert torch.equal(G2d.synthesis(ws, noise_mode="none"), G2d.synthesis(ws))
+    noisy = G2d.synthesis(ws, noise_mode="random")
+    assert 0 < (noisy - G2d.synthesis(ws)).std() < 0.03
     other = synthface(resolution=64, seed=1)
     assert not torch.allclose(other.mapping(z), G2d.mapping(z))
 
@@ -153,7 +155,7 @@ def test_3d_backend_renders_one_head_from_every_camera(G3d):
     assert all(torch.equal(identities[0], i) for i in identities)
     assert all((images[0] - im).abs().mean() > 0.01 for im in images[1:])
     batched = G3d.synthesis(ws[:1].expand(5, -1, -1), camera=views)
-    assert torch.allclose(batched[2], images[2][0], atol=1e-5)
+    assert torch.allclose(batched[2], images[2][0], atol=1e-4)
     assert G3d.params(ws).pose.abs().max() <= 45 * 0.25 + 1e-4
 
 

@@ -29,6 +29,9 @@ def test_an_ideal_swap_scores_perfectly():
     half = pt.replace(identity=(ps.identity + pt.identity) / 2)
     worse = oracle_metrics(None, ps, pt, half)
     assert worse["identity_error"] > 0.5 and worse["id_retrieval"] <= 1.0
+    # a shrunken copy of the source identity (a less pronounced face) is the same direction only
+    shrunk = oracle_metrics(None, ps, pt, pt.replace(identity=0.3 * ps.identity))
+    assert shrunk["id_retrieval_cosine"] == 1.0 and shrunk["id_retrieval"] < 1.0
     # retrieval is nearest-source: swapping the pairing breaks it
     shuffled = ideal.map(lambda t: t.roll(1, 0))
     assert oracle_metrics(None, ps, pt, shuffled)["id_retrieval"] == 0.0

@@ -99,3 +99,19 @@ def test_cameras_turn_and_zoom_the_head():
     assert torch.allclose(
         shape3d.rotation(seen), shape3d.rotation(torch.tensor([[25.0, -10.0, 0]])) @ shape3d.rotation(p.pose), atol=1e-5
     )
+
+
+@settings(max_examples=10, deadline=None)
+@given(st.integers(0, 2**31 - 1), st.floats(-1.5, 1.5), st.floats(-60, 60), st.floats(-30, 30))
+def test_extreme_faces_render_with_finite_gradients(seed, expression, yaw, azimuth):
+    p = params(3, seed)
+    p = p.replace(
+        identity=p.identity.sign() * 3.0,
+        expression=torch.full_like(p.expression, expression),
+        pose=p.pose + torch.tensor([yaw, 0.0, 0.0]),
+    )
+    leaves = p.map(lambda t: t.clone().requires_grad_(True))
+    img = world.render(leaves, 32, Camera.make(azimuth=azimuth, polar=100.0, fov=10.0))
+    assert torch.isfinite(img).all() and img.abs().max() <= 1
+    img.sum().backward()
+    assert all(torch.isfinite(getattr(leaves, f).grad).all() for f in CONTINUOUS)
