@@ -62,7 +62,7 @@ class FitConfig:
     threads: int = 1
     backbone: BackboneConfig = BackboneConfig()
     embedding_dim: int = 128
-    steps: int = 2000
+    steps: int = 3000
     # the pool of rendered faces both networks learn from: `pool_identities` × `views` renders,
     # `refresh_identities` of them re-rendered with fresh faces every `refresh_every` steps; the
     # last view of each identity is rendered at twice the resolution and area-averaged down, so

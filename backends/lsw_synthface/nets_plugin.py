@@ -42,7 +42,7 @@ def register_synthface_3dmm(register):
               help="Folder to write embedder.safetensors, regressor.safetensors and fit.json into.")
 @click.option("--minutes", type=float, default=None, help="Wall-time cap in minutes [default: 15].")
 @click.option("--seed", type=int, default=None, help="Random seed of the fit [default: 0].")
-@click.option("--steps", type=int, default=None, help="Training steps of both networks [default: 2000].")
+@click.option("--steps", type=int, default=None, help="Training steps of both networks [default: 3000].")
 @click.option("--pool-identities", type=int, default=None,
               help="Identities in the pool of renders the networks learn from [default: 256].")
 @click.option("--eval-identities", type=int, default=None,

@@ -49,7 +49,9 @@ def test_identity_retrieval_is_far_above_chance(embedder, faces):
     assert _retrieval(embedder, faces) >= 0.5  # chance: 0.01
 
 
-@pytest.mark.xfail(reason="acceptance target not reached yet: the shipped embedder retrieves about 0.7", strict=False)
+@pytest.mark.xfail(
+    reason="acceptance target not reached yet: the shipped embedder retrieves 0.71 here, 0.74 in fit.json", strict=False
+)
 def test_identity_retrieval_among_100_identities(embedder, faces):
     assert _retrieval(embedder, faces) >= 0.98
 
@@ -65,7 +67,7 @@ def test_landmark_error_is_within_two_percent_of_the_image(shape_model, faces):
 
 def test_parts_recover_the_world_parameters(shape_model, faces):
     """Pose is recovered to about a degree; identity and expression only in part (shipped weights:
-    about 0.5 and 0.35 of their variance explained; brow and frown expressions are hardest)."""
+    about 0.66 and 0.41 of their variance explained; brow and frown expressions are hardest)."""
     gallery, _, images, _ = faces
     with torch.no_grad():
         parts = shape_model.parts(shape_model(images))
@@ -106,7 +108,7 @@ def test_gradients_flow_from_both_losses_to_the_face_parameters(embedder, shape_
 def test_the_identity_gradient_points_towards_the_source(embedder):
     """Descending 1 − cos(E(source), E(render(identity))) in the identity coefficients moves them
     towards the source's: the embedder is a smooth identity distance, not just a classifier.
-    (Shipped weights: mean cosine with the true direction about 0.1, positive for 13 of 16 pairs;
+    (Shipped weights: mean cosine with the true direction about 0.09, positive for 12 of 16 pairs;
     a random direction gives 0 and half.)"""
     g = torch.Generator().manual_seed(11)
     source, target = world.sample_params(16, generator=g), world.sample_params(16, generator=g)
