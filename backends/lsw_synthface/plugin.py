@@ -9,3 +9,4 @@ def register_generators(register):
 
     register("synthface", synthface, description="synthetic face world, 18x512 W+ like StyleGAN2 (no download)")
     register("synthface3d", synthface3d, description="synthetic face world, 21x512 W+ and a camera like StyleNeRF")
+from lsw_synthface.nets_plugin import *  # noqa: E402,F401,F403

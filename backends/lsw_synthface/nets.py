@@ -1,0 +1,249 @@
+"""The synthetic world's identity embedder and 3DMM-coefficient regressor: two small CNNs.
+
+Both read face images in [-1, 1] of any size, resample them to `input_size` pixels (area averaging
+when shrinking, so a 128 or 256 px render is antialiased; bilinear when enlarging; both
+differentiable) and run the same plain convolutional backbone. They are frozen inside the mixer's
+training loss, where gradients flow through them to the generator, so they are kept small, smooth
+(SiLU, GroupNorm, no batch statistics, no hard argmax) and fast.
+
+Weights are a safetensors file whose metadata holds the architecture (`config`), so loading checks
+that the file fits the network it is loaded into and says what differs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import attrs
+import torch
+from safetensors import safe_open
+from safetensors.torch import save_file
+from torch import nn
+from torch.nn import functional as F
+
+from lsw_core.errors import CheckpointError, LswError
+from lsw_core.interfaces import IdentityEmbedder, ShapeModel
+
+EMBEDDER_FILE = "embedder.safetensors"
+REGRESSOR_FILE = "regressor.safetensors"
+
+
+def shipped_weights(filename: str) -> Path:
+    """Path of a weights file shipped as package data in `lsw_synthface/weights/`."""
+    return Path(str(resources.files("lsw_synthface").joinpath("weights", filename)))
+
+
+@attrs.frozen(kw_only=True)
+class BackboneConfig:
+    """Architecture of the convolutional backbone shared by both networks."""
+
+    input_size: int = 64
+    widths: tuple[int, ...] = attrs.field(default=(16, 32, 64, 128), converter=tuple)
+    hidden: int = 256
+
+    @property
+    def final_size(self) -> int:
+        return self.input_size // 2 ** len(self.widths)
+
+
+def resample(images: torch.Tensor, size: int) -> torch.Tensor:
+    """Images [B, C, H, W] → [B, C, size, size]: area averaging to shrink, bilinear to enlarge."""
+    if images.shape[-2:] == (size, size):
+        return images
+    if images.shape[-1] >= size and images.shape[-2] >= size:
+        return F.interpolate(images, size=(size, size), mode="area")
+    return F.interpolate(images, size=(size, size), mode="bilinear", align_corners=False, antialias=False)
+
+
+class ConvStage(nn.Module):
+    """One resolution halving: a stride-2 3×3 convolution, then (unless `single`) a 3×3 convolution
+    with a residual connection; GroupNorm and SiLU after each."""
+
+    def __init__(self, in_channels: int, out_channels: int, *, single: bool = False, groups: int = 8):
+        super().__init__()
+        self.down = nn.Conv2d(in_channels, out_channels, 3, stride=2, padding=1)
+        self.norm1 = nn.GroupNorm(groups, out_channels)
+        self.conv = None if single else nn.Conv2d(out_channels, out_channels, 3, padding=1)
+        self.norm2 = None if single else nn.GroupNorm(groups, out_channels)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = F.silu(self.norm1(self.down(x)))
+        if self.conv is not None:
+            x = x + F.silu(self.norm2(self.conv(x)))
+        return x
+
+
+class Backbone(nn.Module):
+    """Image [B, 3, input_size, input_size] → `out_features` values: stride-2 stages down to a small
+    map, flattened (so where a feature is stays known, which pose and landmarks need), then a
+    two-layer head."""
+
+    def __init__(self, config: BackboneConfig, out_features: int):
+        super().__init__()
+        self.config = config
+        stages, c_in = [], 3
+        for i, c_out in enumerate(config.widths):
+            stages.append(ConvStage(c_in, c_out, single=i == 0))
+            c_in = c_out
+        self.stages = nn.Sequential(*stages)
+        self.fc1 = nn.Linear(c_in * config.final_size**2, config.hidden)
+        self.fc2 = nn.Linear(config.hidden, out_features)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        x = self.stages(resample(images, self.config.input_size))
+        return self.fc2(F.silu(self.fc1(x.flatten(1))))
+
+
+class SynthFaceEmbedder(IdentityEmbedder):
+    """Identity embedder of the synthetic world: images [B, 3, H, W] in [-1, 1] → unit vectors
+    [B, dim]. Trained with a supervised contrastive loss over renders of the same identity under
+    different pose, expression, lighting and appearance, in the spirit of Smooth-Swap's smooth
+    identity embedder, so 1 − cos between embeddings is a useful identity distance."""
+
+    def __init__(self, *, dim: int = 128, backbone: BackboneConfig | None = None):
+        super().__init__()
+        self.dim = dim
+        self.backbone = Backbone(backbone or BackboneConfig(), dim)
+
+    def config(self) -> dict[str, Any]:
+        return {"kind": "synthface-id", "dim": self.dim, "backbone": attrs.asdict(self.backbone.config)}
+
+    def _embed(self, images: torch.Tensor) -> torch.Tensor:
+        return self.backbone(images)
+
+
+class SynthFaceShapeModel(ShapeModel):
+    """3DMM-coefficient regressor of the synthetic world: images → coefficients
+    cat(identity [NI], expression [NE], pose [3] as yaw/pitch/roll degrees), the world's own
+    morphable-model parameters. The network predicts standardised coefficients; the buffers
+    `coeff_mean`/`coeff_std` (the world's prior, measured when fitting) map them back.
+    `landmarks` projects the 68 landmarks through the world's morphable model."""
+
+    def __init__(self, *, identity_dim: int, expression_dim: int, backbone: BackboneConfig | None = None):
+        super().__init__()
+        self.identity_dim = identity_dim
+        self.expression_dim = expression_dim
+        self.num_coeffs = identity_dim + expression_dim + 3
+        self.backbone = Backbone(backbone or BackboneConfig(), self.num_coeffs)
+        self.register_buffer("coeff_mean", torch.zeros(self.num_coeffs))
+        self.register_buffer("coeff_std", torch.ones(self.num_coeffs))
+
+    def config(self) -> dict[str, Any]:
+        return {
+            "kind": "synthface-3dmm",
+            "identity_dim": self.identity_dim,
+            "expression_dim": self.expression_dim,
+            "backbone": attrs.asdict(self.backbone.config),
+        }
+
+    def standardised(self, images: torch.Tensor) -> torch.Tensor:
+        """The network's raw output: coefficients in units of the prior's standard deviation."""
+        return self.backbone(images)
+
+    def _regress(self, images: torch.Tensor) -> torch.Tensor:
+        return self.standardised(images) * self.coeff_std + self.coeff_mean
+
+    def split(self, coeffs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """coeffs [B, num_coeffs] → (identity [B, NI], expression [B, NE], pose [B, 3])."""
+        ni, ne = self.identity_dim, self.expression_dim
+        return coeffs[:, :ni], coeffs[:, ni : ni + ne], coeffs[:, ni + ne :]
+
+    def fuse(self, source: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """The source's identity with the target's expression and pose."""
+        return torch.cat([source[:, : self.identity_dim], target[:, self.identity_dim :]], dim=1)
+
+    def landmarks(self, coeffs: torch.Tensor) -> torch.Tensor:
+        """The 68 landmarks [B, 68, 2] in [0, 1] image coordinates, differentiable in `coeffs`."""
+        from lsw_synthface.world import project_landmarks
+
+        return project_landmarks(*self.split(coeffs))
+
+    def parts(self, coeffs: torch.Tensor) -> dict[str, torch.Tensor]:
+        identity, expression, pose = self.split(coeffs)
+        return {"identity": identity, "expression": expression, "pose": pose}
+
+
+def save_net(
+    net: nn.Module, path: str | os.PathLike, dtype: torch.dtype = torch.float16, metrics: dict[str, Any] | None = None
+) -> Path:
+    """Write `net`'s weights (floating tensors as `dtype`; half precision keeps the shipped files
+    small) and its architecture (`net.config()`) to a safetensors file, atomically (a temporary
+    file in the same folder, then a rename). Loading converts back to the network's precision."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    metadata = {"config": json.dumps(net.config(), sort_keys=True)}
+    if metrics is not None:
+        metadata["metrics"] = json.dumps(metrics, sort_keys=True)
+    state = net.state_dict()
+    tensors = {k: (v.to(dtype) if v.is_floating_point() else v).detach().cpu().contiguous() for k, v in state.items()}
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        save_file(tensors, str(tmp), metadata=metadata)
+        os.chmod(tmp, 0o644)  # package data must be readable by everyone who installs it
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def read_config(path: str | os.PathLike) -> dict[str, Any]:
+    """The architecture stored in a weights file written by `save_net`."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"weights file not found: {path}")
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            meta = f.metadata() or {}
+    except Exception as exc:
+        raise CheckpointError(f"{path}: expected a safetensors file, could not read it ({exc})") from exc
+    if "config" not in meta:
+        raise CheckpointError(f"{path}: expected a synthface network file with a 'config' entry, found none")
+    return json.loads(meta["config"])
+
+
+def load_net(net: nn.Module, path: str | os.PathLike) -> nn.Module:
+    """Load weights written by `save_net` into `net`, after checking the stored architecture equals
+    `net`'s; returns `net` in eval mode."""
+    from safetensors.torch import load_file
+
+    stored = read_config(path)
+    expected = json.loads(json.dumps(net.config()))  # tuples become lists, as in the file
+    if stored != expected:
+        keys = sorted(k for k in set(stored) | set(expected) if stored.get(k) != expected.get(k))
+        raise CheckpointError(
+            f"{path}: architecture differs from the network it is loaded into: "
+            + "; ".join(f"{k}: file has {stored.get(k)!r}, network has {expected.get(k)!r}" for k in keys)
+        )
+    net.load_state_dict(load_file(str(path)))
+    return net.eval()
+
+
+def build_embedder(checkpoint: str | os.PathLike | None = None, **options: Any) -> SynthFaceEmbedder:
+    """The synthface identity embedder with the shipped weights (or those in `checkpoint`), frozen."""
+    path = Path(checkpoint) if checkpoint is not None else shipped_weights(EMBEDDER_FILE)
+    cfg = read_config(path)
+    _no_options("synthface-id", options)
+    net = SynthFaceEmbedder(dim=cfg["dim"], backbone=BackboneConfig(**cfg["backbone"]))
+    return load_net(net, path).requires_grad_(False)
+
+
+def build_shape_model(checkpoint: str | os.PathLike | None = None, **options: Any) -> SynthFaceShapeModel:
+    """The synthface 3DMM regressor with the shipped weights (or those in `checkpoint`), frozen."""
+    path = Path(checkpoint) if checkpoint is not None else shipped_weights(REGRESSOR_FILE)
+    cfg = read_config(path)
+    _no_options("synthface-3dmm", options)
+    net = SynthFaceShapeModel(
+        identity_dim=cfg["identity_dim"],
+        expression_dim=cfg["expression_dim"],
+        backbone=BackboneConfig(**cfg["backbone"]),
+    )
+    return load_net(net, path).requires_grad_(False)
+
+
+def _no_options(name: str, options: dict[str, Any]) -> None:
+    if options:
+        raise LswError(f"{name}: expected no options besides checkpoint, got {sorted(options)}")
