@@ -11,6 +11,7 @@ import json
 import time
 
 import torch
+
 from lsw_synthface.generator import synthface
 from lsw_synthface.oracle import oracle_metrics
 from lsw_synthface.world import FaceParams, render, sample_params

@@ -259,8 +259,12 @@ def fit_networks(config: FitConfig, deadline: float = math.inf, quiet: bool = Fa
 
         done = step + 1
         if step % 10 == 0:
-            bar.set_postfix(id=f"{learn_e.ema:.3f}", con=f"{contrastive.item():.3f}", coef=f"{coeff_loss.item():.3f}",
-                            lm=f"{lm_loss.item():.4f}")
+            bar.set_postfix(
+                id=f"{learn_e.ema:.3f}",
+                con=f"{contrastive.item():.3f}",
+                coef=f"{coeff_loss.item():.3f}",
+                lm=f"{lm_loss.item():.4f}",
+            )
     bar.close()
     log = {
         "steps": done,

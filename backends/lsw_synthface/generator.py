@@ -95,6 +95,10 @@ class SynthFaceGenerator(Generator):
     `num_ws` 18 (2D, like StyleGAN2 at 1024 px) or 21 with a camera (like StyleNeRF); `params(ws)`
     gives the face parameters any W+ code renders, which the oracle metrics compare."""
 
+    #: The world's own identity embedder and 3DMM regressor, used for L_id and L_shape by default.
+    default_embedder = "synthface-id"
+    default_shape_model = "synthface-3dmm"
+
     def __init__(self, *, resolution: int = 128, seed: int = 0, camera: CameraSpec | None = None, pose_scale=1.0):
         super().__init__()
         if resolution not in RESOLUTIONS:

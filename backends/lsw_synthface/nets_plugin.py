@@ -38,27 +38,53 @@ def register_synthface_3dmm(register):
 
 
 @click.command("fit")
-@click.option("--out", "out", type=click.Path(file_okay=False), default="synthface-nets", show_default=True,
-              help="Folder to write embedder.safetensors, regressor.safetensors and fit.json into.")
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(file_okay=False),
+    default="synthface-nets",
+    show_default=True,
+    help="Folder to write embedder.safetensors, regressor.safetensors and fit.json into.",
+)
 @click.option("--minutes", type=float, default=None, help="Wall-time cap in minutes [default: 15].")
 @click.option("--seed", type=int, default=None, help="Random seed of the fit [default: 0].")
 @click.option("--steps", type=int, default=None, help="Training steps of both networks [default: 3000].")
-@click.option("--pool-identities", type=int, default=None,
-              help="Identities in the pool of renders the networks learn from [default: 256].")
-@click.option("--eval-identities", type=int, default=None,
-              help="Identities in the retrieval test on fresh renders written to fit.json [default: 100].")
-@click.option("--eval-faces", type=int, default=None,
-              help="Faces in the landmark test on fresh renders written to fit.json [default: 256].")
-@click.option("--threads", type=int, default=None,
-              help="CPU threads [default: 1; one is much faster on a shared machine].")
+@click.option(
+    "--pool-identities",
+    type=int,
+    default=None,
+    help="Identities in the pool of renders the networks learn from [default: 256].",
+)
+@click.option(
+    "--eval-identities",
+    type=int,
+    default=None,
+    help="Identities in the retrieval test on fresh renders written to fit.json [default: 100].",
+)
+@click.option(
+    "--eval-faces",
+    type=int,
+    default=None,
+    help="Faces in the landmark test on fresh renders written to fit.json [default: 256].",
+)
+@click.option(
+    "--threads", type=int, default=None, help="CPU threads [default: 1; one is much faster on a shared machine]."
+)
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 def fit_command(out, minutes, seed, steps, pool_identities, eval_identities, eval_faces, threads, quiet):
     """Train the synthetic world's identity embedder and 3DMM regressor from scratch on fresh
     renders (CPU, seeded). The shipped weights are this command's output with default settings."""
     from lsw_synthface.fit import FitConfig, fit
 
-    given = {"minutes": minutes, "seed": seed, "steps": steps, "pool_identities": pool_identities,
-             "eval_identities": eval_identities, "eval_faces": eval_faces, "threads": threads}
+    given = {
+        "minutes": minutes,
+        "seed": seed,
+        "steps": steps,
+        "pool_identities": pool_identities,
+        "eval_identities": eval_identities,
+        "eval_faces": eval_faces,
+        "threads": threads,
+    }
     config = attrs.evolve(FitConfig(), **{k: v for k, v in given.items() if v is not None})
     args = ["--out", out] + [f"--{k.replace('_', '-')}={v}" for k, v in given.items() if v is not None]
     command = "lsw synthface fit " + shlex.join(args)

@@ -1,6 +1,7 @@
-"""Plugin registration for lsw_synthface: the synthetic world's generator backends."""
+"""Plugin registration for lsw_synthface: the synthetic world's generators, identity embedder, shape model and fit command."""
 
 from lsw_core.plugins import hookimpl
+from lsw_synthface.nets_plugin import *  # noqa: F401,F403  (the embedder, regressor and `lsw synthface fit`)
 
 
 @hookimpl
@@ -9,4 +10,3 @@ def register_generators(register):
 
     register("synthface", synthface, description="synthetic face world, 18x512 W+ like StyleGAN2 (no download)")
     register("synthface3d", synthface3d, description="synthetic face world, 21x512 W+ and a camera like StyleNeRF")
-from lsw_synthface.nets_plugin import *  # noqa: E402,F401,F403

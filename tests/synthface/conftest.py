@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+
 from lsw_synthface.generator import synthface, synthface3d
 
 

@@ -3,11 +3,11 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from lsw_synthface import world
-from lsw_synthface.generator import COARSE_IDENTITY, synthface
 
 import lsw_core
 from lsw_core.errors import CheckpointError, LswError, ShapeError
+from lsw_synthface import world
+from lsw_synthface.generator import COARSE_IDENTITY, synthface
 
 
 def codes(G, batch=4, seed=0, psi=1.0):

@@ -1,9 +1,9 @@
 import pytest
 import torch
-from lsw_synthface.oracle import face_params, oracle_metrics
-from lsw_synthface.world import sample_params
 
 from lsw_core.errors import ShapeError
+from lsw_synthface.oracle import face_params, oracle_metrics
+from lsw_synthface.world import sample_params
 
 
 def test_baselines_from_latents(G2d):

@@ -3,9 +3,9 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from lsw_synthface import shape3d, world
 
 from lsw_core.camera import Camera
+from lsw_synthface import shape3d, world
 
 CONTINUOUS = [f.name for f in attrs.fields(world.FaceParams)]
 

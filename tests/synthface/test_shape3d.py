@@ -1,6 +1,7 @@
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from lsw_synthface import shape3d, world
 from lsw_synthface.shape3d import EXPRESSION_DIM, IDENTITY_DIM
 

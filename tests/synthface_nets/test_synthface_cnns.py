@@ -6,6 +6,9 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from safetensors.torch import save_file
+
+from lsw_core.errors import CheckpointError, LswError, ShapeError
 from lsw_synthface.fit import supervised_contrastive
 from lsw_synthface.nets import (
     BackboneConfig,
@@ -18,9 +21,6 @@ from lsw_synthface.nets import (
     resample,
     save_net,
 )
-from safetensors.torch import save_file
-
-from lsw_core.errors import CheckpointError, LswError, ShapeError
 
 torch.set_num_threads(1)
 SMALL = BackboneConfig(input_size=32, widths=(8, 16), hidden=32)

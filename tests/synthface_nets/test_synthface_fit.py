@@ -4,13 +4,13 @@ import json
 
 import torch
 from click.testing import CliRunner
-from lsw_synthface.fit import METRICS_FILE, RenderPool
-from lsw_synthface.nets import EMBEDDER_FILE, REGRESSOR_FILE
-from lsw_synthface.world import IDENTITY_DIM
 from safetensors.torch import load_file
 
 import lsw_core
 from lsw_core.cli import _add_commands, cli
+from lsw_synthface.fit import METRICS_FILE, RenderPool
+from lsw_synthface.nets import EMBEDDER_FILE, REGRESSOR_FILE
+from lsw_synthface.world import IDENTITY_DIM
 
 TINY = ["--steps", "2", "--pool-identities", "8", "--eval-identities", "4", "--eval-faces", "4", "--quiet"]
 

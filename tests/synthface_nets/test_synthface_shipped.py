@@ -8,11 +8,11 @@ import json
 import attrs
 import pytest
 import torch
+
+import lsw_core
 from lsw_synthface import world
 from lsw_synthface.fit import METRICS_FILE
 from lsw_synthface.nets import EMBEDDER_FILE, REGRESSOR_FILE, shipped_weights
-
-import lsw_core
 
 torch.set_num_threads(2)
 RESOLUTION = 128
