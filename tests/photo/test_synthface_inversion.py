@@ -12,9 +12,10 @@ from lsw_lpips import PixelSSIM
 
 pytest.importorskip("lsw_synthface.generator", reason="the synthface backend is not installed")
 
-# Multi-start W projection: the 8 best of 64 mapped samples per image, 25 steps each, the winner
-# refined for 80 steps without exploration noise (the world's periodic backgrounds trap a single start).
-ACCURATE = ProjectionConfig(steps=80, lr=0.02, init="search", init_candidates=64, restarts=8, restart_steps=25,
+# Multi-start W projection: the 8 best of 64 mapped samples per image, 40 steps each, the winner
+# refined for 200 steps at lr 0.01 without exploration noise (the world's periodic backgrounds trap a
+# single start).
+ACCURATE = ProjectionConfig(steps=200, lr=0.01, init="search", init_candidates=64, restarts=8, restart_steps=40,
                             initial_noise_factor=0.0)  # fmt: skip
 
 
