@@ -11,9 +11,9 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import time
 
 import torch
+from timing import best_time
 from torch import nn
 
 from lsw_core.mixer import LatentMixer, layer_widths
@@ -39,24 +39,6 @@ class LoopMixer(nn.Module):
     def forward(self, source: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         out = [row(torch.cat([source[:, i], target[:, i]], dim=1)) for i, row in enumerate(self.rows)]
         return torch.stack(out, dim=1) + self.residual_coefficient * target
-
-
-def _sync(device: str) -> None:
-    if device == "cuda":
-        torch.cuda.synchronize()
-
-
-def timeit(fn, device: str, repeats: int) -> float:
-    fn()
-    fn()
-    _sync(device)
-    best = float("inf")
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        _sync(device)
-        best = min(best, time.perf_counter() - t0)
-    return best
 
 
 def main() -> None:
@@ -91,11 +73,11 @@ def main() -> None:
         return step
 
     t_train_b, t_train_l = (
-        timeit(train(batched), args.device, args.repeats),
-        timeit(train(loop), args.device, args.repeats),
+        best_time(train(batched), args.device, args.repeats, warmup=2),
+        best_time(train(loop), args.device, args.repeats, warmup=2),
     )
-    t_inf_b = timeit(infer(batched), args.device, args.repeats * 4)
-    t_inf_l = timeit(infer(loop), args.device, args.repeats * 4)
+    t_inf_b = best_time(infer(batched), args.device, args.repeats * 4, warmup=2)
+    t_inf_l = best_time(infer(loop), args.device, args.repeats * 4, warmup=2)
     print(
         json.dumps(
             {

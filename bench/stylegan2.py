@@ -18,31 +18,14 @@ import argparse
 import json
 import platform
 import tempfile
-import time
 
 import torch
 import torch.nn.functional as F
+from timing import best_time
 from torch import nn
 
 import lsw_core
 from lsw_core.interfaces import IdentityEmbedder
-
-
-def _sync(device: str) -> None:
-    if device.startswith("cuda"):
-        torch.cuda.synchronize()
-
-
-def best_time(fn, device: str, repeats: int) -> float:
-    fn()  # warm-up (and CUDA kernel build)
-    _sync(device)
-    best = float("inf")
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        _sync(device)
-        best = min(best, time.perf_counter() - t0)
-    return best
 
 
 def bench_synthesis(resolution: int, device: str, precision: str, batch: int, repeats: int) -> dict:
