@@ -28,7 +28,7 @@ from typing import Any
 import torch
 
 from lsw_core.errors import LswError
-from lsw_core.imageio import IMAGE_SUFFIXES, load_image
+from lsw_core.imageio import list_images, load_image
 from lsw_core.interfaces import IdentityEmbedder, ShapeModel
 from lsw_core.metrics import id_retrieval, mean_squared_error, pose_error_deg
 
@@ -41,7 +41,7 @@ def find_triples(folder: str | os.PathLike) -> list[dict[str, Path]]:
     if not folder.is_dir():
         raise LswError(f"triples: expected a folder, got {str(folder)!r}")
     if all((folder / role).is_dir() for role in ROLES):
-        files = {role: {p.stem: p for p in _images(folder / role)} for role in ROLES}
+        files = {role: {p.stem: p for p in list_images(folder / role)} for role in ROLES}
         names = sorted(files["swap"])
         missing = [f"{role}/{n}" for n in names for role in ("source", "target") if n not in files[role]]
         if missing:
@@ -50,7 +50,7 @@ def find_triples(folder: str | os.PathLike) -> list[dict[str, Path]]:
     else:
         triples = []
         for sub in sorted(p for p in folder.iterdir() if p.is_dir()):
-            found = {p.stem: p for p in _images(sub) if p.stem in ROLES}
+            found = {p.stem: p for p in list_images(sub) if p.stem in ROLES}
             if len(found) == 3:
                 triples.append(found)
             elif found:
@@ -61,10 +61,6 @@ def find_triples(folder: str | os.PathLike) -> list[dict[str, Path]]:
             "or one subfolder per triple holding source.*, target.*, swap.*"
         )
     return triples
-
-
-def _images(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
 
 
 def _identity_labels(folder: Path, triples: list[dict[str, Path]]) -> tuple[list[int], list[int]]:

@@ -9,42 +9,21 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
 from lsw_core.checkpoint import atomic_write
-from lsw_core.errors import ImageError
+from lsw_core.photo import load_photo, to_tensor
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
 
 
-def read_image(path: str | os.PathLike) -> Image.Image:
-    """Open an image file as RGB (grayscale is expanded, alpha composited onto white)."""
-    try:
-        with Image.open(path) as im:
-            im.load()
-            if im.mode in ("RGBA", "LA", "P"):
-                im = im.convert("RGBA")
-                background = Image.new("RGBA", im.size, (255, 255, 255, 255))
-                im = Image.alpha_composite(background, im)
-            return im.convert("RGB")
-    except FileNotFoundError:
-        raise ImageError(f"{path}: no such file") from None
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        raise ImageError(f"{path}: not a readable image (expected PNG/JPEG/...; {exc})") from None
-
-
-def pil_to_tensor(image: Image.Image) -> torch.Tensor:
-    """PIL RGB image → [1, 3, H, W] float in [-1, 1]."""
-    array = np.asarray(image.convert("RGB"), dtype=np.float32)
-    return torch.from_numpy(array).permute(2, 0, 1).unsqueeze(0) / 127.5 - 1
-
-
 def load_image(path: str | os.PathLike, resolution: int | None = None) -> torch.Tensor:
-    """Read an image file as [1, 3, H, W] in [-1, 1], resized to `resolution`² if given."""
-    image = read_image(path)
-    if resolution is not None and image.size != (resolution, resolution):
-        image = image.resize((resolution, resolution), Image.Resampling.LANCZOS)
-    return pil_to_tensor(image)
+    """Read an image file as [1, 3, H, W] in [-1, 1] (upright, RGB; see `lsw_core.photo.load_photo`),
+    resized to `resolution`² if given."""
+    pixels = load_photo(path, min_size=1)
+    if resolution is not None and pixels.shape[:2] != (resolution, resolution):
+        pixels = np.asarray(Image.fromarray(pixels).resize((resolution, resolution), Image.Resampling.LANCZOS))
+    return to_tensor(pixels)
 
 
 def to_uint8(images: torch.Tensor) -> np.ndarray:
@@ -107,7 +86,7 @@ def save_gif(frames: torch.Tensor, path: str | os.PathLike, duration_ms: int = 1
 
 def list_images(folder: str | os.PathLike) -> list[Path]:
     """Image files in `folder`, sorted by name."""
-    return sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    return sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
 
 
 def stack_rows(rows: Sequence[torch.Tensor], pad: int = 2) -> torch.Tensor:

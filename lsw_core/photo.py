@@ -24,7 +24,6 @@ from PIL import Image, ImageDraw, ImageOps, UnidentifiedImageError
 from lsw_core.errors import ImageError
 
 MIN_PHOTO_SIZE = 32
-PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 
 
 def load_photo(path: str | os.PathLike, *, min_size: int = MIN_PHOTO_SIZE) -> np.ndarray:
@@ -253,11 +252,6 @@ def paste_back(
     blended = np.clip(np.round(region + (warped - region) * alpha), 0, 255).astype(np.uint8)
     out[y0:y1, x0:x1] = np.where(alpha > 0, blended, photo[y0:y1, x0:x1])
     return out
-
-
-def list_photos(folder: str | os.PathLike) -> list[Path]:
-    """The image files of a folder, sorted by name."""
-    return sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in PHOTO_SUFFIXES and p.is_file())
 
 
 class PivotCache:

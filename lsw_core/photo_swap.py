@@ -227,12 +227,8 @@ class PhotoSwapper:
         t1 = time.perf_counter()
         inversion, hits = self.invert(src, tgt, progress)
         t2 = time.perf_counter()
-        ws = self.swapper.mix(inversion.ws[:1], inversion.ws[1:], groups)
-        kwargs = {k: v[1:] if torch.is_tensor(v) else v for k, v in inversion.synthesis_kwargs.items()}
-        camera = inversion.camera[[1]] if isinstance(inversion.camera, Camera) else None
-        with torch.no_grad():
-            image = inversion.generator.synthesis(ws, camera=camera, noise_mode="const", **kwargs)
-        aligned_swap = from_tensor(image)
+        result = self.swapper.swap_inversion(inversion, 1, groups=groups)
+        ws, aligned_swap = result.ws, from_tensor(result.images)
         pasted = None
         if tgt.face is not None:
             pasted = paste_back(tgt.photo, aligned_swap, tgt.face, mask=mask, kind=self.paste, feather=self.feather)

@@ -19,7 +19,7 @@ from lsw_core import latents
 from lsw_core.camera import Camera
 from lsw_core.checkpoint import load_mixer
 from lsw_core.errors import CheckpointError, LswError
-from lsw_core.interfaces import Generator, Inverter
+from lsw_core.interfaces import Generator, Inversion, Inverter
 from lsw_core.mixer import LatentMixer
 from lsw_core.plugins import load_generator
 
@@ -190,18 +190,31 @@ class Swapper:
         mix the pivots and synthesise with the generator the inversion returns."""
         if source.shape != target.shape:
             raise LswError(f"source and target batches differ: {list(source.shape)} vs {list(target.shape)}")
-        b = source.shape[0]
         inversion = inverter.invert(self.generator, torch.cat([source, target]).to(self.device), **invert_options)
-        ws_s, ws_t = inversion.ws[:b], inversion.ws[b:]
+        return self.swap_inversion(inversion, source.shape[0], groups=groups, cameras=cameras)
+
+    def swap_inversion(
+        self,
+        inversion: Inversion,
+        num_sources: int,
+        *,
+        groups: Sequence[str] | None = None,
+        cameras: Camera | None = None,
+    ) -> SwapResult:
+        """Swap the pivots of an inversion of sources followed by their targets (the first
+        `num_sources` images are the sources). The swap keeps each target's synthesis arguments and
+        camera and is synthesised with the inversion's generator; `cameras` renders other views."""
+        b = num_sources
+        ws = self.mix(inversion.ws[:b], inversion.ws[b:], groups)
         kwargs = {k: v[b:] if torch.is_tensor(v) else v for k, v in inversion.synthesis_kwargs.items()}
-        if cameras is None and inversion.camera is not None:
-            camera = inversion.camera
-            cameras = camera[list(range(b, 2 * b))] if isinstance(camera, Camera) else None
-            if cameras is not None:
-                ws = self.mix(ws_s, ws_t, groups)
-                images = inversion.generator.synthesis(ws, camera=cameras, noise_mode="const", **kwargs)
-                return SwapResult(ws, images, inversion.generator)
-        return self.swap(ws_s, ws_t, groups=groups, cameras=cameras, generator=inversion.generator, **kwargs)
+        G = inversion.generator
+        if cameras is not None:
+            return SwapResult(ws, self.render(ws, cameras, G, **kwargs), G)
+        camera = inversion.camera
+        camera = camera[list(range(b, len(camera)))] if isinstance(camera, Camera) else None
+        with torch.no_grad():
+            images = G.synthesis(ws, camera=camera, noise_mode="const", **kwargs)
+        return SwapResult(ws, images, G)
 
     def swap_photos(
         self, source: Any, target: Any, inverter: Inverter, *, aligner: Any = None, cache: Any = None, **options: Any

@@ -15,8 +15,12 @@ QUICK = ["--batch-size", "2", "--steps", "2", "--sample-every", "2", "--log-ever
 @pytest.fixture(scope="module")
 def mixers(tmp_path_factory):
     root = tmp_path_factory.mktemp("synth")
-    run_lsw("train", "--generator", "synthface", "--generator-option", "resolution=64", *QUICK, "--out", str(root / "2d"))
-    run_lsw("train", "--generator", "synthface3d", "--generator-option", "resolution=64", *QUICK, "--out", str(root / "3d"))
+    run_lsw(
+        "train", "--generator", "synthface", "--generator-option", "resolution=64", *QUICK, "--out", str(root / "2d")
+    )
+    run_lsw(
+        "train", "--generator", "synthface3d", "--generator-option", "resolution=64", *QUICK, "--out", str(root / "3d")
+    )
     return root
 
 
@@ -58,6 +62,8 @@ def test_multiview_swap_writes_a_strip_and_gif_with_one_identity(mixers, tmp_pat
 
 
 def test_a_mixer_for_one_layout_refuses_the_other(mixers):
-    result = run_lsw("swap", "seed:1", "seed:2", "--mixer", str(mixers / "2d"), "--generator", "synthface3d", check=False)
+    result = run_lsw(
+        "swap", "seed:1", "seed:2", "--mixer", str(mixers / "2d"), "--generator", "synthface3d", check=False
+    )
     assert result.returncode == 2
     assert "18x512" in result.stderr and "21x512" in result.stderr

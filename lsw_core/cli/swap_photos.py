@@ -11,7 +11,8 @@ import click
 import numpy as np
 
 from lsw_core.errors import LswError
-from lsw_core.photo import PHOTO_SUFFIXES, PivotCache, list_photos
+from lsw_core.imageio import IMAGE_SUFFIXES, list_images
+from lsw_core.photo import PivotCache
 
 
 def default_cache_dir() -> Path:
@@ -27,7 +28,7 @@ def is_image_input(spec: str) -> bool:
     path = Path(spec)
     if spec.startswith("seed:") or path.suffix == ".npy":
         return False
-    return path.is_dir() or (path.is_file() and path.suffix.lower() in PHOTO_SUFFIXES)
+    return path.is_dir() or (path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES)
 
 
 def photo_options(command):
@@ -96,8 +97,8 @@ def run_photo_swap(
     from lsw_core.plugins import load_aligner
 
     src_path, tgt_path = Path(source), Path(target)
-    sources = list_photos(src_path) if src_path.is_dir() else [src_path]
-    targets = list_photos(tgt_path) if tgt_path.is_dir() else [tgt_path]
+    sources = list_images(src_path) if src_path.is_dir() else [src_path]
+    targets = list_images(tgt_path) if tgt_path.is_dir() else [tgt_path]
     pairs = check_pairs(sources, targets)
     batch = src_path.is_dir() or tgt_path.is_dir()
     align = None
