@@ -45,16 +45,19 @@ def test_truncation_cutoff_only_touches_the_first_rows(small_ffhq):
 
 def test_a_camera_batch_renders_each_sample_from_its_own_view(small_ffhq):
     G = small_ffhq()
-    ws = G.mapping(torch.randn(2, G.z_dim))
+    ws = G.mapping(torch.randn(2, G.z_dim, generator=torch.Generator().manual_seed(0)))
     cams = G.camera.yaw_sweep(2)
     with torch.no_grad():
         both = G.synthesis(ws, camera=cams)
         first = G.synthesis(ws[:1], camera=cams[0])
         second = G.synthesis(ws[1:], camera=cams[1])
         matrices = G.synthesis(ws, camera=cams.matrices())
-    assert torch.allclose(both, torch.cat([first, second]), atol=5e-4)  # batched float order only
+        other_view = G.synthesis(ws[:1], camera=cams[1])
+    # Batched and single renders differ only in float summation order, which the hierarchical
+    # sampler's inverse CDF can amplify to ~1e-3 on random weights; another view differs by far more.
+    assert (both - torch.cat([first, second])).abs().max() < 3e-3
     assert torch.allclose(both, matrices, atol=1e-6)
-    assert not torch.allclose(first, G.synthesis(ws[:1], camera=cams[1]), atol=1e-4)
+    assert (first - other_view).abs().max() > 0.05
 
 
 def test_background_code_defaults_to_zeros_and_changes_only_the_background(small_ffhq):
