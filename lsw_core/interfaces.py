@@ -121,12 +121,18 @@ class IdentityEmbedder(nn.Module, abc.ABC):
     def _embed(self, images: torch.Tensor) -> torch.Tensor: ...
 
 
+#: Side in pixels of the image frame `ShapeModel.landmarks` are measured in.
+LANDMARK_FRAME = 224
+
+
 class ShapeModel(nn.Module, abc.ABC):
     """A 3DMM-style regressor: images [B, 3, H, W] in [-1, 1] → coefficients [B, num_coeffs].
 
     `fuse(source, target)` keeps the source identity and everything else of the target;
-    `landmarks(coeffs)` gives the 68 iBUG landmarks [B, 68, 2] differentiably; `parts(coeffs)` names
-    the pieces the evaluation compares (identity, expression, and pose as yaw/pitch/roll degrees).
+    `landmarks(coeffs)` gives the 68 iBUG landmarks [B, 68, 2] differentiably, in pixels of a
+    `LANDMARK_FRAME` × `LANDMARK_FRAME` image (Deep3DFaceRecon's frame: the scale at which the paper's
+    μ = 0.1 makes L_shape about as large as the other terms); `parts(coeffs)` names the pieces the
+    evaluation compares (identity, expression, and pose as yaw/pitch/roll degrees).
     """
 
     num_coeffs: int
