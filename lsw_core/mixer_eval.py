@@ -3,8 +3,10 @@
 ID retrieval (a swap is correct when its nearest source among all sources is its own source),
 expression error (swap vs target) and pose error in degrees (swap vs target), each also for the two
 baselines "return the target" and "return the source". Generators that know the ground truth of
-their latents (`ground_truth(ws) -> {identity, expression, pose}`, e.g. the synthetic world) are
-measured exactly ("oracle"); otherwise an identity embedder and a shape model estimate the metrics.
+their latents (`ground_truth(ws) -> {identity, expression, pose[, appearance]}`, e.g. the synthetic
+world) are measured exactly ("oracle"), with an `appearance_error` (mean absolute difference from the
+target's appearance) where the ground truth has one; otherwise an identity embedder and a shape
+model estimate the metrics.
 """
 
 from __future__ import annotations
@@ -36,6 +38,9 @@ def _scores(truth: dict[str, torch.Tensor], method: str) -> dict[str, dict[str, 
             "expression_error": mean_squared_error(truth[result]["expression"], truth["target"]["expression"]),
             "pose_error_deg": pose_error_deg(truth[result]["pose"], truth["target"]["pose"]),
         }
+        if "appearance" in truth[result]:
+            difference = truth[result]["appearance"] - truth["target"]["appearance"]
+            out[name]["appearance_error"] = difference.abs().mean().item()
     return out
 
 
@@ -69,7 +74,7 @@ def evaluate_mixer(
         for role, codes in ws.items():
             if oracle:
                 attrs = G.ground_truth(codes)
-                attrs = {k: attrs[k] for k in ("identity", "expression", "pose")}
+                attrs = {k: attrs[k] for k in ("identity", "expression", "pose", "appearance") if k in attrs}
             else:
                 images = swapper.render(codes)
                 parts = shape_model.parts(shape_model(images))

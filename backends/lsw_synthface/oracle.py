@@ -7,7 +7,8 @@ distance (Euclidean, between identity coefficient vectors) is its own source; `i
 ranks by the cosine of the coefficient vectors instead (blind to how pronounced an identity is, as a
 face-recognition embedding's cosine tends to be). Expression error is the mean squared error of the expression
 coefficients against the target's, pose error the mean absolute yaw/pitch/roll difference in
-degrees (and the geodesic angle between the head rotations). All three are properties of the
+degrees (and the geodesic angle between the head rotations), appearance error the mean absolute
+difference of the appearance a swap must keep (`FaceParams.appearance`). All are properties of the
 latent, the same from every camera.
 """
 
@@ -52,6 +53,7 @@ def pair_metrics(source: FaceParams, target: FaceParams, swap: FaceParams) -> di
         "expression_error": (swap.expression.double() - target.expression.double()).square().mean().item(),
         "pose_error_deg": (swap.pose.double() - target.pose.double()).abs().mean().item(),
         "pose_angle_deg": torch.rad2deg(torch.acos(cos.clamp(-1, 1))).mean().item(),
+        "appearance_error": (swap.appearance().double() - target.appearance().double()).abs().mean().item(),
         "n_pairs": n,
     }
 
@@ -64,8 +66,8 @@ def oracle_metrics(
 ) -> dict[str, Any]:
     """Oracle metrics of N swaps (W+ codes of `generator`, or FaceParams): `id_retrieval`,
     `id_retrieval_cosine`, `identity_error`, `expression_error`, `pose_error_deg`, `pose_angle_deg`,
-    `n_pairs`, and the same for the two baselines under `baselines`: `target` (swap := target) and
-    `source` (swap := source)."""
+    `appearance_error`, `n_pairs`, and the same for the two baselines under `baselines`: `target`
+    (swap := target) and `source` (swap := source)."""
     ps, pt, pw = (face_params(generator, x) for x in (source, target, swap))
     result: dict[str, Any] = pair_metrics(ps, pt, pw)
     result["baselines"] = {"target": pair_metrics(ps, pt, pt), "source": pair_metrics(ps, pt, ps)}

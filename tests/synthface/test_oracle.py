@@ -25,6 +25,10 @@ def test_an_ideal_swap_scores_perfectly():
     ideal = pt.replace(identity=ps.identity)
     m = oracle_metrics(None, ps, pt, ideal)
     assert m["id_retrieval"] == 1.0 and m["expression_error"] == 0 and m["pose_error_deg"] == 0
+    assert m["appearance_error"] == 0 and m["baselines"]["source"]["appearance_error"] > 0.1
+    # a swap that takes the source's hair colour keeps less of the target's appearance
+    recoloured = oracle_metrics(None, ps, pt, ideal.replace(hair=ps.hair))
+    assert recoloured["appearance_error"] > 0.01
     # a swap that keeps half the target identity is still retrieved less often than the ideal one
     half = pt.replace(identity=(ps.identity + pt.identity) / 2)
     worse = oracle_metrics(None, ps, pt, half)
