@@ -10,9 +10,11 @@ the right ear, brows 17–26, nose bridge 27–30, nostrils 31–35, eyes 36–4
 lips 60–67) followed by the points the renderer needs: the skull outline from the right ear over the
 crown to the left ear (68–76), the ears (77, 78) and the centre of the cranium (79).
 
-Identity coefficients have a N(0, 1) prior; each basis vector moves points by up to about a tenth of a
-unit per standard deviation, in a named, visible way (`IDENTITY_NAMES`). Expression coefficients
-live in about [-1, 1]; 1 is a full smile, a wide-open jaw, a closed eye (`EXPRESSION_NAMES`).
+Identity coefficients have a N(0, 1) prior; each basis vector moves the points the renderer draws by
+0.05–0.13 units per standard deviation, in a named, visible way (`IDENTITY_NAMES`) that expressions
+and head pose imitate as little as possible, so identity can be told from one image.
+Expression coefficients live in about [-1, 1]; 1 is a full smile, a wide-open jaw, a closed eye
+(`EXPRESSION_NAMES`).
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ OUTLINE = JAW + SKULL
 IDENTITY_NAMES = (
     "face_width", "face_length", "jaw_width", "forehead_height",  # face structure (coarse rows)
     "eye_spacing", "eye_size", "eye_tilt", "brow_height", "brow_arch", "nose_length", "nose_width",
-    "mouth_width", "lip_thickness", "mouth_height", "chin_point", "cheek_fullness",
+    "mouth_width", "ear_height", "mouth_height", "chin_point", "brow_length",
 )  # fmt: skip
 EXPRESSION_NAMES = ("smile", "jaw_open", "brow_raise", "blink", "brow_furrow", "pucker", "frown", "mouth_shift")
 IDENTITY_DIM = len(IDENTITY_NAMES)
@@ -87,41 +89,47 @@ def _mean_shape() -> torch.Tensor:
 
 
 def _identity_basis(mean: torch.Tensor) -> torch.Tensor:
-    """[IDENTITY_DIM, N_POINTS, 3]: displacement per standard deviation of each identity coefficient."""
+    """[IDENTITY_DIM, N_POINTS, 3]: displacement per standard deviation of each identity coefficient.
+
+    Each moves a feature the renderer draws by about 0.05–0.13 head units (1–3 % of the image), in
+    a way that expressions and head pose imitate as little as possible: the expressions move the
+    mouth corners, the inner brows, the lids and the jaw, identity moves whole features."""
     basis = torch.zeros(IDENTITY_DIM, N_POINTS, 3, dtype=torch.float64)
     x, y = mean[:, 0], mean[:, 1]
     eyes, brows = EYE_L + EYE_R, BROW_L + BROW_R
+    lips = LIPS_OUTER + LIPS_INNER
     lower = JAW[3:14]
     b = dict(zip(IDENTITY_NAMES, basis))
-    b["face_width"][JAW + SKULL + EARS, 0] = 0.09 * x[JAW + SKULL + EARS]
-    b["face_length"][JAW, 1] = -0.07 * (0.15 - y[JAW]).clamp(min=0)
-    b["face_length"][LIPS_OUTER + LIPS_INNER, 1] = -0.04
-    b["jaw_width"][lower, 0] = 0.1 * x[lower] * (0.15 - y[lower]).clamp(min=0)
-    b["forehead_height"][SKULL, 1] = 0.08 * (y[SKULL] - 0.15)
-    b["eye_spacing"][eyes, 0] = 0.045 * torch.sign(x[eyes])
-    b["eye_spacing"][brows, 0] = 0.025 * torch.sign(x[brows])
+    b["face_width"][JAW + SKULL + EARS, 0] = 0.14 * x[JAW + SKULL + EARS]
+    b["face_length"][JAW, 1] = -0.11 * (0.15 - y[JAW]).clamp(min=0)
+    b["face_length"][lips, 1] = -0.06
+    b["jaw_width"][lower, 0] = 0.25 * x[lower] * (0.15 - y[lower]).clamp(min=0)
+    b["forehead_height"][SKULL, 1] = 0.14 * (y[SKULL] - 0.15)
+    b["eye_spacing"][eyes, 0] = 0.07 * torch.sign(x[eyes])
+    b["eye_spacing"][brows, 0] = 0.05 * torch.sign(x[brows])
     for eye in (EYE_L, EYE_R):
         centre = mean[eye, :2].mean(0)
-        b["eye_size"][eye, :2] = 0.15 * (mean[eye, :2] - centre)
-        b["eye_tilt"][eye, 1] = 0.12 * (x[eye] - centre[0]) * torch.sign(centre[0])
-    b["brow_height"][brows, 1] = 0.045
-    b["brow_arch"][brows, 1] = 0.04 * (1 - ((x[brows].abs() - 0.345) / 0.215) ** 2)
-    b["nose_length"][NOSE_BRIDGE[1:], 1] = torch.tensor([-0.015, -0.03, -0.05], dtype=torch.float64)
-    b["nose_length"][NOSTRILS, 1] = -0.05
-    b["nose_length"][NOSE_BRIDGE[1:] + NOSTRILS, 2] = 0.03
-    b["nose_width"][NOSTRILS, 0] = 0.2 * x[NOSTRILS]
-    lips = LIPS_OUTER + LIPS_INNER
-    b["mouth_width"][lips, 0] = 0.15 * x[lips]
-    mouth_line = (mean[48, 1] + mean[54, 1]) / 2
-    b["lip_thickness"][LIPS_OUTER, 1] = 0.2 * (y[LIPS_OUTER] - mouth_line)
-    b["mouth_height"][lips, 1] = 0.04
+        b["eye_size"][eye, 0] = 0.4 * (mean[eye, 0] - centre[0])
+        b["eye_size"][eye, 1] = 0.45 * (mean[eye, 1] - centre[1])
+        b["eye_tilt"][eye, 1] = 0.45 * (x[eye] - centre[0]) * torch.sign(centre[0])
+    b["brow_height"][brows, 1] = 0.085
+    arch = 1 - ((x[brows].abs() - 0.345) / 0.215) ** 2
+    b["brow_arch"][brows, 1] = 0.1 * (arch - arch.mean())  # no net lift: brow height is its own coefficient
+    b["nose_length"][NOSE_BRIDGE[1:], 1] = torch.tensor([-0.03, -0.06, -0.09], dtype=torch.float64)
+    b["nose_length"][NOSTRILS, 1] = -0.09
+    b["nose_length"][NOSE_BRIDGE[1:] + NOSTRILS, 2] = 0.04
+    b["nose_width"][NOSTRILS, 0] = 0.5 * x[NOSTRILS]
+    b["mouth_width"][lips, 0] = 0.5 * x[lips]
+    b["ear_height"][EARS, 1] = 0.09
+    b["mouth_height"][lips, 1] = 0.09
     chin = JAW[5:12]
-    b["chin_point"][chin, 1] = -0.06 * torch.cos((x[chin] / 0.5).clamp(-1, 1) * math.pi / 2) ** 2
-    b["chin_point"][chin, 0] = -0.03 * x[chin]
-    # a smooth bulge of the jaw line, widest at the cheeks, so the outline stays convex
-    bulge = torch.sin(torch.linspace(0, math.pi, 17, dtype=torch.float64)) ** 2
-    b["cheek_fullness"][JAW, 0] = 0.05 * x[JAW] * bulge
-    b["cheek_fullness"][JAW, 2] = 0.02 * bulge
+    point = torch.cos((x[chin] / 0.5).clamp(-1, 1) * math.pi / 2) ** 2
+    b["chin_point"][chin, 1] = -0.12 * (point - point.mean())  # the tip drops, its sides rise
+    b["chin_point"][chin, 0] = -0.06 * x[chin]
+    outer_ends = [17, 18, 25, 26]
+    b["brow_length"][outer_ends, 0] = (
+        0.12 * torch.sign(x[outer_ends]) * torch.tensor([1.0, 0.5, 0.5, 1.0], dtype=torch.float64)
+    )
     return basis
 
 
@@ -139,18 +147,23 @@ def _expression_basis(mean: torch.Tensor) -> torch.Tensor:
     opens = [55, 56, 57, 58, 59, 65, 66, 67]
     centre = 1 - corner[[lips.index(i) for i in opens]] * 0.6
     e["jaw_open"][opens, 1] = -0.2 * centre
-    e["jaw_open"][JAW[3:14], 1] = -0.16 * (0.15 - y[JAW[3:14]]).clamp(min=0) / 1.07
+    e["jaw_open"][JAW[3:14], 1] = -0.1 * (0.15 - y[JAW[3:14]]).clamp(min=0) / 1.07
     e["jaw_open"][[60, 64], 1] = -0.02
-    e["brow_raise"][BROW_L + BROW_R, 1] = 0.07
-    e["brow_raise"][[37, 38, 43, 44], 1] = 0.01
-    e["blink"][[37, 38, 43, 44], 1] = -0.1
-    e["blink"][[40, 41, 46, 47], 1] = 0.008
     inner_brows = [19, 20, 21, 22, 23, 24]
     weight = (1 - (x[inner_brows].abs() - 0.13) / 0.3).clamp(0, 1)
+    e["brow_raise"][inner_brows, 1] = 0.08 * weight  # the inner ends rise most
+    e["brow_raise"][[37, 38, 43, 44], 1] = 0.02  # the eyes open wider
+    e["blink"][[37, 38, 43, 44], 1] = -0.1
+    e["blink"][[40, 41, 46, 47], 1] = 0.008
     e["brow_furrow"][inner_brows, 1] = -0.06 * weight
     e["brow_furrow"][inner_brows, 0] = -0.03 * torch.sign(x[inner_brows]) * weight
-    e["pucker"][lips, 0] = -0.35 * x[lips]
+    centre_all = 1 - corner
+    e["pucker"][lips, 0] = -0.12 * x[lips]
     e["pucker"][lips, 2] = 0.05
+    e["pucker"][[49, 50, 51, 52, 53], 1] = 0.03 * centre_all[[1, 2, 3, 4, 5]]  # lips round and part
+    e["pucker"][[55, 56, 57, 58, 59], 1] = -0.03 * centre_all[[7, 8, 9, 10, 11]]
+    e["pucker"][[61, 62, 63], 1] = 0.01
+    e["pucker"][[65, 66, 67], 1] = -0.01
     e["frown"][lips, 1] = -0.07 * corner
     e["frown"][BROW_L[2:] + BROW_R[:3], 1] = -0.02
     e["mouth_shift"][lips, 0] = 0.07
@@ -159,7 +172,7 @@ def _expression_basis(mean: torch.Tensor) -> torch.Tensor:
 
 
 MEAN = _mean_shape().float()
-IDENTITY_BASIS = (1.5 * _identity_basis(MEAN.double())).float()
+IDENTITY_BASIS = _identity_basis(MEAN.double()).float()
 EXPRESSION_BASIS = _expression_basis(MEAN.double()).float()
 
 

@@ -31,6 +31,8 @@ FACTORS: dict[str, int] = {
     "identity": IDENTITY_DIM, "expression": EXPRESSION_DIM, "pose": 3, "hair_shape": 3, "glasses": 1,
     "skin": 1, "hair": 1, "eyes": 1, "light": 2, "background": 3, "background2": 3, "pattern": 4,
 }  # fmt: skip
+#: Identity coefficients are softly bounded to ±IDENTITY_BOUND prior standard deviations.
+IDENTITY_BOUND = 2.0
 #: Largest |yaw|, |pitch|, |roll| in degrees that the prior reaches.
 POSE_LIMITS = (45.0, 25.0, 20.0)
 #: Head centre on screen (x right, y down, [0, 1]) and pixels per head unit as a fraction of the image.
@@ -82,6 +84,13 @@ class FaceParams:
     def to(self, *args, **kwargs) -> FaceParams:
         return self.map(lambda t: t.to(*args, **kwargs))
 
+    def appearance(self) -> torch.Tensor:
+        """What a swap must keep of its target besides expression and pose, [B, 22]: skin, hair,
+        eye and background colours (RGB in [0, 1]), glasses opacity, hair shape and the direction
+        of the light."""
+        parts = (self.skin, self.hair, self.eyes, self.background, self.background2, self.glasses)
+        return torch.cat([*parts, self.hair_shape, self.light], dim=1)
+
     @classmethod
     def cat(cls, items: list[FaceParams]) -> FaceParams:
         names = attrs.fields_dict(cls)
@@ -116,7 +125,7 @@ def decode(factors: dict[str, torch.Tensor]) -> FaceParams:
     )
     hs = f["hair_shape"]
     return FaceParams(
-        identity=3.0 * torch.tanh(f["identity"] / 3.0),
+        identity=IDENTITY_BOUND * torch.tanh(f["identity"] / IDENTITY_BOUND),
         expression=torch.tanh(0.6 * f["expression"]),
         pose=limits * torch.tanh(f["pose"] * torch.tensor([0.45, 0.4, 0.35], dtype=limits.dtype, device=limits.device)),
         skin=_palette(SKIN_PALETTE, torch.sigmoid(1.3 * f["skin"])),
