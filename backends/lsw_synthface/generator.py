@@ -6,18 +6,21 @@ every W+ row.
 
 Synthesis: each layer group (coarse, middle, fine1, fine2) owns some of the world's standard-normal
 factors (`GROUP_FACTORS`). A factor is read out of the *mean* of its group's rows by a fixed linear
-projection onto one of a set of orthonormal directions, centred at `w_avg` and divided by the spread
-of that projection over the mapping's output, so every factor is about N(0, 1) under the prior;
-`world.decode` turns factors into face parameters, which are rendered. Identity shape is split as
-in StyleGAN: the face-structure coefficients (width, length, jaw, forehead) in the coarse rows with
-pose and glasses, the feature coefficients (eyes, brows, nose, mouth, chin, cheeks) in the middle
+projection onto one of the leading principal directions of w, centred at `w_avg` and divided by the
+spread of w along it, so every factor is about N(0, 1) under the prior; `world.decode` turns factors
+into face parameters, which are rendered. As in StyleGAN, where the leading principal directions of
+W steer pose and face shape (GANSpace), the factors take the directions in which w varies most,
+coarse first, and what w does along the other ~470 directions renders nothing. Identity shape is
+split as in StyleGAN: the face-structure coefficients (width, length, jaw, forehead) in the coarse
+rows with pose and glasses, the feature coefficients (eyes, brows, nose, mouth, chin) in the middle
 rows together with expression; colours and light in fine1; background only in fine2.
 
-The read-outs are linear, so moving identity by one prior standard deviation costs a W+ change of
-about one per-direction spread (≈0.25 here) along one direction in the group's rows: a per-element
-MSE of ≈5e-4 for a whole-identity change, which λ = 100 in the mixer's loss easily affords. The
-spread was chosen by training the paper's mixer with an ideal identity loss for ~700 steps: spread
-1.0, 0.5 and 0.25 reached ID retrieval 0.5 %, 27 % and 61 % (smaller moves are learned sooner).
+The read-outs are linear: moving a factor by one prior standard deviation moves the group's rows by
+its spread along one direction, which is what the mixer's latent penalty charges for. The mapping
+ends in a fixed linear stretch that makes w vary `APPEARANCE_STRETCH` times more along the glasses,
+hair, colour and light directions, so that a swap pays more to change those than identity; the
+output gain `W_SCALE` sets the overall price. Moving all 16 identity coefficients by one standard
+deviation costs a per-element W+ MSE of ≈2.3e-4 (λ·L_lp ≈ 0.02 at the paper's λ = 100).
 """
 
 from __future__ import annotations
@@ -46,8 +49,14 @@ GROUP_FACTORS: dict[str, list[tuple[str, slice]]] = {
     "fine1": [("skin", slice(None)), ("hair", slice(None)), ("eyes", slice(None)), ("light", slice(None))],
     "fine2": [("background", slice(None)), ("background2", slice(None)), ("pattern", slice(None))],
 }  # fmt: skip
-RESOLUTIONS = (64, 128, 256)
-W_SCALE = 0.375  # output gain of the mapping network: sets the spread of w along any direction to ≈0.25
+RESOLUTIONS = (64, 96, 128, 256)
+W_SCALE = 0.09  # output gain of the mapping network: sets what moving a factor costs under L_lp
+#: The factors a swap takes from its source (identity) or keeps from its target by looking
+#: (expression, pose). w varies `APPEARANCE_STRETCH` times more along the directions of all the
+#: others (glasses, hair, colours, light, background), so changing those costs a mixer's latent
+#: penalty that much more (squared) per prior standard deviation.
+FACE_FACTORS = ("identity", "expression", "pose")
+APPEARANCE_STRETCH = 5.0
 
 
 def _factor_sizes(group: str) -> list[int]:
@@ -75,18 +84,35 @@ class MappingNetwork(nn.Module):
         return x * W_SCALE
 
 
+def _factor_names() -> list[str]:
+    """The factor name of every read-out column, group by group."""
+    return [name for g in GROUP_FACTORS for (name, _), n in zip(GROUP_FACTORS[g], _factor_sizes(g)) for _ in range(n)]
+
+
 @functools.lru_cache(maxsize=4)
-def _statistics(seed: int, samples: int = 2048) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """w_avg [512], read-out directions [512, K] (orthonormal) and the spread [K] of w along each."""
+def _statistics(seed: int, samples: int = 4096) -> tuple[torch.Tensor, ...]:
+    """w_avg [512], the read-out directions [512, K], the stretch [512, 512] that ends the mapping
+    and the spread [K] of the mapped w along each direction.
+
+    The directions are the leading principal directions of the MLP's output, handed out in the
+    order of `GROUP_FACTORS` (coarse first), so the world's factors vary along the directions in
+    which w varies most, as StyleGAN's principal directions steer pose, face shape and then finer
+    attributes (GANSpace). The stretch then scales w about `w_avg` by `APPEARANCE_STRETCH` along
+    the directions of the appearance factors. What w does along the remaining directions renders
+    nothing."""
     mapping = MappingNetwork(seed=seed)
     gen = torch.Generator().manual_seed(seed + 1)
     with torch.no_grad():
-        w = mapping(torch.randn(samples, 512, generator=gen))
+        w = mapping(torch.randn(samples, 512, generator=gen)).double()
     w_avg = w.mean(0)
-    k = sum(sum(_factor_sizes(g)) for g in GROUP_FACTORS)
-    directions, _ = torch.linalg.qr(torch.randn(512, k, generator=gen))
-    spread = ((w - w_avg) @ directions).std(0)
-    return w_avg, directions, spread
+    names = _factor_names()
+    _, _, vh = torch.linalg.svd(w - w_avg, full_matrices=False)
+    directions = vh[: len(names)].T
+    directions = directions * directions.sum(0).sign()  # a fixed sign for each direction
+    gain = torch.tensor([1.0 if n in FACE_FACTORS else APPEARANCE_STRETCH for n in names], dtype=w.dtype)
+    stretch = torch.eye(512, dtype=w.dtype) + directions @ torch.diag(gain - 1) @ directions.T
+    spread = ((w - w_avg) @ directions).std(0) * gain
+    return w_avg.float(), directions.float(), stretch.float(), spread.float()
 
 
 class SynthFaceGenerator(Generator):
@@ -107,9 +133,10 @@ class SynthFaceGenerator(Generator):
         self.num_ws = 18 if camera is None else 21
         self.seed, self.pose_scale = seed, pose_scale
         self.mapping_network = MappingNetwork(seed=seed)
-        w_avg, directions, spread = _statistics(seed)
+        w_avg, directions, stretch, spread = _statistics(seed)
         self.register_buffer("w_avg", w_avg.clone())
         self.register_buffer("directions", directions.clone())
+        self.register_buffer("stretch", stretch.clone())
         self.register_buffer("spread", spread.clone())
         self.requires_grad_(False)
 
@@ -119,7 +146,7 @@ class SynthFaceGenerator(Generator):
         return {"coarse": range(0, 4), "middle": range(4, 8), "fine1": range(8, 12), "fine2": range(12, self.num_ws)}
 
     def _mapping(self, z: torch.Tensor, *, truncation_psi: float, truncation_cutoff: int | None) -> torch.Tensor:
-        w = self.mapping_network(z)
+        w = self.w_avg + (self.mapping_network(z) - self.w_avg) @ self.stretch
         ws = w.unsqueeze(1).repeat(1, self.num_ws, 1)
         if truncation_psi != 1:
             rows = slice(None) if truncation_cutoff is None else slice(0, truncation_cutoff)
@@ -146,9 +173,10 @@ class SynthFaceGenerator(Generator):
         return p if self.pose_scale == 1 else p.replace(pose=p.pose * self.pose_scale)
 
     def ground_truth(self, ws: torch.Tensor) -> dict[str, torch.Tensor]:
-        """`params(ws)` as a dict of tensors (identity, expression, pose in degrees, appearance), the
-        form generic evaluation code reads ground truth in."""
-        return attrs.asdict(self.params(ws), recurse=False)
+        """`params(ws)` as a dict of tensors (identity, expression, pose in degrees, appearance and
+        each appearance field), the form generic evaluation code reads ground truth in."""
+        p = self.params(ws)
+        return {**attrs.asdict(p, recurse=False), "appearance": p.appearance()}
 
     def _synthesis(self, ws: torch.Tensor, *, camera: Any, noise_mode: str, **kwargs: Any) -> torch.Tensor:
         if kwargs:
