@@ -4,7 +4,7 @@ code elsewhere, and measure what each group carries.
 Prints one JSON object (oracle errors per group) and writes a PNG grid: one row per pair with
 source, target, full swap, then coarse / middle / fine1 / fine2-only swaps.
 Usage: python bench/layer_groups.py --mixer DIR [--out layer_groups.png]
-       python bench/layer_groups.py --train-minutes 3   (trains a mixer on synthface first)
+       python bench/layer_groups.py [--train-minutes 5]   (trains a mixer with the demo's CPU recipe first)
 """
 
 from __future__ import annotations
@@ -16,34 +16,30 @@ from pathlib import Path
 
 import torch
 
+from lsw_core.cli.demo import SHOW_RESOLUTION, cpu_recipe
 from lsw_core.imageio import save_image, stack_rows
 from lsw_core.mixer_eval import evaluate_mixer
 from lsw_core.swapper import Swapper
-from lsw_core.trainer import MixerTrainer, TrainConfig
+from lsw_core.trainer import MixerTrainer
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mixer", help="a trained mixer folder (default: train one)")
     parser.add_argument("--generator", default="synthface")
-    parser.add_argument("--train-minutes", type=float, default=3.0)
+    parser.add_argument("--train-minutes", type=float, default=5.0)
     parser.add_argument("--pairs", type=int, default=200)
     parser.add_argument("--out", default="layer_groups.png")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        mixer = args.mixer
-        if mixer is None:
-            config = TrainConfig(
-                generator=args.generator,
-                batch_size=16,
-                lr=1e-3,
-                steps=1_000_000,
-                max_minutes=args.train_minutes,
-                sample_every=10**9,
-                checkpoint_every=10**9,
+        if args.mixer:
+            swapper = Swapper.from_folder(args.mixer)
+        else:
+            config = cpu_recipe(
+                args.generator, max_minutes=args.train_minutes, sample_every=10**9, checkpoint_every=10**9
             )
             mixer = MixerTrainer(config, Path(tmp) / "mixer", progress=False).train()
-        swapper = Swapper.from_folder(mixer)
+            swapper = Swapper.from_folder(mixer, resolution=SHOW_RESOLUTION)
         groups = list(swapper.generator.layer_groups)
         results = {"all": evaluate_mixer(swapper, pairs=args.pairs)}
         for g in groups:

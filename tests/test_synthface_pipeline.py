@@ -67,3 +67,15 @@ def test_a_mixer_for_one_layout_refuses_the_other(mixers):
     )
     assert result.returncode == 2
     assert "18x512" in result.stderr and "21x512" in result.stderr
+
+
+def test_demo_writes_a_swap_grid_the_mixer_and_its_metrics(tmp_path):
+    """`lsw demo` end to end, cut to its first training step (the full run is the README's)."""
+    result = run_lsw("demo", "--out", str(tmp_path), "--minutes", "0.001", "--pairs", "8", "-q")
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert metrics["method"] == "oracle" and metrics["n_pairs"] == 8 and metrics["train_steps"] >= 1
+    assert {"id_retrieval", "expression_error", "pose_error_deg", "appearance_error"} <= set(metrics)
+    assert json.loads(result.stdout[result.stdout.index("{") : result.stdout.rindex("}") + 1]) == metrics
+    assert Image.open(tmp_path / "grid.png").size == (6 * 130 + 2, 6 * 130 + 2)  # 5 × 5 swaps at 128 px
+    config = json.loads((tmp_path / "mixer" / "config.json").read_text())
+    assert config["training"]["generator_options"] == {"resolution": 96} and config["step"] >= 1
