@@ -94,6 +94,11 @@ class Generator(nn.Module, abc.ABC):
                 camera = camera.to(ws.device)
         return self._synthesis(ws, camera=camera, noise_mode=noise_mode, **kwargs)
 
+    def sample_synthesis_kwargs(self, batch: int, generator: torch.Generator | None = None) -> dict[str, Any]:
+        """Extra synthesis arguments drawn from the backend's prior for `batch` images, e.g. a
+        background code; the trainer renders every pair with its own draw. None by default."""
+        return {}
+
     def forward(self, z: torch.Tensor, truncation_psi: float = 1.0, camera: Any = None, **kwargs: Any) -> torch.Tensor:
         return self.synthesis(self.mapping(z, truncation_psi=truncation_psi), camera=camera, **kwargs)
 

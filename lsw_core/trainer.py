@@ -157,33 +157,41 @@ class MixerTrainer:
     # --- the training step -----------------------------------------------------------------
 
     def sample_pairs(self, batch: int, rng: torch.Generator) -> dict[str, Any]:
-        """Source/target z with the same-pair probability, and cameras from the backend's prior."""
+        """Source/target z with the same-pair probability, and cameras and extra synthesis arguments
+        (e.g. StyleNeRF's background code) from the backend's prior, one draw per pair."""
         G, cfg = self.generator, self.config
         z_s = torch.randn(batch, G.z_dim, generator=rng)
         z_t = torch.randn(batch, G.z_dim, generator=rng)
         same = torch.rand(batch, generator=rng) < cfg.same_pair_prob
         z_t = torch.where(same[:, None], z_s, z_t)
         camera = G.camera.sample(batch, generator=rng) if G.camera is not None else None
-        return {"z_s": z_s, "z_t": z_t, "camera": camera}
+        return {"z_s": z_s, "z_t": z_t, "camera": camera, "synthesis": G.sample_synthesis_kwargs(batch, rng)}
 
-    def swap_batch(self, z_s: torch.Tensor, z_t: torch.Tensor, camera: Any, noise_mode: str) -> dict[str, torch.Tensor]:
+    def swap_batch(
+        self, z_s: torch.Tensor, z_t: torch.Tensor, camera: Any, noise_mode: str, synthesis: dict[str, Any] | None = None
+    ) -> dict[str, torch.Tensor]:
         G, cfg = self.generator, self.config
+        synthesis = synthesis or {}
         device = torch.device(cfg.device)
         z_s, z_t = z_s.to(device), z_t.to(device)
         psi, cutoff = cfg.truncation_psi, cfg.truncation_cutoff
+
+        def render(code: torch.Tensor) -> torch.Tensor:
+            ws = latents.decode(G, code, cfg.space, psi, cutoff)
+            return G.synthesis(ws, camera=camera, noise_mode=noise_mode, **synthesis)
+
         with torch.no_grad():
             l_s = latents.encode(G, z_s, cfg.space, psi, cutoff)
             l_t = latents.encode(G, z_t, cfg.space, psi, cutoff)
-            img_s = G.synthesis(latents.decode(G, l_s, cfg.space, psi, cutoff), camera=camera, noise_mode=noise_mode)
-            img_t = G.synthesis(latents.decode(G, l_t, cfg.space, psi, cutoff), camera=camera, noise_mode=noise_mode)
+            img_s, img_t = render(l_s), render(l_t)
         l_swap = self.mixer(l_s, l_t)
-        img_swap = G.synthesis(latents.decode(G, l_swap, cfg.space, psi, cutoff), camera=camera, noise_mode=noise_mode)
+        img_swap = render(l_swap)
         return {"l_s": l_s, "l_t": l_t, "l_swap": l_swap, "source": img_s, "target": img_t, "swap": img_swap}
 
     def train_step(self) -> dict[str, float]:
         self.mixer.train()
         pairs = self.sample_pairs(self.config.batch_size, self.rng)
-        out = self.swap_batch(pairs["z_s"], pairs["z_t"], pairs["camera"], self.config.noise_mode)
+        out = self.swap_batch(**pairs, noise_mode=self.config.noise_mode)
         total, terms = self.loss(
             source_image=out["source"],
             target_image=out["target"],
@@ -235,7 +243,7 @@ class MixerTrainer:
         """A PNG of fixed validation pairs: sources, targets and swaps in three rows."""
         self.mixer.eval()
         fixed = self.sample_pairs(pairs, torch.Generator().manual_seed(2**31 - 1))
-        out = self.swap_batch(fixed["z_s"], fixed["z_t"], fixed["camera"], noise_mode="const")
+        out = self.swap_batch(**fixed, noise_mode="const")
         size = min(self.generator.resolution, 128)
         grid = stack_rows([resize(out[k].cpu(), size) for k in ("source", "target", "swap")])
         path = self.out / "samples" / f"step_{self.step:07d}.png"

@@ -74,6 +74,9 @@ class StyleNeRFGenerator(Generator):
         """Background codes from the training prior N(0, I), [batch, z_dim_bg]."""
         return torch.randn(batch, self.z_dim_bg, generator=generator).to(self.w_avg.device)
 
+    def sample_synthesis_kwargs(self, batch: int, generator: torch.Generator | None = None) -> dict[str, Any]:
+        return {"background": self.sample_background(batch, generator)}
+
     def camera_matrices(self, camera: Any, batch: int) -> tuple[torch.Tensor, torch.Tensor]:
         """(K_inv, cam2world) [batch, 4, 4] from a `Camera` or from such a pair (one camera broadcasts)."""
         device = self.w_avg.device

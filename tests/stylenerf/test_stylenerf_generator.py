@@ -112,3 +112,21 @@ def test_bad_inputs_fail_with_one_clear_message(small_ffhq):
 def test_loaded_by_name_through_the_plugin_registry(fixtures_dir):
     G = lsw_core.load_generator("stylenerf", checkpoint=fixtures_dir / "tiny64.pt")
     assert G.num_ws == 13 and G.camera is not None and not G.training
+
+
+def test_the_trainer_renders_each_pair_with_a_background_from_the_prior(small_ffhq, tmp_path):
+    from lsw_core.trainer import MixerTrainer, TrainConfig
+
+    G = small_ffhq()
+    config = TrainConfig(generator="stylenerf", mu_shape=0.0, batch_size=3, truncation_psi=1.0)
+    embedder = lsw_core.load_identity_embedder("synthface-id")
+    trainer = MixerTrainer(config, tmp_path, generator=G, embedder=embedder, progress=False)
+    pairs = trainer.sample_pairs(3, torch.Generator().manual_seed(0))
+    background = pairs["synthesis"]["background"]
+    assert background.shape == (3, 32) and not torch.allclose(background[0], background[1])
+    out = trainer.swap_batch(**pairs, noise_mode="const")
+    with torch.no_grad():
+        ws_t = G.mapping(pairs["z_t"])
+        own = G.synthesis(ws_t, camera=pairs["camera"], background=background)
+        default = G.synthesis(ws_t, camera=pairs["camera"])
+    assert torch.allclose(out["target"], own, atol=1e-5) and not torch.allclose(out["target"], default, atol=1e-3)
