@@ -13,6 +13,7 @@ from lsw_core.interfaces import (
 )
 from lsw_core.plugins import (
     hookimpl,
+    load_aligner,
     load_generator,
     load_identity_embedder,
     load_inverter,
@@ -37,6 +38,7 @@ __all__ = [
     "ShapeModel",
     "hookimpl",
     "layer_groups_from_resolutions",
+    "load_aligner",
     "load_generator",
     "load_identity_embedder",
     "load_inverter",

@@ -21,7 +21,7 @@ from lsw_core.checkpoint import load_mixer
 from lsw_core.errors import CheckpointError, LswError
 from lsw_core.interfaces import Generator, Inversion, Inverter
 from lsw_core.mixer import LatentMixer
-from lsw_core.plugins import load_generator
+from lsw_core.plugins import load_generator, load_inverter
 
 
 @attrs.define
@@ -163,18 +163,34 @@ class Swapper:
 
     def swap(
         self,
-        source_ws: torch.Tensor,
-        target_ws: torch.Tensor,
+        source: Any,
+        target: Any,
         *,
         groups: Sequence[str] | None = None,
         cameras: Camera | None = None,
         generator: Generator | None = None,
-        **synthesis_kwargs: Any,
-    ) -> SwapResult:
-        """Swap W+ codes and render them (with `generator`, e.g. a PTI-tuned one, if given). Extra
-        synthesis arguments belong to the target (a 3D-aware swap keeps the target's background)."""
-        ws = self.mix(source_ws, target_ws, groups)
-        return SwapResult(ws, self.render(ws, cameras, generator, **synthesis_kwargs), generator or self.generator)
+        inverter: Inverter | None = None,
+        **options: Any,
+    ) -> Any:
+        """Swap the identity of `source` onto `target`.
+
+        - W+ codes [B, num_ws, w_dim] (tensors): mix them and render with `generator` (e.g. a
+          PTI-tuned one) if given, from every one of `cameras` if given → `SwapResult`. Extra
+          `options` are synthesis arguments of the targets (a 3D-aware swap keeps the target's
+          background).
+        - Photos or aligned face crops (paths or RGB arrays): invert both with `inverter` (PTI when
+          None), mix the pivots and synthesise → `PhotoSwapResult` (see `swap_photos`, which takes
+          `options` such as `aligner` and `cache`)."""
+        if torch.is_tensor(source) and torch.is_tensor(target):
+            ws = self.mix(source, target, groups)
+            return SwapResult(ws, self.render(ws, cameras, generator, **options), generator or self.generator)
+        if torch.is_tensor(source) or torch.is_tensor(target):
+            raise LswError("swap: expected two W+ code tensors or two photos/crops, got one of each")
+        if cameras is not None or generator is not None:
+            raise LswError("swap: cameras and generator apply to W+ codes; photos are synthesised by their inversion")
+        if inverter is None:
+            inverter = load_inverter("pti")
+        return self.swap_photos(source, target, inverter, groups=groups, **options)
 
     def swap_images(
         self,

@@ -11,6 +11,7 @@ from PIL import Image
 
 import lsw_core.plugins
 from lsw_core.checkpoint import mixer_config, save_mixer
+from lsw_core.errors import LswError
 from lsw_core.mixer import LatentMixer
 from lsw_core.photo import PivotCache, load_photo
 from lsw_core.plugins import hookimpl, load_aligner, load_inverter
@@ -67,7 +68,7 @@ def test_photo_pair_is_pasted_back_at_the_target_size_and_cached(mixer_dir, phot
     cache = PivotCache(tmp_path / "cache")
     inverter = load_inverter("pti", **FAST_PTI)
     aligner = load_aligner("dlib-ffhq")
-    first = swapper.swap_photos(photos / "a.png", photos / "b.jpg", inverter, aligner=aligner, cache=cache)
+    first = swapper.swap(photos / "a.png", photos / "b.jpg", inverter=inverter, aligner=aligner, cache=cache)
     target = load_photo(photos / "b.jpg")
     assert first.aligned.shape == (32, 32, 3)
     assert first.pasted.shape == target.shape
@@ -89,8 +90,10 @@ def test_aligned_crops_swap_without_paste_back(mixer_dir, tmp_path):
 
     with torch.no_grad():
         crops = [from_tensor(G.synthesis(G.mapping(torch.randn(1, 16)))) for _ in range(2)]
-    result = swapper.swap_photos(crops[0], crops[1], load_inverter("w", steps=3, perceptual="pixel-ssim"))
+    result = swapper.swap(crops[0], crops[1], inverter=load_inverter("w", steps=3, perceptual="pixel-ssim"))
     assert result.pasted is None and result.aligned.shape == (32, 32, 3)
+    with pytest.raises(LswError, match="two W\\+ code tensors or two photos/crops, got one of each"):
+        swapper.swap(G.mapping(torch.randn(1, 16)), crops[1])
 
 
 def _lsw(*args):
