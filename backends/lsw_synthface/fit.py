@@ -2,12 +2,16 @@
 
 No dataset and no generator are needed: face parameters are sampled from the world's prior and
 rendered directly, so every image comes with its exact identity, expression, pose and landmarks.
-Both networks learn from one `RenderPool` of `views` renders per identity that is refreshed with
-fresh faces every other step (a slowly refreshed pool is memorised, not generalised from).
+Both networks learn from one `RenderPool` of rendered faces, part of which is replaced by fresh
+faces every step (a slowly refreshed pool is memorised, not generalised from). Some faces are
+drawn from a truncated prior (the coarse and middle factors shrunk towards the mean, as the
+generators' truncation ψ on the first rows does), since the mixer is trained on such faces.
 
-- Identity embedder: all views of `identities` random identities of the pool per step; a
-  supervised contrastive loss pulls the views of one identity together and pushes the others
-  apart, plus a small auxiliary regression of the identity coefficients from the embedding.
+- Identity embedder: embeds each face at the unit vector of its standardised identity
+  coefficients with a constant last component, `normalize([c, anchor])` (cosine regression), so
+  1 − cos between embeddings is a smooth identity distance that weighs every identity coefficient
+  alike and ignores pose, expression, lighting and appearance. Half the faces are mirrored (the
+  identity basis is symmetric), and the fitted embedder averages a face with its mirror image.
 - Regressor: standardised coefficient regression (identity, expression, pose) plus an L1 loss on
   the 68 landmarks the coefficients project to, in image-size units.
 
@@ -32,6 +36,7 @@ import torch
 from torch.nn import functional as F
 from tqdm import tqdm
 
+from lsw_core.interfaces import LANDMARK_FRAME
 from lsw_synthface.nets import (
     EMBEDDER_FILE,
     REGRESSOR_FILE,
@@ -40,7 +45,6 @@ from lsw_synthface.nets import (
     SynthFaceShapeModel,
     build_embedder,
     build_shape_model,
-    resample,
     save_net,
 )
 
@@ -59,25 +63,25 @@ class FitConfig:
 
     seed: int = 0
     minutes: float = 15.0
-    threads: int = 1
+    threads: int = 2
     backbone: BackboneConfig = BackboneConfig()
-    embedding_dim: int = 128
-    steps: int = 3000
-    # the pool of rendered faces both networks learn from: `pool_identities` × `views` renders,
-    # `refresh_identities` of them re-rendered with fresh faces every `refresh_every` steps; the
-    # last view of each identity is rendered at twice the resolution and area-averaged down, so
-    # the networks also see the antialiased look of larger renders they will be fed
-    render_resolution: int = 64
-    pool_identities: int = 256
-    views: int = 4
-    refresh_identities: int = 24
-    refresh_every: int = 2
-    # identity embedder
-    identities: int = 24
-    temperature: float = 0.1
-    identity_regression_weight: float = 0.5
+    steps: int = 2200
+    batch: int = 96
+    # the pool of rendered faces both networks learn from: `pool_faces` renders, `refresh_faces` of
+    # them replaced by fresh faces every step; a face's coarse and middle factors are scaled by a ψ
+    # drawn uniformly from [min_psi, 1] with probability `truncated_fraction`
+    render_resolution: int = 128
+    pool_faces: int = 1024
+    refresh_faces: int = 24
+    truncated_fraction: float = 0.5
+    min_psi: float = 0.4
+    # identity embedder: the constant component of the target embedding; `mirror`: each image is
+    # mirrored with probability 1/2 in fitting (the identity basis is left-right symmetric, so a
+    # mirrored face keeps its identity and the embedder sees twice the faces) and the fitted
+    # embedder embeds an image together with its mirror image
+    anchor: float = 3.0
+    mirror: bool = True
     # regressor
-    regressor_batch: int = 96
     landmark_weight: float = 20.0
     # optimiser (AdamW, linear warm-up then cosine decay, gradient clipping), for both networks
     lr: float = 2e-3
@@ -87,19 +91,11 @@ class FitConfig:
     # evaluation on renders of a seed never used in fitting
     eval_seed: int = 1_000_003
     eval_identities: int = 100
+    eval_galleries: int = 5
     eval_faces: int = 256
 
 
 # ---------------------------------------------------------------- data
-
-
-def sample_views(identities: int, views: int, generator: torch.Generator):
-    """FaceParams for `identities` × `views` faces: each identity's `views` consecutive rows share
-    the identity coefficients and have everything else sampled independently."""
-    world = _world()
-    base = world.sample_params(identities, generator=generator)
-    params = world.sample_params(identities * views, generator=generator)
-    return attrs.evolve(params, identity=base.identity.repeat_interleave(views, dim=0))
 
 
 def coefficients(params) -> torch.Tensor:
@@ -114,49 +110,52 @@ def prior_statistics(generator: torch.Generator, n: int = 8192) -> tuple[torch.T
     return c.mean(0), c.std(0).clamp_min(1e-3)
 
 
-class RenderPool:
-    """A ring buffer of rendered faces, `views` renders per identity, with their coefficients and
-    true landmarks. Rendering is the expensive part of fitting, so each render is reused for a
-    while and the oldest identities are replaced by fresh ones as fitting goes on."""
+def sample_faces(n: int, config: FitConfig, generator: torch.Generator):
+    """FaceParams of `n` faces from the prior, a `truncated_fraction` of them with the factors of
+    the generators' coarse and middle rows shrunk by a ψ in [min_psi, 1]."""
+    from lsw_synthface.generator import GROUP_FACTORS
 
-    def __init__(self, identities: int, views: int, resolution: int, generator: torch.Generator):
+    world = _world()
+    factors = world.sample_factors(n, generator=generator)
+    truncated = torch.rand(n, generator=generator) < config.truncated_fraction
+    psi = 1 - (1 - config.min_psi) * torch.rand(n, generator=generator)
+    psi = torch.where(truncated, psi, torch.ones(n))[:, None]
+    for name in {name for group in ("coarse", "middle") for name, _ in GROUP_FACTORS[group]}:
+        factors[name] = factors[name] * psi
+    return world.decode(factors)
+
+
+class RenderPool:
+    """A ring buffer of rendered faces with their coefficients and true landmarks. Rendering is the
+    expensive part of fitting, so each render is reused for a while and the oldest faces are
+    replaced by fresh ones as fitting goes on."""
+
+    def __init__(self, size: int, config: FitConfig, generator: torch.Generator):
         world = _world()
-        self.identities, self.views, self.resolution, self.generator = identities, views, resolution, generator
-        n, ncoef = identities * views, world.IDENTITY_DIM + world.EXPRESSION_DIM + 3
-        self.images = torch.empty(n, 3, resolution, resolution, dtype=torch.float16)
-        self.coeffs = torch.empty(n, ncoef)
-        self.landmarks = torch.empty(n, 68, 2)
+        self.config, self.generator = config, generator
+        res, ncoef = config.render_resolution, world.IDENTITY_DIM + world.EXPRESSION_DIM + 3
+        self.images = torch.empty(size, 3, res, res, dtype=torch.float16)
+        self.coeffs = torch.empty(size, ncoef)
+        self.landmarks = torch.empty(size, 68, 2)
         self.next = 0
         self.rendered = 0
 
-    def refresh(self, identities: int) -> None:
-        """Render `identities` new identities (× views) into the oldest slots."""
+    def refresh(self, faces: int) -> None:
+        """Render `faces` new faces into the oldest slots."""
         world = _world()
-        identities = min(identities, self.identities)
-        params = sample_views(identities, self.views, self.generator)
+        faces = min(faces, len(self.images))
+        params = sample_faces(faces, self.config, self.generator)
         with torch.no_grad():
-            res = self.resolution
-            large = (torch.arange(len(params)) % self.views == self.views - 1) & (self.views > 1)
-            images = torch.empty(len(params), 3, res, res)
-            images[~large] = world.render(params.map(lambda t: t[~large]), resolution=res)
-            if large.any():
-                images[large] = resample(world.render(params.map(lambda t: t[large]), resolution=2 * res), res)
+            images = world.render(params, resolution=self.config.render_resolution)
             landmarks = world.project_landmarks(params.identity, params.expression, params.pose)
-        rows = (torch.arange(identities * self.views) + self.next * self.views) % len(self.images)
+        rows = (torch.arange(faces) + self.next) % len(self.images)
         self.images[rows] = images.to(torch.float16)
         self.coeffs[rows] = coefficients(params)
         self.landmarks[rows] = landmarks
-        self.next = (self.next + identities) % self.identities
-        self.rendered += len(rows)
+        self.next = (self.next + faces) % len(self.images)
+        self.rendered += faces
 
-    def identity_batch(self, identities: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """All views of `identities` random identities: (images, labels, identity coefficients)."""
-        ids = torch.randperm(self.identities, generator=self.generator)[:identities]
-        rows = (ids[:, None] * self.views + torch.arange(self.views)).flatten()
-        labels = torch.arange(len(ids)).repeat_interleave(self.views)
-        return self.images[rows].float(), labels, self.coeffs[rows]
-
-    def face_batch(self, size: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def batch(self, size: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """`size` random renders: (images, coefficients, landmarks)."""
         rows = torch.randint(len(self.images), (size,), generator=self.generator)
         return self.images[rows].float(), self.coeffs[rows], self.landmarks[rows]
@@ -165,15 +164,11 @@ class RenderPool:
 # ---------------------------------------------------------------- losses
 
 
-def supervised_contrastive(embeddings: torch.Tensor, labels: torch.Tensor, temperature: float) -> torch.Tensor:
-    """Supervised contrastive loss (Khosla et al. 2020) of unit embeddings [N, D] with identity
-    labels [N]: each anchor's other views are its positives, every other face its negatives."""
-    logits = embeddings @ embeddings.t() / temperature
-    self_mask = torch.eye(len(labels), dtype=torch.bool, device=labels.device)
-    logits = logits.masked_fill(self_mask, float("-inf"))
-    log_prob = logits - torch.logsumexp(logits, dim=1, keepdim=True)
-    positives = (labels[:, None] == labels[None, :]) & ~self_mask
-    return -(log_prob.masked_fill(~positives, 0).sum(1) / positives.sum(1)).mean()
+def identity_targets(identity: torch.Tensor, mean: torch.Tensor, std: torch.Tensor, anchor: float) -> torch.Tensor:
+    """The embedding a face of these identity coefficients [N, NI] should have: the unit vector of
+    its standardised coefficients with a constant `anchor` appended, [N, NI + 1]."""
+    standardised = (identity - mean) / std
+    return F.normalize(F.pad(standardised, (0, 1), value=anchor), dim=1)
 
 
 def landmark_l1(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -219,21 +214,20 @@ def fit_networks(config: FitConfig, deadline: float = math.inf, quiet: bool = Fa
     mean, std = prior_statistics(g)
     ni = world.IDENTITY_DIM
 
-    embedder = SynthFaceEmbedder(dim=config.embedding_dim, backbone=config.backbone).train()
-    id_head = torch.nn.Linear(config.embedding_dim, ni)  # auxiliary, discarded after fitting
+    embedder = SynthFaceEmbedder(dim=ni + 1, backbone=config.backbone).train()
     regressor = SynthFaceShapeModel(identity_dim=ni, expression_dim=world.EXPRESSION_DIM, backbone=config.backbone)
     regressor.coeff_mean.copy_(mean)
     regressor.coeff_std.copy_(std)
     regressor.train()
-    learn_e = _Learner([*embedder.parameters(), *id_head.parameters()], config)
+    learn_e = _Learner(embedder.parameters(), config)
     learn_r = _Learner(regressor.parameters(), config)
 
     start = time.monotonic()
-    pool = RenderPool(config.pool_identities, config.views, config.render_resolution, g)
-    bar = tqdm(total=config.pool_identities, desc="rendering faces", disable=quiet, leave=False, file=sys.stderr)
-    for _ in range(0, config.pool_identities, config.refresh_identities):
-        pool.refresh(config.refresh_identities)
-        bar.update(config.refresh_identities)
+    pool = RenderPool(config.pool_faces, config, g)
+    bar = tqdm(total=config.pool_faces, desc="rendering faces", disable=quiet, leave=False, file=sys.stderr)
+    while pool.rendered < config.pool_faces:
+        pool.refresh(config.refresh_faces)
+        bar.update(config.refresh_faces)
     bar.close()
     pool_seconds = time.monotonic() - start
 
@@ -242,29 +236,26 @@ def fit_networks(config: FitConfig, deadline: float = math.inf, quiet: bool = Fa
     for step in bar:
         if time.monotonic() > deadline:
             break
-        if step and step % config.refresh_every == 0:
-            pool.refresh(config.refresh_identities)
+        if step:
+            pool.refresh(config.refresh_faces)
 
-        images, labels, identity = pool.identity_batch(config.identities)
-        emb = embedder(images)
-        contrastive = supervised_contrastive(emb, labels, config.temperature)
-        regression = F.mse_loss(id_head(emb), (identity[:, :ni] - mean[:ni]) / std[:ni])
-        learn_e.step(contrastive + config.identity_regression_weight * regression)
+        images, coeffs, _ = pool.batch(config.batch)
+        if config.mirror:
+            flip = torch.rand(len(images), generator=g) < 0.5
+            images = torch.where(flip[:, None, None, None], images.flip(-1), images)
+        target = identity_targets(coeffs[:, :ni], mean[:ni], std[:ni], config.anchor)
+        id_loss = (1 - (embedder(images) * target).sum(1)).mean()
+        learn_e.step(id_loss)
 
-        images, coeffs, landmarks = pool.face_batch(config.regressor_batch)
+        images, coeffs, landmarks = pool.batch(config.batch)
         pred = regressor(images)
         coeff_loss = F.mse_loss((pred - mean) / std, (coeffs - mean) / std)
-        lm_loss = landmark_l1(regressor.landmarks(pred), landmarks)
+        lm_loss = landmark_l1(regressor.landmarks(pred) / LANDMARK_FRAME, landmarks)
         learn_r.step(coeff_loss + config.landmark_weight * lm_loss)
 
         done = step + 1
         if step % 10 == 0:
-            bar.set_postfix(
-                id=f"{learn_e.ema:.3f}",
-                con=f"{contrastive.item():.3f}",
-                coef=f"{coeff_loss.item():.3f}",
-                lm=f"{lm_loss.item():.4f}",
-            )
+            bar.set_postfix(id=f"{learn_e.ema:.4f}", coef=f"{coeff_loss.item():.3f}", lm=f"{lm_loss.item():.4f}")
     bar.close()
     log = {
         "steps": done,
@@ -275,6 +266,7 @@ def fit_networks(config: FitConfig, deadline: float = math.inf, quiet: bool = Fa
         "embedder_loss_ema": learn_e.ema,
         "regressor_loss_ema": learn_r.ema,
     }
+    embedder.mirror = config.mirror
     return embedder.eval(), regressor.eval(), log
 
 
@@ -282,18 +274,23 @@ def fit_networks(config: FitConfig, deadline: float = math.inf, quiet: bool = Fa
 
 
 @torch.no_grad()
-def identity_retrieval(embedder, *, identities: int = 100, seed: int, resolution: int = 128) -> float:
+def identity_retrieval(
+    embedder, *, identities: int = 100, galleries: int = 1, seed: int, resolution: int = 128
+) -> float:
     """Top-1 identity retrieval: a gallery of one render per identity, probes of another render of
     each identity with pose, expression, lighting and appearance resampled; the fraction of probes
-    whose nearest gallery embedding (cosine) is their own identity."""
+    whose nearest gallery embedding (cosine) is their own identity, averaged over `galleries`
+    independent galleries (one gallery of 100 measures a rate only to about ±2 %)."""
     world = _world()
     g = torch.Generator().manual_seed(seed)
-    gallery = world.sample_params(identities, generator=g)
-    probes = attrs.evolve(world.sample_params(identities, generator=g), identity=gallery.identity)
-    eg = embedder(world.render(gallery, resolution=resolution))
-    ep = embedder(world.render(probes, resolution=resolution))
-    nearest = (ep @ eg.t()).argmax(dim=1)
-    return (nearest == torch.arange(identities)).float().mean().item()
+    correct = 0.0
+    for _ in range(galleries):
+        gallery = world.sample_params(identities, generator=g)
+        probes = attrs.evolve(world.sample_params(identities, generator=g), identity=gallery.identity)
+        eg = embedder(world.render(gallery, resolution=resolution))
+        ep = embedder(world.render(probes, resolution=resolution))
+        correct += ((ep @ eg.t()).argmax(dim=1) == torch.arange(identities)).float().sum().item()
+    return correct / (identities * galleries)
 
 
 @torch.no_grad()
@@ -305,7 +302,7 @@ def landmark_error(shape_model, *, faces: int = 256, seed: int, resolution: int 
     params = world.sample_params(faces, generator=g)
     coeffs = shape_model(world.render(params, resolution=resolution))
     truth = world.project_landmarks(params.identity, params.expression, params.pose)
-    error = (shape_model.landmarks(coeffs) - truth).norm(dim=-1).mean().item()
+    error = (shape_model.landmarks(coeffs) / LANDMARK_FRAME - truth).norm(dim=-1).mean().item()
     pose_error = (shape_model.parts(coeffs)["pose"] - params.pose).abs().mean().item()
     return {"landmark_error": error, "pose_error_deg": pose_error}
 
@@ -315,7 +312,11 @@ def evaluate(embedder, shape_model, config: FitConfig) -> dict[str, float]:
     out = {}
     for res in (64, 128):
         out[f"identity_retrieval_{res}px"] = identity_retrieval(
-            embedder, identities=config.eval_identities, seed=config.eval_seed, resolution=res
+            embedder,
+            identities=config.eval_identities,
+            galleries=config.eval_galleries,
+            seed=config.eval_seed,
+            resolution=res,
         )
         errors = landmark_error(shape_model, faces=config.eval_faces, seed=config.eval_seed + 1, resolution=res)
         out.update({f"{k}_{res}px": v for k, v in errors.items()})

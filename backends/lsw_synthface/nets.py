@@ -26,7 +26,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from lsw_core.errors import CheckpointError, LswError
-from lsw_core.interfaces import IdentityEmbedder, ShapeModel
+from lsw_core.interfaces import LANDMARK_FRAME, IdentityEmbedder, ShapeModel
 
 EMBEDDER_FILE = "embedder.safetensors"
 REGRESSOR_FILE = "regressor.safetensors"
@@ -42,12 +42,32 @@ class BackboneConfig:
     """Architecture of the convolutional backbone shared by both networks."""
 
     input_size: int = 64
-    widths: tuple[int, ...] = attrs.field(default=(16, 32, 64, 128), converter=tuple)
-    hidden: int = 256
+    widths: tuple[int, ...] = attrs.field(default=(24, 48, 96, 192), converter=tuple)
+    hidden: int = 176
+    #: the side of the square the network reads, as a fraction of the image, centred on the head
+    #: (face recognition networks read a tight crop of the face, too)
+    field: float = 0.72
+    #: append the pixel coordinates as two input channels (CoordConv), which helps a CNN say
+    #: precisely where features are
+    coords: bool = False
 
     @property
     def final_size(self) -> int:
         return self.input_size // 2 ** len(self.widths)
+
+
+def crop_field(images: torch.Tensor, field: float) -> torch.Tensor:
+    """The central square of side `field` (a fraction of the image) around the head centre of the
+    world's renders, at whole pixels."""
+    if field >= 1:
+        return images
+    from lsw_synthface.world import SCREEN_CENTRE
+
+    h, w = images.shape[-2:]
+    side = max(1, round(field * min(h, w)))
+    top = min(max(0, round(SCREEN_CENTRE[1] * h - side / 2)), h - side)
+    left = min(max(0, round(SCREEN_CENTRE[0] * w - side / 2)), w - side)
+    return images[..., top : top + side, left : left + side]
 
 
 def resample(images: torch.Tensor, size: int) -> torch.Tensor:
@@ -85,7 +105,7 @@ class Backbone(nn.Module):
     def __init__(self, config: BackboneConfig, out_features: int):
         super().__init__()
         self.config = config
-        stages, c_in = [], 3
+        stages, c_in = [], 5 if config.coords else 3
         for i, c_out in enumerate(config.widths):
             stages.append(ConvStage(c_in, c_out, single=i == 0))
             c_in = c_out
@@ -94,26 +114,44 @@ class Backbone(nn.Module):
         self.fc2 = nn.Linear(config.hidden, out_features)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        x = self.stages(resample(images, self.config.input_size))
+        x = resample(crop_field(images, self.config.field), self.config.input_size)
+        if self.config.coords:
+            grid = torch.linspace(-1, 1, x.shape[-1], dtype=x.dtype, device=x.device)
+            xs, ys = grid.view(1, 1, 1, -1), grid.view(1, 1, -1, 1)
+            x = torch.cat([x, xs.expand(len(x), 1, *x.shape[-2:]), ys.expand(len(x), 1, *x.shape[-2:])], 1)
+        x = self.stages(x)
         return self.fc2(F.silu(self.fc1(x.flatten(1))))
 
 
 class SynthFaceEmbedder(IdentityEmbedder):
     """Identity embedder of the synthetic world: images [B, 3, H, W] in [-1, 1] → unit vectors
-    [B, dim]. Trained with a supervised contrastive loss over renders of the same identity under
-    different pose, expression, lighting and appearance, in the spirit of Smooth-Swap's smooth
-    identity embedder, so 1 − cos between embeddings is a useful identity distance."""
+    [B, dim]. Trained to embed a face at the unit vector of its standardised identity coefficients
+    with a constant last component (`lsw_synthface.fit`), whatever its pose, expression, lighting
+    and appearance: a smooth identity space in the spirit of Smooth-Swap's embedder, in which
+    1 − cos is an identity distance that weighs every identity coefficient alike. With `mirror`,
+    an image and its mirror image are embedded together (the shipped embedder does this)."""
 
-    def __init__(self, *, dim: int = 128, backbone: BackboneConfig | None = None):
+    def __init__(self, *, dim: int, backbone: BackboneConfig | None = None, mirror: bool = False):
         super().__init__()
         self.dim = dim
+        self.mirror = mirror
         self.backbone = Backbone(backbone or BackboneConfig(), dim)
 
     def config(self) -> dict[str, Any]:
-        return {"kind": "synthface-id", "dim": self.dim, "backbone": attrs.asdict(self.backbone.config)}
+        return {
+            "kind": "synthface-id",
+            "dim": self.dim,
+            "mirror": self.mirror,
+            "backbone": attrs.asdict(self.backbone.config),
+        }
 
     def _embed(self, images: torch.Tensor) -> torch.Tensor:
-        return self.backbone(images)
+        if not self.mirror:
+            return self.backbone(images)
+        # The world's identities are left-right symmetric: embed a face as the mean direction of
+        # its image and its mirror image, which halves the variance pose and lighting leave.
+        both = F.normalize(self.backbone(torch.cat([images, images.flip(-1)])), dim=1)
+        return both[: len(images)] + both[len(images) :]
 
 
 class SynthFaceShapeModel(ShapeModel):
@@ -157,10 +195,11 @@ class SynthFaceShapeModel(ShapeModel):
         return torch.cat([source[:, : self.identity_dim], target[:, self.identity_dim :]], dim=1)
 
     def landmarks(self, coeffs: torch.Tensor) -> torch.Tensor:
-        """The 68 landmarks [B, 68, 2] in [0, 1] image coordinates, differentiable in `coeffs`."""
+        """The 68 landmarks [B, 68, 2] in pixels of the `LANDMARK_FRAME`-pixel square image,
+        differentiable in `coeffs`."""
         from lsw_synthface.world import project_landmarks
 
-        return project_landmarks(*self.split(coeffs))
+        return project_landmarks(*self.split(coeffs)) * LANDMARK_FRAME
 
     def parts(self, coeffs: torch.Tensor) -> dict[str, torch.Tensor]:
         identity, expression, pose = self.split(coeffs)
@@ -227,7 +266,7 @@ def build_embedder(checkpoint: str | os.PathLike | None = None, **options: Any) 
     path = Path(checkpoint) if checkpoint is not None else shipped_weights(EMBEDDER_FILE)
     cfg = read_config(path)
     _no_options("synthface-id", options)
-    net = SynthFaceEmbedder(dim=cfg["dim"], backbone=BackboneConfig(**cfg["backbone"]))
+    net = SynthFaceEmbedder(dim=cfg["dim"], backbone=BackboneConfig(**cfg["backbone"]), mirror=cfg.get("mirror", False))
     return load_net(net, path).requires_grad_(False)
 
 

@@ -48,12 +48,12 @@ def register_synthface_3dmm(register):
 )
 @click.option("--minutes", type=float, default=None, help="Wall-time cap in minutes [default: 15].")
 @click.option("--seed", type=int, default=None, help="Random seed of the fit [default: 0].")
-@click.option("--steps", type=int, default=None, help="Training steps of both networks [default: 3000].")
+@click.option("--steps", type=int, default=None, help="Training steps of both networks [default: 2200].")
 @click.option(
-    "--pool-identities",
+    "--pool-faces",
     type=int,
     default=None,
-    help="Identities in the pool of renders the networks learn from [default: 256].",
+    help="Faces in the pool of renders the networks learn from [default: 1024].",
 )
 @click.option(
     "--eval-identities",
@@ -67,11 +67,9 @@ def register_synthface_3dmm(register):
     default=None,
     help="Faces in the landmark test on fresh renders written to fit.json [default: 256].",
 )
-@click.option(
-    "--threads", type=int, default=None, help="CPU threads [default: 1; one is much faster on a shared machine]."
-)
+@click.option("--threads", type=int, default=None, help="CPU threads [default: 2].")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
-def fit_command(out, minutes, seed, steps, pool_identities, eval_identities, eval_faces, threads, quiet):
+def fit_command(out, minutes, seed, steps, pool_faces, eval_identities, eval_faces, threads, quiet):
     """Train the synthetic world's identity embedder and 3DMM regressor from scratch on fresh
     renders (CPU, seeded). The shipped weights are this command's output with default settings."""
     from lsw_synthface.fit import FitConfig, fit
@@ -80,7 +78,7 @@ def fit_command(out, minutes, seed, steps, pool_identities, eval_identities, eva
         "minutes": minutes,
         "seed": seed,
         "steps": steps,
-        "pool_identities": pool_identities,
+        "pool_faces": pool_faces,
         "eval_identities": eval_identities,
         "eval_faces": eval_faces,
         "threads": threads,

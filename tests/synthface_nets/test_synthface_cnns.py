@@ -9,7 +9,6 @@ from hypothesis import strategies as st
 from safetensors.torch import save_file
 
 from lsw_core.errors import CheckpointError, LswError, ShapeError
-from lsw_synthface.fit import supervised_contrastive
 from lsw_synthface.nets import (
     BackboneConfig,
     SynthFaceEmbedder,
@@ -34,6 +33,18 @@ def test_embedder_takes_any_size_and_returns_unit_vectors(size, batch):
     emb = net(torch.rand(batch, 3, size, size) * 2 - 1)
     assert emb.shape == (batch, 16)
     assert torch.allclose(emb.norm(dim=1), torch.ones(batch), atol=1e-5)
+
+
+def test_a_mirror_embedder_embeds_an_image_and_its_mirror_image_alike(tmp_path):
+    torch.manual_seed(0)
+    net = SynthFaceEmbedder(dim=16, backbone=SMALL, mirror=True).eval()
+    x = torch.rand(2, 3, 48, 48) * 2 - 1
+    torch.testing.assert_close(net(x), net(x.flip(-1)))
+    plain = SynthFaceEmbedder(dim=16, backbone=SMALL)
+    plain.load_state_dict(net.state_dict())
+    assert not torch.allclose(plain(x), plain(x.flip(-1)), atol=1e-3)
+    loaded = build_embedder(save_net(net, tmp_path / "e.safetensors"))
+    assert loaded.mirror and read_config(tmp_path / "e.safetensors")["mirror"] is True
 
 
 @settings(max_examples=10, deadline=None)
@@ -109,14 +120,3 @@ def test_bad_weight_files_are_clear_errors(tmp_path):
     path = save_net(SynthFaceEmbedder(dim=16, backbone=SMALL), tmp_path / "e.safetensors")
     with pytest.raises(LswError, match="expected no options"):
         build_embedder(path, dim=3)
-
-
-def test_supervised_contrastive_prefers_clustered_identities():
-    labels = torch.arange(4).repeat_interleave(2)
-    centres = torch.nn.functional.normalize(torch.randn(4, 8, generator=torch.Generator().manual_seed(0)), dim=1)
-    clustered = centres.repeat_interleave(2, dim=0)
-    shuffled = clustered[torch.tensor([0, 2, 1, 3, 4, 6, 5, 7])]
-    assert supervised_contrastive(clustered, labels, 0.1) < supervised_contrastive(shuffled, labels, 0.1)
-    emb = clustered.clone().requires_grad_(True)
-    supervised_contrastive(emb, labels, 0.1).backward()
-    assert torch.isfinite(emb.grad).all()

@@ -10,6 +10,7 @@ import pytest
 import torch
 
 import lsw_core
+from lsw_core.interfaces import LANDMARK_FRAME
 from lsw_synthface import world
 from lsw_synthface.fit import METRICS_FILE
 from lsw_synthface.nets import EMBEDDER_FILE, REGRESSOR_FILE, shipped_weights
@@ -45,15 +46,8 @@ def _retrieval(embedder, faces) -> float:
     return (similarity.argmax(1) == torch.arange(100)).float().mean().item()
 
 
-def test_identity_retrieval_is_far_above_chance(embedder, faces):
-    assert _retrieval(embedder, faces) >= 0.5  # chance: 0.01
-
-
-@pytest.mark.xfail(
-    reason="acceptance target not reached yet: the shipped embedder retrieves 0.71 here, 0.74 in fit.json", strict=False
-)
 def test_identity_retrieval_among_100_identities(embedder, faces):
-    assert _retrieval(embedder, faces) >= 0.98
+    assert _retrieval(embedder, faces) >= 0.98  # chance: 0.01
 
 
 def test_landmark_error_is_within_two_percent_of_the_image(shape_model, faces):
@@ -61,18 +55,18 @@ def test_landmark_error_is_within_two_percent_of_the_image(shape_model, faces):
     with torch.no_grad():
         for params, images in ((gallery, gallery_images), (probes, probe_images)):
             truth = world.project_landmarks(params.identity, params.expression, params.pose)
-            error = (shape_model.landmarks(shape_model(images)) - truth).norm(dim=-1).mean().item()
+            error = (shape_model.landmarks(shape_model(images)) / LANDMARK_FRAME - truth).norm(dim=-1).mean().item()
             assert error <= 0.02
 
 
 def test_parts_recover_the_world_parameters(shape_model, faces):
     """Pose is recovered to about a degree; identity and expression only in part (shipped weights:
-    about 0.66 and 0.41 of their variance explained; brow and frown expressions are hardest)."""
+    about 0.83 and 0.41 of their variance explained; brow and frown expressions are hardest)."""
     gallery, _, images, _ = faces
     with torch.no_grad():
         parts = shape_model.parts(shape_model(images))
     assert (parts["pose"] - gallery.pose).abs().mean() < 3.0  # degrees
-    for name, least in (("identity", 0.4), ("expression", 0.2)):
+    for name, least in (("identity", 0.7), ("expression", 0.3)):
         truth = getattr(gallery, name)
         explained = 1 - ((parts[name] - truth) ** 2).mean() / truth.var(0).mean()
         assert explained > least, name
@@ -84,7 +78,7 @@ def test_fuse_gives_source_identity_with_target_expression_and_pose(shape_model,
         fused = shape_model.fuse(shape_model(gallery_images), shape_model(probe_images[torch.arange(99, -1, -1)]))
         target = probes.map(lambda t: t.flip(0))
         truth = world.project_landmarks(gallery.identity, target.expression, target.pose)
-        error = (shape_model.landmarks(fused) - truth).norm(dim=-1).mean().item()
+        error = (shape_model.landmarks(fused) / LANDMARK_FRAME - truth).norm(dim=-1).mean().item()
     assert error <= 0.02
 
 
@@ -108,7 +102,7 @@ def test_gradients_flow_from_both_losses_to_the_face_parameters(embedder, shape_
 def test_the_identity_gradient_points_towards_the_source(embedder):
     """Descending 1 − cos(E(source), E(render(identity))) in the identity coefficients moves them
     towards the source's: the embedder is a smooth identity distance, not just a classifier.
-    (Shipped weights: mean cosine with the true direction about 0.09, positive for 12 of 16 pairs;
+    (Shipped weights: mean cosine with the true direction about 0.69, positive for all 16 pairs;
     a random direction gives 0 and half.)"""
     g = torch.Generator().manual_seed(11)
     source, target = world.sample_params(16, generator=g), world.sample_params(16, generator=g)
@@ -118,7 +112,7 @@ def test_the_identity_gradient_points_towards_the_source(embedder):
     loss = (1 - (embedder(world.render(attrs.evolve(target, identity=identity), 64)) * source_emb).sum(1)).sum()
     (grad,) = torch.autograd.grad(loss, identity)
     alignment = torch.nn.functional.cosine_similarity(-grad, source.identity - target.identity, dim=1)
-    assert alignment.mean() > 0.05 and (alignment > 0).float().mean() >= 0.75
+    assert alignment.mean() > 0.4 and (alignment > 0).float().mean() >= 0.9
 
 
 def test_shipped_files_are_small_and_document_their_making():
@@ -128,5 +122,5 @@ def test_shipped_files_are_small_and_document_their_making():
     assert report["command"].startswith("lsw synthface fit")
     assert report["settings"]["seed"] == 0
     assert not report["stopped_by_time_cap"]
-    assert report["metrics"]["identity_retrieval_128px"] >= 0.5
+    assert report["metrics"]["identity_retrieval_128px"] >= 0.98
     assert report["metrics"]["landmark_error_128px"] <= 0.02
