@@ -168,7 +168,12 @@ class MixerTrainer:
         return {"z_s": z_s, "z_t": z_t, "camera": camera, "synthesis": G.sample_synthesis_kwargs(batch, rng)}
 
     def swap_batch(
-        self, z_s: torch.Tensor, z_t: torch.Tensor, camera: Any, noise_mode: str, synthesis: dict[str, Any] | None = None
+        self,
+        z_s: torch.Tensor,
+        z_t: torch.Tensor,
+        camera: Any,
+        noise_mode: str,
+        synthesis: dict[str, Any] | None = None,
     ) -> dict[str, torch.Tensor]:
         G, cfg = self.generator, self.config
         synthesis = synthesis or {}
