@@ -50,7 +50,8 @@ def main() -> None:
         columns += [swapper.mix_z(z_s, z_t, [g]) for g in groups]
         images = torch.stack([swapper.render(ws).cpu() for ws in columns], dim=1)  # [pairs, columns, 3, H, W]
         save_image(stack_rows(list(images)), args.out)
-    summary = {g: {k: r[k] for k in ("id_retrieval", "expression_error", "pose_error_deg")} for g, r in results.items()}
+    keys = ("id_retrieval", "expression_error", "pose_error_deg", "appearance_error")
+    summary = {g: {k: r[k] for k in keys if k in r} for g, r in results.items()}
     summary["return_target"] = results["all"]["baselines"]["return_target"]
     summary["return_source"] = results["all"]["baselines"]["return_source"]
     print(
