@@ -47,9 +47,6 @@ class BackboneConfig:
     #: the side of the square the network reads, as a fraction of the image, centred on the head
     #: (face recognition networks read a tight crop of the face, too)
     field: float = 0.72
-    #: append the pixel coordinates as two input channels (CoordConv), which helps a CNN say
-    #: precisely where features are
-    coords: bool = False
 
     @property
     def final_size(self) -> int:
@@ -105,7 +102,7 @@ class Backbone(nn.Module):
     def __init__(self, config: BackboneConfig, out_features: int):
         super().__init__()
         self.config = config
-        stages, c_in = [], 5 if config.coords else 3
+        stages, c_in = [], 3
         for i, c_out in enumerate(config.widths):
             stages.append(ConvStage(c_in, c_out, single=i == 0))
             c_in = c_out
@@ -114,12 +111,7 @@ class Backbone(nn.Module):
         self.fc2 = nn.Linear(config.hidden, out_features)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        x = resample(crop_field(images, self.config.field), self.config.input_size)
-        if self.config.coords:
-            grid = torch.linspace(-1, 1, x.shape[-1], dtype=x.dtype, device=x.device)
-            xs, ys = grid.view(1, 1, 1, -1), grid.view(1, 1, -1, 1)
-            x = torch.cat([x, xs.expand(len(x), 1, *x.shape[-2:]), ys.expand(len(x), 1, *x.shape[-2:])], 1)
-        x = self.stages(x)
+        x = self.stages(resample(crop_field(images, self.config.field), self.config.input_size))
         return self.fc2(F.silu(self.fc1(x.flatten(1))))
 
 
