@@ -7,7 +7,6 @@ import copy
 import time
 from collections.abc import Callable
 
-import attrs
 import torch
 from torch import nn
 
@@ -46,10 +45,9 @@ def _camera(generator: Generator, angles: torch.Tensor | None) -> Camera | None:
 
 
 def _search_init(
-    generator: Generator, images: torch.Tensor, loss_fn: ReconstructionLoss, config: ProjectionConfig, keep: int = 1
+    generator: Generator, images: torch.Tensor, loss_fn: ReconstructionLoss, config: ProjectionConfig
 ) -> torch.Tensor:
-    """For each image, the `keep` mapped random w (of `init_candidates`) whose syntheses are closest to
-    it, best first: [B, keep, w_dim]."""
+    """For each image, the mapped random w (of `init_candidates`) whose synthesis is closest to it: [B, w_dim]."""
     device = images.device
     z = torch.randn(
         config.init_candidates, generator.z_dim, generator=torch.Generator().manual_seed(config.seed + 1)
@@ -60,22 +58,7 @@ def _search_init(
         for chunk in w.split(16):
             synth = generator.synthesis(chunk[:, None].expand(-1, generator.num_ws, -1), noise_mode="const").float()
             losses.append(torch.stack([loss_fn(synth, img[None].expand_as(synth)) for img in images], dim=1))
-    order = torch.cat(losses).argsort(dim=0)[: min(keep, w.shape[0])]  # [keep, B]
-    return w[order.T]
-
-
-def _restarts(
-    generator: Generator, images: torch.Tensor, loss_fn: ReconstructionLoss, config: ProjectionConfig, perceptual
-) -> torch.Tensor:
-    """Multi-start: the `restarts` best search candidates of every image are each optimised for
-    `restart_steps` (all in one batch); the one that reconstructs best is where the projection starts."""
-    k = config.restarts
-    candidates = _search_init(generator, images, loss_fn, config, keep=k)  # [B, k, w_dim]
-    k = candidates.shape[1]
-    short = attrs.evolve(config, steps=config.restart_steps, restarts=1, early_stop_psnr=None, space="w")
-    trial = project(generator, images.repeat_interleave(k, dim=0), short, perceptual, w_init=candidates.flatten(0, 1))
-    best = torch.tensor(trial.metrics["psnr"]).view(-1, k).argmax(dim=1)
-    return trial.ws[:, 0].view(-1, k, generator.w_dim)[torch.arange(images.shape[0]), best]
+    return w[torch.cat(losses).argmin(dim=0)]
 
 
 def project(
@@ -84,7 +67,6 @@ def project(
     config: ProjectionConfig,
     perceptual: nn.Module | None,
     progress: Progress | None = None,
-    w_init: torch.Tensor | None = None,
 ) -> Inversion:
     """Find latents whose synthesis reproduces `images` [B, 3, R, R] in [-1, 1].
 
@@ -104,13 +86,15 @@ def project(
     if noise_buffers(generator):
         generator = copy.deepcopy(generator)
     with frozen(generator):
-        w_avg, w_std = w_statistics(generator, config.w_avg_samples, config.seed)
-        if w_init is not None:
-            w_start = w_init.to(device).float()
-        elif config.init == "search" and config.restarts > 1:
-            w_start = _restarts(generator, images, loss_fn, config, perceptual)
-        elif config.init == "search":
-            w_start = _search_init(generator, images, loss_fn, config)[:, 0]
+        # A w_avg that was never tracked (all zeros: random weights) is no mean; estimate one instead.
+        tracked = config.init == "w_avg" and bool(generator.w_avg.detach().any())
+        w_std = 0.0
+        if (config.init in ("mean", "w_avg") and not tracked) or config.initial_noise_factor > 0:
+            w_avg, w_std = w_statistics(generator, config.w_avg_samples, config.seed)
+        if config.init == "search":
+            w_start = _search_init(generator, images, loss_fn, config)
+        elif tracked:
+            w_start = generator.w_avg.detach().float()[None].expand(batch, -1)
         else:
             w_start = w_avg[None].expand(batch, -1)
         if config.space == "w":

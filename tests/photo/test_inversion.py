@@ -3,6 +3,8 @@ improves on projection, the caller's generator is left untouched, cameras are fi
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 import torch
 
@@ -70,6 +72,18 @@ def test_pti_reuses_given_pivots_and_regularises_locality(tiny_generator):
     out = inverter.invert(G, images, pivots=pivots)
     assert torch.equal(out.ws, pivots.ws)
     assert out.metrics["projection_steps"] == 20 and out.metrics["steps"] == 5
+
+
+def test_projection_starts_from_the_tracked_w_avg_or_the_sampled_mean(tiny_generator):
+    G = copy.deepcopy(tiny_generator)
+    _, images = targets(G)
+    start = project(G, images, ProjectionConfig(steps=0, init="w_avg"), PixelSSIM())
+    assert torch.equal(start.ws, G.w_avg.expand(2, G.num_ws, -1))
+    sampled = project(G, images, ProjectionConfig(steps=0, init="mean", w_avg_samples=500), PixelSSIM())
+    assert not torch.equal(sampled.ws, start.ws)
+    G.w_avg.zero_()  # never tracked (random weights): the sampled mean instead
+    untracked = project(G, images, ProjectionConfig(steps=0, init="w_avg", w_avg_samples=500), PixelSSIM())
+    assert torch.allclose(untracked.ws, sampled.ws, atol=1e-6)
 
 
 def test_early_stopping_stops(tiny_generator):
