@@ -86,17 +86,18 @@ def project(
     if noise_buffers(generator):
         generator = copy.deepcopy(generator)
     with frozen(generator):
-        # A w_avg that was never tracked (all zeros: random weights) is no mean; estimate one instead.
-        tracked = config.init == "w_avg" and bool(generator.w_avg.detach().any())
+        # The sampled mean: asked for, or standing in for a w_avg that was never tracked (all
+        # zeros: random weights).
+        sampled_mean = config.init == "mean" or (config.init == "w_avg" and not generator.w_avg.detach().any())
         w_std = 0.0
-        if (config.init in ("mean", "w_avg") and not tracked) or config.initial_noise_factor > 0:
+        if sampled_mean or config.initial_noise_factor > 0:
             w_avg, w_std = w_statistics(generator, config.w_avg_samples, config.seed)
         if config.init == "search":
             w_start = _search_init(generator, images, loss_fn, config)
-        elif tracked:
-            w_start = generator.w_avg.detach().float()[None].expand(batch, -1)
-        else:
+        elif sampled_mean:
             w_start = w_avg[None].expand(batch, -1)
+        else:
+            w_start = generator.w_avg.detach().float()[None].expand(batch, -1)
         if config.space == "w":
             w_opt = w_start.detach().clone()
         else:
