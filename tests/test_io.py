@@ -36,6 +36,15 @@ def test_atomic_write_keeps_the_old_file_when_writing_fails(tmp_path):
     assert path.read_text() == "old" and os.listdir(tmp_path) == ["f.txt"]
 
 
+def test_atomic_write_gives_the_file_a_normal_mode(tmp_path):
+    mask = os.umask(0o022)
+    try:
+        atomic_write(tmp_path / "f.txt", lambda tmp: open(tmp, "w").close())
+    finally:
+        os.umask(mask)
+    assert (tmp_path / "f.txt").stat().st_mode & 0o777 == 0o644  # not mkstemp's owner-only 0o600
+
+
 def test_corrupt_and_mismatched_mixer_folders_are_refused(tmp_path):
     mixer = LatentMixer(num_rows=2, w_dim=4)
     save_mixer(tmp_path, mixer, mixer_config(mixer, backend="b", layout=LatentLayout(2, 4), space="w+"))
