@@ -79,7 +79,7 @@ def image_hash(image: np.ndarray) -> str:
 
 def to_tensor(image: np.ndarray, device: torch.device | str = "cpu") -> torch.Tensor:
     """RGB uint8 [H, W, 3] → float [1, 3, H, W] in [-1, 1]."""
-    return torch.from_numpy(image).to(device).permute(2, 0, 1)[None].float() / 127.5 - 1
+    return torch.tensor(image, device=device).permute(2, 0, 1)[None].float() / 127.5 - 1  # copies: read-only arrays too
 
 
 def from_tensor(images: torch.Tensor) -> np.ndarray:
