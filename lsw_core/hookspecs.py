@@ -49,5 +49,11 @@ def register_perceptual_losses(register):
 
 
 @hookspec
+def register_latent_encoders(register):
+    """Register latent encoders that start W projection (`lsw_core.inversion.encoder`):
+    `factory(checkpoint=None) -> LatentEncoder`, trained for one generator's weights."""
+
+
+@hookspec
 def register_commands(cli):
     """Add subcommands to the `lsw` click group `cli`."""

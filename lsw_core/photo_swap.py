@@ -87,6 +87,7 @@ class PhotoSwapper:
         self.paste = paste
         self.feather = feather
         self._fingerprint: str | None = None
+        self._encoder_fingerprint: str | None = None
 
     @property
     def generator(self):
@@ -126,9 +127,13 @@ class PhotoSwapper:
             self._fingerprint = generator_fingerprint(self.generator)
         settings = getattr(self.inverter, "projection", None) or getattr(self.inverter, "config", None)
         perceptual = type(getattr(self.inverter, "perceptual", None)).__name__
+        encoder = getattr(self.inverter, "encoder", None)
+        if encoder is not None and self._encoder_fingerprint is None:
+            self._encoder_fingerprint = generator_fingerprint(encoder)
         return self.cache.key(
-            crop, self.generator.backend_name, self._fingerprint, type(self.inverter).__name__, settings, perceptual
-        )
+            crop, self.generator.backend_name, self._fingerprint, type(self.inverter).__name__, settings, perceptual,
+            *([self._encoder_fingerprint] if encoder is not None else []),
+        )  # fmt: skip
 
     def pivots(self, crops: Sequence[np.ndarray], progress: Any = None) -> tuple[Inversion, list[bool]]:
         """Projection of the crops (W pivots for PTI), batched, with cached ones read instead."""

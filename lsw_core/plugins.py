@@ -26,6 +26,7 @@ KINDS = {
     "inverter": "register_inverters",
     "aligner": "register_aligners",
     "perceptual_loss": "register_perceptual_losses",
+    "latent_encoder": "register_latent_encoders",
 }
 
 hookimpl = pluggy.HookimplMarker("lsw_core")

@@ -30,7 +30,7 @@ def cli() -> None:
 
 
 def _add_commands() -> None:
-    from lsw_core.cli import backends, convert, demo, edit, evaluate, swap, train
+    from lsw_core.cli import backends, convert, demo, edit, encoder, evaluate, swap, train
 
     for command in (
         backends.backends,
@@ -40,6 +40,7 @@ def _add_commands() -> None:
         demo.demo,
         evaluate.evaluate,
         convert.convert,
+        encoder.encoder,
     ):
         cli.add_command(command)
 

@@ -1,5 +1,7 @@
-"""GAN inversion: W / W+ projectors and pivotal tuning (PTI), generic over any Generator."""
+"""GAN inversion: W / W+ projectors, pivotal tuning (PTI) and the latent encoder that starts
+projection, generic over any Generator."""
 
+from lsw_core.inversion.encoder import EncoderConfig, LatentEncoder, load_encoder, save_encoder, train_encoder
 from lsw_core.inversion.inverters import ProjectionInverter, PTIInverter, make_projector, make_pti
 from lsw_core.inversion.projector import project, w_statistics
 from lsw_core.inversion.pti import apply_delta, parameter_delta, tune
@@ -7,6 +9,8 @@ from lsw_core.inversion.quality import psnr, reconstruction_metrics, ssim
 from lsw_core.inversion.schedule import ProjectionConfig, TuningConfig, authors_schedule, fast_schedule
 
 __all__ = [
+    "EncoderConfig",
+    "LatentEncoder",
     "PTIInverter",
     "ProjectionConfig",
     "ProjectionInverter",
@@ -14,13 +18,16 @@ __all__ = [
     "apply_delta",
     "authors_schedule",
     "fast_schedule",
+    "load_encoder",
     "make_projector",
     "make_pti",
     "parameter_delta",
     "project",
     "psnr",
     "reconstruction_metrics",
+    "save_encoder",
     "ssim",
+    "train_encoder",
     "tune",
     "w_statistics",
 ]

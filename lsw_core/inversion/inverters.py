@@ -11,6 +11,7 @@ from torch import nn
 
 from lsw_core.errors import LswError
 from lsw_core.interfaces import Generator, Inversion, Inverter
+from lsw_core.inversion.encoder import resolve_encoder
 from lsw_core.inversion.loss import resolve_perceptual
 from lsw_core.inversion.projector import Progress, project
 from lsw_core.inversion.pti import tune
@@ -28,17 +29,21 @@ def _split_options(cls: type, prefix: str, options: dict[str, Any]) -> dict[str,
 
 
 class ProjectionInverter(Inverter):
-    """Projection into W (`space="w"`) or W+ (`space="wplus"`) with a pixel + perceptual loss."""
+    """Projection into W (`space="w"`) or W+ (`space="wplus"`) with a pixel + perceptual loss, from
+    a latent encoder's guess when `config.init` is "encoder"."""
 
     def __init__(
-        self, config: ProjectionConfig, perceptual: nn.Module | None, progress: Progress | None = None
-    ) -> None:
+        self, config: ProjectionConfig, perceptual: nn.Module | None, progress: Progress | None = None,
+        encoder: nn.Module | None = None,
+    ) -> None:  # fmt: skip
         self.config = config
         self.perceptual = perceptual
         self.progress = progress
+        self.encoder = encoder
 
     def _invert(self, generator: Generator, images: torch.Tensor, **kwargs: Any) -> Inversion:
-        return project(generator, images, self.config, self.perceptual, kwargs.get("progress", self.progress))
+        progress = kwargs.get("progress", self.progress)
+        return project(generator, images, self.config, self.perceptual, progress, self.encoder)
 
 
 class PTIInverter(Inverter):
@@ -54,6 +59,7 @@ class PTIInverter(Inverter):
         tuning: TuningConfig,
         perceptual: nn.Module | None,
         progress: Progress | None = None,
+        encoder: nn.Module | None = None,
     ) -> None:
         if projection.space != "w":
             raise LswError(
@@ -63,9 +69,10 @@ class PTIInverter(Inverter):
         self.tuning = tuning
         self.perceptual = perceptual
         self.progress = progress
+        self.encoder = encoder
 
     def project(self, generator: Generator, images: torch.Tensor, progress: Progress | None = None) -> Inversion:
-        return project(generator, images, self.projection, self.perceptual, progress or self.progress)
+        return project(generator, images, self.projection, self.perceptual, progress or self.progress, self.encoder)
 
     def _invert(
         self, generator: Generator, images: torch.Tensor, pivots: Inversion | None = None, tune_generator: bool = True,
@@ -93,23 +100,37 @@ def _reject_unknown(name: str, options: dict[str, Any]) -> None:
 
 def make_projector(space: str, **options: Any) -> ProjectionInverter:
     """Factory of "w"/"wplus": options are `ProjectionConfig` fields, `perceptual` (a registered
-    perceptual loss name, default "lpips-vgg", or a module), `perceptual_checkpoint`, `perceptual_backbone`."""
+    perceptual loss name, default "lpips-vgg", or a module), `perceptual_checkpoint`, `perceptual_backbone`,
+    `encoder` (a latent encoder file, registered name or module: projection starts from its guess)."""
     perceptual = _perceptual(options)
     progress = options.pop("progress", None)
-    config = ProjectionConfig(**{**_split_options(ProjectionConfig, "", options), "space": space})
+    encoder = resolve_encoder(options.pop("encoder", None))
+    fields = _split_options(ProjectionConfig, "", options)
+    if encoder is not None:
+        fields.setdefault("init", "encoder")
+    config = ProjectionConfig(**{**fields, "space": space})
     _reject_unknown(space, options)
-    return ProjectionInverter(config, perceptual, progress)
+    return ProjectionInverter(config, perceptual, progress, encoder)
 
 
 def make_pti(schedule: str = "authors", **options: Any) -> PTIInverter:
     """Factory of "pti": `schedule` "authors" (450 + 350 steps) or "fast"; override fields with
-    `projection_<field>` / `tuning_<field>` (e.g. `projection_steps=200`, `tuning_lr=1e-3`)."""
+    `projection_<field>` / `tuning_<field>` (e.g. `projection_steps=200`, `tuning_lr=1e-3`). With
+    `encoder` (a latent encoder file, registered name or module) projection starts from its guess,
+    and the fast schedule takes 30 projection steps instead of 50."""
     if schedule not in ("authors", "fast"):
         raise LswError(f"pti schedule: expected 'authors' or 'fast', got {schedule!r}")
     perceptual = _perceptual(options)
     progress = options.pop("progress", None)
-    projection, tuning = fast_schedule() if schedule == "fast" else (ProjectionConfig(), TuningConfig())
+    encoder = resolve_encoder(options.pop("encoder", None))
+    if schedule == "fast":
+        projection, tuning = fast_schedule(encoder=encoder is not None)
+    else:
+        projection, tuning = (
+            ProjectionConfig(init="encoder") if encoder is not None else ProjectionConfig(),
+            TuningConfig(),
+        )
     projection = attrs.evolve(projection, **_split_options(ProjectionConfig, "projection_", options))
     tuning = attrs.evolve(tuning, **_split_options(TuningConfig, "tuning_", options))
     _reject_unknown("pti", options)
-    return PTIInverter(projection, tuning, perceptual, progress)
+    return PTIInverter(projection, tuning, perceptual, progress, encoder)

@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from lsw_core.camera import Camera
+from lsw_core.errors import LswError
 from lsw_core.interfaces import Generator, Inversion
 from lsw_core.inversion.loss import ReconstructionLoss, frozen, noise_buffers, noise_regularisation, ramped_lr
 from lsw_core.inversion.quality import psnr, reconstruction_metrics
@@ -67,8 +68,12 @@ def project(
     config: ProjectionConfig,
     perceptual: nn.Module | None,
     progress: Progress | None = None,
+    encoder: nn.Module | None = None,
 ) -> Inversion:
     """Find latents whose synthesis reproduces `images` [B, 3, R, R] in [-1, 1].
+
+    `encoder` (a `LatentEncoder` trained for this generator) gives the start when `config.init` is
+    "encoder".
 
     Returns an `Inversion` whose `ws` are W+ codes (W: one w copied to every row), `generator` the
     input generator, or a copy holding the optimised noise buffers when it has any, `camera` the
@@ -82,6 +87,13 @@ def project(
         perceptual, pixel_weight=config.pixel_weight, perceptual_weight=config.perceptual_weight,
         resolution=config.perceptual_resolution,
     )  # fmt: skip
+    if config.init == "encoder":
+        if encoder is None:
+            raise LswError(
+                "projection init 'encoder' needs a latent encoder for this generator "
+                "(`lsw encoder train`, or a registered one: see `lsw backends`)"
+            )
+        encoder.check_generator(generator)
     torch.manual_seed(config.seed)
     if noise_buffers(generator):
         generator = copy.deepcopy(generator)
@@ -94,6 +106,9 @@ def project(
             w_avg, w_std = w_statistics(generator, config.w_avg_samples, config.seed)
         if config.init == "search":
             w_start = _search_init(generator, images, loss_fn, config)
+        elif config.init == "encoder":
+            with torch.no_grad():
+                w_start = encoder.to(device)(images).float()
         elif sampled_mean:
             w_start = w_avg[None].expand(batch, -1)
         else:

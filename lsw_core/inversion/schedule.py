@@ -14,8 +14,9 @@ class ProjectionConfig:
 
     `init` is "mean" (start from the mean of `w_avg_samples` mapped latents, as PTI does with
     10 000), "w_avg" (start from the generator's own `w_avg`, tracked while it was trained; the
-    sampled mean when it was never tracked, as in random weights) or "search" (start from the best
-    of `init_candidates` mapped random latents). The latent is explored with Gaussian noise of
+    sampled mean when it was never tracked, as in random weights), "search" (start from the best
+    of `init_candidates` mapped random latents) or "encoder" (start from a `LatentEncoder`'s guess,
+    given to the projector). The latent is explored with Gaussian noise of
     `initial_noise_factor`·σ_w fading out over the first `noise_ramp_length` of the run, and the
     learning rate ramps up over `lr_rampup_length` and down (cosine) over the last
     `lr_rampdown_length`.
@@ -35,7 +36,7 @@ class ProjectionConfig:
     lr_rampup_length: float = attrs.field(default=0.05, validator=v.ge(0))
     lr_rampdown_length: float = attrs.field(default=0.25, validator=v.ge(0))
     w_avg_samples: int = attrs.field(default=10000, validator=v.gt(1))
-    init: str = attrs.field(default="mean", validator=v.in_(("mean", "w_avg", "search")))
+    init: str = attrs.field(default="mean", validator=v.in_(("mean", "w_avg", "search", "encoder")))
     init_candidates: int = attrs.field(default=64, validator=v.gt(0))
     camera_lr: float = attrs.field(default=0.5, validator=v.ge(0))
     perceptual_resolution: int = attrs.field(default=256, validator=v.gt(0))
@@ -69,12 +70,13 @@ def authors_schedule() -> tuple[ProjectionConfig, TuningConfig]:
     return ProjectionConfig(), TuningConfig()
 
 
-def fast_schedule() -> tuple[ProjectionConfig, TuningConfig]:
-    """50 projection steps from the generator's own tracked `w_avg` (no re-estimation from samples)
-    at lr 1e-2 without warm-up or exploration noise, early stopping once every image reaches 40 dB;
-    up to 100 tuning steps at lr 1e-3, early stopping at 32 dB; mixed precision on GPU."""
+def fast_schedule(encoder: bool = False) -> tuple[ProjectionConfig, TuningConfig]:
+    """50 projection steps from the generator's own tracked `w_avg` (no re-estimation from samples),
+    or with `encoder` 30 steps from a `LatentEncoder`'s guess, at lr 1e-2 without warm-up or
+    exploration noise, early stopping once every image reaches 40 dB; up to 100 tuning steps at
+    lr 1e-3, early stopping at 32 dB; mixed precision on GPU."""
     return (
-        ProjectionConfig(steps=50, lr=1e-2, init="w_avg", initial_noise_factor=0.0, lr_rampup_length=0.0,
-                         early_stop_psnr=40.0, mixed_precision=True),
+        ProjectionConfig(steps=30 if encoder else 50, lr=1e-2, init="encoder" if encoder else "w_avg",
+                         initial_noise_factor=0.0, lr_rampup_length=0.0, early_stop_psnr=40.0, mixed_precision=True),
         TuningConfig(steps=100, lr=1e-3, early_stop_psnr=32.0, mixed_precision=True),
     )  # fmt: skip
