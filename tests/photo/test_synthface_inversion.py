@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from lsw_core.inversion import fast_schedule, project
-from lsw_core.plugins import load_generator, load_inverter
+from lsw_core.plugins import load, load_generator, load_inverter
 from lsw_lpips import PixelSSIM
 
 pytest.importorskip("lsw_synthface.generator", reason="the synthface backend is not installed")
@@ -22,9 +22,12 @@ def world():
         return G, ws, G.synthesis(ws)
 
 
-def test_w_projection_recovers_known_latents(world):
+@pytest.mark.parametrize("encoder", [False, True], ids=["from w_avg", "from the encoder"])
+def test_w_projection_recovers_known_latents(world, encoder):
     G, ws, images = world
-    inv = project(G, images, fast_schedule()[0], PixelSSIM())  # 50 steps from the generator's w_avg
+    start = load("latent_encoder", "synthface") if encoder else None
+    # 50 steps from the generator's w_avg, or 30 from the shipped encoder's guess
+    inv = project(G, images, fast_schedule(encoder=encoder)[0], PixelSSIM(), encoder=start)
     assert min(inv.metrics["psnr"]) >= 30.0, inv.metrics
     truth, found = G.params(ws), G.params(inv.ws)
     # identity coefficients have unit prior spread; a swap moves them by ~1–2
