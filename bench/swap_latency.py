@@ -4,7 +4,9 @@ A swap here is what `lsw swap` does after alignment: invert source and target to
 then PTI tuning of one generator copy on both), mix the pivots, synthesise the swap. Reported per
 schedule: projection / tuning steps asked for and run, seconds per swap, and the reconstruction
 PSNR of the two inputs (what the swap's fidelity rests on). The mixer is randomly initialised: its
-cost (one forward pass) does not depend on training.
+cost (one forward pass) does not depend on training. The "encoder" schedules start projection from
+the generator's registered latent encoder (synthface ships one; its one-off training is not in the
+per-swap time).
 
 Parts:
 - `synthface` (CPU, 128 px): targets are the world's own images of known latents (ψ 0.5).
@@ -28,7 +30,7 @@ import torch
 from lsw_core.inversion import ProjectionConfig, TuningConfig, authors_schedule, fast_schedule
 from lsw_core.inversion.inverters import PTIInverter
 from lsw_core.mixer import LatentMixer
-from lsw_core.plugins import load_generator
+from lsw_core.plugins import load, load_generator, registry
 from lsw_lpips import PixelSSIM
 
 
@@ -47,11 +49,15 @@ def schedules(quick: bool) -> dict[str, tuple[ProjectionConfig, TuningConfig]]:
     if not quick:  # what the initialisation is worth: the same 50 steps from an estimated mean or a search
         out["fast from the mean of 10000 samples"] = (attrs.evolve(fast_p, init="mean"), fast_t)
         out["fast from the best of 32 samples"] = (attrs.evolve(fast_p, init="search", init_candidates=32), fast_t)
+    enc_p, enc_t = fast_schedule(encoder=True)
+    out["fast from the encoder"] = (enc_p, enc_t)
+    for steps in [] if quick else [20, 40]:
+        out[f"fast from the encoder, {steps} projection steps"] = (attrs.evolve(enc_p, steps=steps), enc_t)
     return out
 
 
-def time_swaps(G, images: torch.Tensor, mixer: LatentMixer, projection, tuning, pairs: int) -> dict:
-    inverter = PTIInverter(projection, tuning, PixelSSIM().to(images.device))
+def time_swaps(G, images: torch.Tensor, mixer: LatentMixer, projection, tuning, pairs: int, encoder) -> dict:
+    inverter = PTIInverter(projection, tuning, PixelSSIM().to(images.device), encoder=encoder)
     seconds, psnrs, proj_steps, tune_steps = [], [], [], []
     for p in range(pairs):
         pair = images[2 * p : 2 * p + 2]
@@ -75,6 +81,7 @@ def time_swaps(G, images: torch.Tensor, mixer: LatentMixer, projection, tuning, 
         "projection_steps_run": proj_steps,
         "tuning_steps_run": tune_steps,
         "seconds_per_swap": round(sum(seconds) / len(seconds), 3),
+        "seconds_median": round(sorted(seconds)[len(seconds) // 2], 3),
         "psnr_mean": round(sum(psnrs) / len(psnrs), 2),
         "psnr_min": round(min(psnrs), 2),
     }
@@ -86,9 +93,14 @@ def run_part(G, device: torch.device, pairs: int, configs: dict, psi: float, see
     with torch.no_grad():
         images = G.synthesis(G.mapping(z, truncation_psi=psi)).float()
     mixer = LatentMixer(num_rows=G.num_ws, w_dim=G.w_dim).to(device)
+    encoder = load("latent_encoder", G.backend_name) if G.backend_name in registry("latent_encoder") else None
     results = []
     for name, (projection, tuning) in configs.items():
-        row = {"schedule": name, **time_swaps(G, images, mixer, projection, tuning, pairs)}
+        if projection.init == "encoder" and encoder is None:
+            continue
+        row = {"schedule": name, **time_swaps(G, images, mixer, projection, tuning, pairs, encoder)}
+        if results:  # the authors' schedule comes first
+            row["time_vs_authors"] = round(row["seconds_per_swap"] / results[0]["seconds_per_swap"], 3)
         print(json.dumps(row), flush=True)
         results.append(row)
     return results
@@ -100,7 +112,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--pairs", type=int, default=1)
     parser.add_argument("--seed", type=int, default=1, help="seed of the target latents")
-    parser.add_argument("--quick", action="store_true", help="only the authors' and the fast schedule")
+    parser.add_argument("--quick", action="store_true", help="only the authors', the fast and the fast-from-the-encoder schedules")
     parser.add_argument("--stylegan2", choices=["auto", "run", "skip"], default="auto")
     parser.add_argument("--skip-synthface", action="store_true")
     args = parser.parse_args()
@@ -123,7 +135,7 @@ def main() -> None:
         except Exception as exc:  # the backend is optional
             report["stylegan2_1024"] = {"skipped": f"stylegan2 backend unavailable: {exc}"}
         else:
-            sg_configs = {k: v for k, v in configs.items() if k in ("authors 450+350", "fast")}
+            sg_configs = {k: v for k, v in configs.items() if k in ("authors 450+350", "fast", "fast from the encoder")}
             report["stylegan2_1024"] = run_part(G, device, args.pairs, sg_configs, 0.7, args.seed)
     print(json.dumps(report, indent=2))
 
