@@ -112,7 +112,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--pairs", type=int, default=1)
     parser.add_argument("--seed", type=int, default=1, help="seed of the target latents")
-    parser.add_argument("--quick", action="store_true", help="only the authors', the fast and the fast-from-the-encoder schedules")
+    parser.add_argument(
+        "--quick", action="store_true", help="only the authors', the fast and the fast-from-the-encoder schedules"
+    )
     parser.add_argument("--stylegan2", choices=["auto", "run", "skip"], default="auto")
     parser.add_argument("--skip-synthface", action="store_true")
     args = parser.parse_args()
