@@ -81,6 +81,15 @@ def test_encoder_reads_images_of_any_size(tiny_generator):
         encoder(torch.zeros(3, 32, 32))
 
 
+def test_camera_aware_generators_train_and_project_from_the_encoder(tiny_camera_generator):
+    G = tiny_camera_generator
+    encoder, metrics = train_encoder(G, EncoderConfig(resolution=32, pool_size=200, steps=3))
+    assert metrics["steps"] == 3
+    images = samples(G, 2, seed=14)
+    inv = project(G, images, ProjectionConfig(steps=2, init="encoder"), PixelSSIM(), encoder=encoder)
+    assert inv.camera is not None and inv.ws.shape == (2, G.num_ws, G.w_dim)
+
+
 def test_bad_encoder_files_are_refused(tmp_path):
     other = tmp_path / "weights.safetensors"
     save_file({"x": torch.zeros(2)}, str(other), metadata={"format": "lsw-mixer"})
