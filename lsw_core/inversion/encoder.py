@@ -124,7 +124,8 @@ class LatentEncoder(nn.Module):
         if self.trained_for is None:
             return
         actual = (generator.backend_name, generator_fingerprint(generator))
-        if actual != self.trained_for:
+        names_differ = all((actual[0], self.trained_for[0])) and actual[0] != self.trained_for[0]
+        if names_differ or actual[1] != self.trained_for[1]:  # a generator built directly has no name
             raise CheckpointError(
                 f"latent encoder: trained for generator {self.trained_for[0]!r} (weights {self.trained_for[1]}), "
                 f"not for {actual[0]!r} (weights {actual[1]}); train one for these weights with `lsw encoder train`"
