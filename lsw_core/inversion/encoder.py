@@ -255,7 +255,20 @@ def read_encoder_metadata(path: str | os.PathLike) -> dict[str, Any]:
         raise CheckpointError(f"{path}: expected a latent encoder safetensors file, could not read it ({exc})") from exc
     if meta.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not a latent encoder file (format {meta.get('format')!r}, expected {FORMAT!r})")
-    return {**meta, "config": json.loads(meta["config"]), "metrics": json.loads(meta.get("metrics", "{}"))}
+    expected = {"w_dim", "resolution", "channels", "max_channels", "hidden"}
+    try:
+        config = json.loads(meta["config"])
+        ok = set(config) == expected and all(isinstance(v, int) and 0 < v <= 65536 for v in config.values())
+        backend, fingerprint = meta["backend"], meta["generator_fingerprint"]
+        metrics = json.loads(meta.get("metrics", "{}"))
+    except (KeyError, ValueError, TypeError, AttributeError):
+        ok = False
+    if not ok:
+        raise CheckpointError(
+            f"{path}: damaged latent encoder metadata: expected an architecture with {sorted(expected)} "
+            "(positive integers), the generator's backend name and its weights fingerprint"
+        )
+    return {**meta, "config": config, "backend": backend, "generator_fingerprint": fingerprint, "metrics": metrics}
 
 
 def load_encoder(path: str | os.PathLike) -> LatentEncoder:

@@ -95,6 +95,10 @@ def test_bad_encoder_files_are_refused(tmp_path):
     save_file({"x": torch.zeros(2)}, str(other), metadata={"format": "lsw-mixer"})
     with pytest.raises(CheckpointError, match="not a latent encoder"):
         load_encoder(other)
+    damaged = tmp_path / "damaged.safetensors"
+    save_file({"x": torch.zeros(2)}, str(damaged), metadata={"format": "lsw-latent-encoder", "config": '{"w_dim": -1}'})
+    with pytest.raises(CheckpointError, match="damaged latent encoder metadata"):
+        load_encoder(damaged)
     corrupt = tmp_path / "corrupt.safetensors"
     corrupt.write_bytes(b"\x00" * 40)
     with pytest.raises(CheckpointError, match="could not read"):
