@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import click
 
-from lsw_core.cli.options import checkpoint_option, component_options, default, generator_options_option
+from lsw_core.cli.options import (
+    checkpoint_option,
+    component_options,
+    default,
+    generator_options_option,
+    required_generator_option,
+)
 from lsw_core.inversion.encoder import EncoderConfig
 
 
@@ -18,9 +24,7 @@ def encoder() -> None:
 
 
 @encoder.command()
-@click.option(
-    "--generator", "-g", "generator", required=True, metavar="NAME", help="Generator backend (see `lsw backends`)."
-)
+@required_generator_option
 @checkpoint_option
 @generator_options_option
 @click.option(
@@ -72,22 +76,20 @@ def train(generator, checkpoint, generator_pairs, out, steps, pool_size, resolut
     config = EncoderConfig(steps=steps, pool_size=pool_size, resolution=int(resolution), batch_size=batch_size,
                            psi_min=psi_min, minutes=minutes, seed=seed)  # fmt: skip
     G = load_generator(generator, **component_options(checkpoint, generator_pairs)).to(device).eval()
-    bars: dict[str, tqdm] = {}
+    bar = None
 
     def progress(stage: str, i: int, total: int) -> None:
-        if quiet:
-            return
-        if stage not in bars:
-            for bar in bars.values():
+        nonlocal bar
+        if i == 0:  # a new stage: rendering, then training
+            if bar is not None:
                 bar.close()
             render = stage == "render"
-            bars[stage] = tqdm(
-                total=total, desc="rendering samples" if render else "training", unit="batch" if render else "step"
-            )
-        bars[stage].update(1)
+            bar = tqdm(total=total, desc="rendering samples" if render else "training",
+                       unit="batch" if render else "step", disable=quiet)  # fmt: skip
+        bar.update(1)
 
     model, metrics = train_encoder(G, config, progress)
-    for bar in bars.values():
+    if bar is not None:
         bar.close()
     save_encoder(out, model, metrics)
     click.echo(

@@ -38,9 +38,15 @@ def component_options(checkpoint: str | None, pairs: tuple[str, ...]) -> dict[st
     return options
 
 
-generator_option = click.option(
-    "--generator", "-g", metavar="NAME", help="Generator backend (see `lsw backends`), e.g. synthface, stylegan2."
-)
+def _generator_option(required: bool):
+    return click.option(
+        "--generator", "-g", metavar="NAME", required=required,
+        help="Generator backend (see `lsw backends`), e.g. synthface, stylegan2.",
+    )  # fmt: skip
+
+
+generator_option = _generator_option(required=False)
+required_generator_option = _generator_option(required=True)
 checkpoint_option = click.option(
     "--checkpoint", metavar="PATH", type=click.Path(dir_okay=True), help="The generator's weights (e.g. ffhq.pkl)."
 )
