@@ -25,6 +25,7 @@ from torch import nn
 
 from lsw_core.errors import CheckpointError, LswError
 from lsw_core.interfaces import Generator
+from lsw_core.inversion.loss import ramped_lr
 
 FORMAT = "lsw-latent-encoder"
 STATISTICS = ("image_mean", "image_std", "w_mean", "w_std")
@@ -190,7 +191,7 @@ def train_encoder(
         if config.minutes is not None and time.perf_counter() - rendered > 60 * config.minutes:
             break
         for group in opt.param_groups:
-            group["lr"] = config.lr * 0.5 * (1 + math.cos(math.pi * step / config.steps))
+            group["lr"] = ramped_lr(config.lr, step / config.steps, rampup=0.0, rampdown=1.0)  # cosine decay
         idx = torch.randint(0, len(train_ws), (config.batch_size,), generator=rng)
         x = train_images[idx].to(device)
         loss = (encoder.standardised(x) - target[idx].to(device)).square().mean()

@@ -15,7 +15,7 @@ from lsw_core.inversion.encoder import resolve_encoder
 from lsw_core.inversion.loss import resolve_perceptual
 from lsw_core.inversion.projector import Progress, project
 from lsw_core.inversion.pti import tune
-from lsw_core.inversion.schedule import ProjectionConfig, TuningConfig, fast_schedule
+from lsw_core.inversion.schedule import ProjectionConfig, TuningConfig, authors_schedule, fast_schedule
 
 
 def _split_options(cls: type, prefix: str, options: dict[str, Any]) -> dict[str, Any]:
@@ -123,13 +123,9 @@ def make_pti(schedule: str = "authors", **options: Any) -> PTIInverter:
     perceptual = _perceptual(options)
     progress = options.pop("progress", None)
     encoder = resolve_encoder(options.pop("encoder", None))
-    if schedule == "fast":
-        projection, tuning = fast_schedule(encoder=encoder is not None)
-    else:
-        projection, tuning = (
-            ProjectionConfig(init="encoder") if encoder is not None else ProjectionConfig(),
-            TuningConfig(),
-        )
+    projection, tuning = fast_schedule(encoder=encoder is not None) if schedule == "fast" else authors_schedule()
+    if encoder is not None:
+        projection = attrs.evolve(projection, init="encoder")
     projection = attrs.evolve(projection, **_split_options(ProjectionConfig, "projection_", options))
     tuning = attrs.evolve(tuning, **_split_options(TuningConfig, "tuning_", options))
     _reject_unknown("pti", options)
