@@ -14,6 +14,7 @@ import attrs
 import torch
 
 from lsw_core.errors import ShapeError
+from lsw_core.validators import choice, number, pair
 
 
 @attrs.frozen
@@ -91,13 +92,13 @@ def _normalize(x: torch.Tensor) -> torch.Tensor:
 class CameraSpec:
     """What a camera-aware backend accepts: ranges (degrees) of its training prior and the default view."""
 
-    azimuth_range: tuple[float, float]
-    polar_range: tuple[float, float]
-    fov: float = 12.0
-    radius: float = 1.0
+    azimuth_range: tuple[float, float] = attrs.field(validator=pair(number()))
+    polar_range: tuple[float, float] = attrs.field(validator=pair(number()))
+    fov: float = attrs.field(default=12.0, validator=number(gt=0, lt=180))
+    radius: float = attrs.field(default=1.0, validator=number(gt=0))
     #: "uniform" over the ranges, or "gaussian" centred on them with the half-range as standard
     #: deviation (StyleNeRF's `gaussian_camera`).
-    distribution: str = attrs.field(default="uniform", validator=attrs.validators.in_(("uniform", "gaussian")))
+    distribution: str = attrs.field(default="uniform", validator=choice("uniform", "gaussian"))
 
     @property
     def default(self) -> Camera:

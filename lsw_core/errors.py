@@ -22,3 +22,7 @@ class CheckpointError(LswError):
 
 class ImageError(LswError):
     """An image that cannot be read or used (corrupt file, no face found, ...)."""
+
+
+class SettingError(LswError, ValueError):
+    """A setting of the wrong type or out of its range (see `lsw_core.validators`)."""

@@ -32,28 +32,14 @@ from lsw_core.checkpoint import (
 )
 from lsw_core.errors import LswError
 from lsw_core.imageio import resize, save_image, stack_rows
-from lsw_core.interfaces import Generator, IdentityEmbedder, ShapeModel
+from lsw_core.interfaces import NOISE_MODES, Generator, IdentityEmbedder, ShapeModel
 from lsw_core.losses import LatentSwapLoss
 from lsw_core.mixer import LatentMixer
 from lsw_core.plugins import load_generator, load_identity_embedder, load_shape_model
+from lsw_core.validators import choice, integer, number, optional, options, pair, text
 
 STATE_NAME = "trainer_state.pt"
 LOG_NAME = "log.jsonl"
-
-
-def _positive(instance, attribute, value):
-    if value is not None and value <= 0:
-        raise LswError(f"{attribute.name}: expected a positive value, got {value}")
-
-
-def _non_negative(instance, attribute, value):
-    if value < 0:
-        raise LswError(f"{attribute.name}: expected a value >= 0, got {value}")
-
-
-def _probability(instance, attribute, value):
-    if not 0 <= value <= 1:
-        raise LswError(f"{attribute.name}: expected a probability in [0, 1], got {value}")
 
 
 @attrs.frozen(kw_only=True)
@@ -62,32 +48,36 @@ class TrainConfig:
     200 k steps) and the authors' code's (same-pair probability 0.2, ψ = 0.5 on the first 8 rows,
     clipping 1.0); the paper's text gives 1/8 for the same-pair probability."""
 
-    generator: str
-    generator_options: dict[str, Any] = attrs.field(factory=dict)
-    embedder: str | None = None
-    embedder_options: dict[str, Any] = attrs.field(factory=dict)
-    shape_model: str | None = None
-    shape_model_options: dict[str, Any] = attrs.field(factory=dict)
+    generator: str = attrs.field(validator=text())
+    generator_options: dict[str, Any] = attrs.field(factory=dict, validator=options())
+    embedder: str | None = attrs.field(default=None, validator=optional(text()))
+    embedder_options: dict[str, Any] = attrs.field(factory=dict, validator=options())
+    shape_model: str | None = attrs.field(default=None, validator=optional(text()))
+    shape_model_options: dict[str, Any] = attrs.field(factory=dict, validator=options())
     space: str = attrs.field(default="w+", validator=lambda i, a, v: latents.check_space(v))
-    lambda_lp: float = attrs.field(default=100.0, validator=_non_negative)
-    mu_shape: float = attrs.field(default=0.1, validator=_non_negative)
-    same_pair_prob: float = attrs.field(default=0.2, validator=_probability)
-    truncation_psi: float = 0.5
-    truncation_cutoff: int | None = 8
-    residual_coefficient: float = 1.0
-    batch_size: int = attrs.field(default=64, validator=_positive)
-    steps: int = attrs.field(default=200_000, validator=_positive)
-    lr: float = attrs.field(default=1e-4, validator=_positive)
-    betas: tuple[float, float] = attrs.field(default=(0.9, 0.999), converter=tuple)
-    weight_decay: float = 0.01
-    grad_clip: float | None = 1.0
-    noise_mode: str = "random"
-    seed: int = 0
-    device: str = "cpu"
-    log_every: int = attrs.field(default=10, validator=_positive)
-    sample_every: int = attrs.field(default=1000, validator=_positive)
-    checkpoint_every: int = attrs.field(default=1000, validator=_positive)
-    max_minutes: float | None = attrs.field(default=None, validator=_positive)
+    lambda_lp: float = attrs.field(default=100.0, validator=number(ge=0))
+    mu_shape: float = attrs.field(default=0.1, validator=number(ge=0))
+    same_pair_prob: float = attrs.field(default=0.2, validator=number(ge=0, le=1))
+    truncation_psi: float = attrs.field(default=0.5, validator=number())
+    truncation_cutoff: int | None = attrs.field(default=8, validator=optional(integer(ge=0)))
+    residual_coefficient: float = attrs.field(default=1.0, validator=number())
+    batch_size: int = attrs.field(default=64, validator=integer(gt=0))
+    steps: int = attrs.field(default=200_000, validator=integer(gt=0))
+    lr: float = attrs.field(default=1e-4, validator=number(gt=0))
+    betas: tuple[float, float] = attrs.field(
+        default=(0.9, 0.999),
+        converter=lambda v: tuple(v) if isinstance(v, list) else v,
+        validator=pair(number(ge=0, lt=1)),
+    )
+    weight_decay: float = attrs.field(default=0.01, validator=number(ge=0))
+    grad_clip: float | None = attrs.field(default=1.0, validator=optional(number(gt=0)))
+    noise_mode: str = attrs.field(default="random", validator=choice(*NOISE_MODES))
+    seed: int = attrs.field(default=0, validator=integer(ge=0, lt=2**64))
+    device: str = attrs.field(default="cpu", validator=text())
+    log_every: int = attrs.field(default=10, validator=integer(gt=0))
+    sample_every: int = attrs.field(default=1000, validator=integer(gt=0))
+    checkpoint_every: int = attrs.field(default=1000, validator=integer(gt=0))
+    max_minutes: float | None = attrs.field(default=None, validator=optional(number(gt=0)))
 
     def to_dict(self) -> dict[str, Any]:
         return attrs.asdict(self)

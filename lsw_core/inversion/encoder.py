@@ -20,12 +20,12 @@ from typing import Any
 import attrs
 import torch
 import torch.nn.functional as F
-from attrs import validators as v
 from torch import nn
 
 from lsw_core.errors import CheckpointError, LswError
 from lsw_core.interfaces import Generator
 from lsw_core.inversion.loss import ramped_lr
+from lsw_core.validators import choice, integer, number, optional
 
 FORMAT = "lsw-latent-encoder"
 STATISTICS = ("image_mean", "image_std", "w_mean", "w_std")
@@ -39,18 +39,18 @@ class EncoderConfig:
     `steps` Adam steps (lr `lr`, cosine decay), or until `minutes` of wall time have passed. The last
     `validation` samples (default: a tenth of the pool, at most 1000) are held out."""
 
-    resolution: int = attrs.field(default=64, validator=v.in_((16, 32, 64, 128, 256)))
-    channels: int = attrs.field(default=32, validator=v.gt(0))
-    max_channels: int = attrs.field(default=128, validator=v.gt(0))
-    hidden: int = attrs.field(default=256, validator=v.gt(0))
-    pool_size: int = attrs.field(default=24000, validator=v.gt(1))
-    validation: int | None = attrs.field(default=None, validator=v.optional(v.gt(0)))
-    steps: int = attrs.field(default=2000, validator=v.ge(0))
-    batch_size: int = attrs.field(default=64, validator=v.gt(0))
-    lr: float = attrs.field(default=1e-3, validator=v.gt(0))
-    psi_min: float = attrs.field(default=0.4, validator=[v.ge(0), v.le(1)])
-    minutes: float | None = None
-    seed: int = 0
+    resolution: int = attrs.field(default=64, validator=choice(16, 32, 64, 128, 256))
+    channels: int = attrs.field(default=32, validator=integer(gt=0))
+    max_channels: int = attrs.field(default=128, validator=integer(gt=0))
+    hidden: int = attrs.field(default=256, validator=integer(gt=0))
+    pool_size: int = attrs.field(default=24000, validator=integer(gt=1))
+    validation: int | None = attrs.field(default=None, validator=optional(integer(gt=0)))
+    steps: int = attrs.field(default=2000, validator=integer(ge=0))
+    batch_size: int = attrs.field(default=64, validator=integer(gt=0))
+    lr: float = attrs.field(default=1e-3, validator=number(gt=0))
+    psi_min: float = attrs.field(default=0.4, validator=number(ge=0, le=1))
+    minutes: float | None = attrs.field(default=None, validator=optional(number(gt=0)))
+    seed: int = attrs.field(default=0, validator=integer(ge=0, lt=2**64))
 
     def __attrs_post_init__(self) -> None:
         if self.held_out >= self.pool_size:

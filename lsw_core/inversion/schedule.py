@@ -5,7 +5,8 @@ is the shorter one measured in `bench/swap_latency.py`."""
 from __future__ import annotations
 
 import attrs
-from attrs import validators as v
+
+from lsw_core.validators import choice, flag, integer, number, optional
 
 
 @attrs.frozen
@@ -25,24 +26,24 @@ class ProjectionConfig:
     Stops early once every image's PSNR reaches `early_stop_psnr` (None: never).
     """
 
-    steps: int = attrs.field(default=450, validator=v.ge(0))
-    lr: float = attrs.field(default=5e-3, validator=v.gt(0))
-    space: str = attrs.field(default="w", validator=v.in_(("w", "wplus")))
-    pixel_weight: float = attrs.field(default=1.0, validator=v.ge(0))
-    perceptual_weight: float = attrs.field(default=1.0, validator=v.ge(0))
-    noise_weight: float = attrs.field(default=1e5, validator=v.ge(0))
-    initial_noise_factor: float = attrs.field(default=0.05, validator=v.ge(0))
-    noise_ramp_length: float = attrs.field(default=0.75, validator=v.gt(0))
-    lr_rampup_length: float = attrs.field(default=0.05, validator=v.ge(0))
-    lr_rampdown_length: float = attrs.field(default=0.25, validator=v.ge(0))
-    w_avg_samples: int = attrs.field(default=10000, validator=v.gt(1))
-    init: str = attrs.field(default="mean", validator=v.in_(("mean", "w_avg", "search", "encoder")))
-    init_candidates: int = attrs.field(default=64, validator=v.gt(0))
-    camera_lr: float = attrs.field(default=0.5, validator=v.ge(0))
-    perceptual_resolution: int = attrs.field(default=256, validator=v.gt(0))
-    early_stop_psnr: float | None = None
-    mixed_precision: bool = False
-    seed: int = 0
+    steps: int = attrs.field(default=450, validator=integer(ge=0))
+    lr: float = attrs.field(default=5e-3, validator=number(gt=0))
+    space: str = attrs.field(default="w", validator=choice("w", "wplus"))
+    pixel_weight: float = attrs.field(default=1.0, validator=number(ge=0))
+    perceptual_weight: float = attrs.field(default=1.0, validator=number(ge=0))
+    noise_weight: float = attrs.field(default=1e5, validator=number(ge=0))
+    initial_noise_factor: float = attrs.field(default=0.05, validator=number(ge=0))
+    noise_ramp_length: float = attrs.field(default=0.75, validator=number(gt=0, le=1))
+    lr_rampup_length: float = attrs.field(default=0.05, validator=number(ge=0, le=1))
+    lr_rampdown_length: float = attrs.field(default=0.25, validator=number(ge=0, le=1))
+    w_avg_samples: int = attrs.field(default=10000, validator=integer(gt=1))
+    init: str = attrs.field(default="mean", validator=choice("mean", "w_avg", "search", "encoder"))
+    init_candidates: int = attrs.field(default=64, validator=integer(gt=0))
+    camera_lr: float = attrs.field(default=0.5, validator=number(ge=0))
+    perceptual_resolution: int = attrs.field(default=256, validator=integer(gt=0))
+    early_stop_psnr: float | None = attrs.field(default=None, validator=optional(number(gt=0)))
+    mixed_precision: bool = attrs.field(default=False, validator=flag())
+    seed: int = attrs.field(default=0, validator=integer(ge=0, lt=2**64))
 
 
 @attrs.frozen
@@ -53,16 +54,16 @@ class TuningConfig:
     `locality_weight` on pixel + perceptual distance). Stops early once every image's PSNR reaches
     `early_stop_psnr` (None: never)."""
 
-    steps: int = attrs.field(default=350, validator=v.ge(0))
-    lr: float = attrs.field(default=3e-4, validator=v.gt(0))
-    pixel_weight: float = attrs.field(default=1.0, validator=v.ge(0))
-    perceptual_weight: float = attrs.field(default=1.0, validator=v.ge(0))
-    locality_weight: float = attrs.field(default=0.0, validator=v.ge(0))
-    locality_alpha: float = attrs.field(default=30.0, validator=v.gt(0))
-    perceptual_resolution: int = attrs.field(default=256, validator=v.gt(0))
-    early_stop_psnr: float | None = None
-    mixed_precision: bool = False
-    seed: int = 0
+    steps: int = attrs.field(default=350, validator=integer(ge=0))
+    lr: float = attrs.field(default=3e-4, validator=number(gt=0))
+    pixel_weight: float = attrs.field(default=1.0, validator=number(ge=0))
+    perceptual_weight: float = attrs.field(default=1.0, validator=number(ge=0))
+    locality_weight: float = attrs.field(default=0.0, validator=number(ge=0))
+    locality_alpha: float = attrs.field(default=30.0, validator=number(gt=0))
+    perceptual_resolution: int = attrs.field(default=256, validator=integer(gt=0))
+    early_stop_psnr: float | None = attrs.field(default=None, validator=optional(number(gt=0)))
+    mixed_precision: bool = attrs.field(default=False, validator=flag())
+    seed: int = attrs.field(default=0, validator=integer(ge=0, lt=2**64))
 
 
 def authors_schedule() -> tuple[ProjectionConfig, TuningConfig]:
