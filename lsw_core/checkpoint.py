@@ -14,9 +14,10 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from lsw_core.errors import CheckpointError
+from lsw_core.errors import CheckpointError, LswError, SettingError
 from lsw_core.interfaces import LatentLayout
 from lsw_core.mixer import LatentMixer
+from lsw_core.validators import check, choice, integer, number, text
 
 FORMAT = "lsw-mixer"
 FORMAT_VERSION = 1
@@ -91,9 +92,48 @@ def read_config(folder: str | os.PathLike) -> dict:
         config = json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise CheckpointError(f"{path}: not valid JSON ({exc})") from None
-    if not isinstance(config, dict) or config.get("format") != FORMAT:
+    if not isinstance(config, dict):
+        raise CheckpointError(f"{path}: expected a JSON object, got {type(config).__name__}")
+    if config.get("format") != FORMAT:
         raise CheckpointError(f"{path}: expected a config with format {FORMAT!r}, got {config.get('format')!r}")
+    try:
+        _check_config(config)
+    except LswError as exc:
+        raise CheckpointError(f"{path}: {exc}") from None
     return config
+
+
+_CONFIG_FIELDS = {
+    "backend": text(),
+    "latent_space": choice(*LATENT_SPACES),
+    "num_rows": integer(gt=0),
+    "w_dim": integer(gt=0),
+    "residual_coefficient": number(),
+}
+
+
+def _check_config(config: dict) -> None:
+    """Every field a mixer folder is rebuilt from, by name; the training settings as `TrainConfig`."""
+    for name, validator in _CONFIG_FIELDS.items():
+        if name not in config:
+            raise SettingError(f"{name}: missing")
+        check(name, config[name], validator)
+    layout = config.get("latent_layout")
+    if not isinstance(layout, dict):
+        raise SettingError(f"latent_layout: expected {{'num_ws': N, 'w_dim': N}}, got {layout!r}")
+    for name in ("num_ws", "w_dim"):
+        check(f"latent_layout.{name}", layout.get(name), integer(gt=0))
+    if "step" in config:
+        check("step", config["step"], integer(ge=0))
+    if "training" in config:
+        from lsw_core.trainer import TrainConfig  # the trainer writes these files: it imports this module
+
+        if not isinstance(config["training"], dict):
+            raise SettingError(f"training: expected a JSON object of settings, got {config['training']!r}")
+        try:
+            TrainConfig.from_dict(config["training"])
+        except LswError as exc:
+            raise SettingError(f"training.{exc}") from None
 
 
 def load_mixer(folder: str | os.PathLike) -> tuple[LatentMixer, dict]:

@@ -26,3 +26,7 @@ class ImageError(LswError):
 
 class SettingError(LswError, ValueError):
     """A setting of the wrong type or out of its range (see `lsw_core.validators`)."""
+
+
+class TrainingDiverged(LswError):
+    """Training produced a NaN or infinite loss; the last good checkpoint is kept."""

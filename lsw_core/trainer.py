@@ -24,22 +24,24 @@ from tqdm.auto import tqdm
 
 from lsw_core import latents
 from lsw_core.checkpoint import (
+    CONFIG_NAME,
     load_training_state,
     mixer_config,
     read_config,
     save_mixer,
     save_training_state,
 )
-from lsw_core.errors import LswError
+from lsw_core.errors import CheckpointError, LswError, SettingError, TrainingDiverged
 from lsw_core.imageio import resize, save_image, stack_rows
 from lsw_core.interfaces import NOISE_MODES, Generator, IdentityEmbedder, ShapeModel
 from lsw_core.losses import LatentSwapLoss
 from lsw_core.mixer import LatentMixer
 from lsw_core.plugins import load_generator, load_identity_embedder, load_shape_model
+from lsw_core.runs import LOG_NAME, STATE_NAME, claim, clear_run, read_log, resumed_settings, write_log
 from lsw_core.validators import choice, integer, number, optional, options, pair, text
 
-STATE_NAME = "trainer_state.pt"
-LOG_NAME = "log.jsonl"
+#: Settings `resume` may change: they alter neither the model nor the data it is trained on.
+RESUMABLE = ("steps", "max_minutes", "device", "log_every", "sample_every", "checkpoint_every")
 
 
 @attrs.frozen(kw_only=True)
@@ -87,7 +89,10 @@ class TrainConfig:
         known = {a.name for a in attrs.fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
-            raise LswError(f"unknown training settings {unknown}; known: {sorted(known)}")
+            raise SettingError(f"{', '.join(unknown)}: unknown training setting; known: {', '.join(sorted(known))}")
+        missing = [a.name for a in attrs.fields(cls) if a.default is attrs.NOTHING and a.name not in data]
+        if missing:
+            raise SettingError(f"{missing[0]}: missing (a required training setting)")
         return cls(**data)
 
 
@@ -103,7 +108,10 @@ def make_adamw(module: torch.nn.Module, **kwargs: Any) -> torch.optim.AdamW:
 class MixerTrainer:
     """Train a `LatentMixer` for `config.generator` into the folder `out`.
 
-    Components are loaded by plugin name from the config unless given as objects (Python API)."""
+    Components are loaded by plugin name from the config unless given as objects (Python API).
+    `existing` says what to do with a folder that is not empty: "refuse" (an error), "overwrite"
+    (remove the earlier run's files and start over) or "resume" (used by `resume`). The folder is
+    locked against other writers from construction until `train` returns."""
 
     def __init__(
         self,
@@ -114,10 +122,26 @@ class MixerTrainer:
         embedder: IdentityEmbedder | None = None,
         shape_model: ShapeModel | None = None,
         progress: bool = True,
+        existing: str = "refuse",
     ) -> None:
         self.config = config
         self.out = Path(out)
         self.progress = progress
+        self.lock = claim(self.out, existing)
+        self._start_over = existing == "overwrite"  # done in `train`, once nothing can fail to load
+        try:
+            self._build(config, generator, embedder, shape_model)
+        except BaseException:
+            self.lock.release()
+            raise
+
+    def _build(
+        self,
+        config: TrainConfig,
+        generator: Generator | None,
+        embedder: IdentityEmbedder | None,
+        shape_model: ShapeModel | None,
+    ) -> None:
         device = torch.device(config.device)
         G = generator or load_generator(config.generator, **config.generator_options)
         embedder_name = config.embedder or getattr(G, "default_embedder", None)
@@ -143,6 +167,10 @@ class MixerTrainer:
         self.optimizer = make_adamw(self.mixer, lr=config.lr, betas=config.betas, weight_decay=config.weight_decay)
         self.rng = torch.Generator().manual_seed(config.seed)
         self.step = 0
+        self.checkpoint_step: int | None = None
+        # Whether every loss since the start is finite, kept on the device so that steps need no
+        # host sync; read when logging and before anything is written.
+        self._finite = torch.ones((), dtype=torch.bool, device=device)
 
     # --- the training step -----------------------------------------------------------------
 
@@ -195,6 +223,7 @@ class MixerTrainer:
             swap_latent=out["l_swap"],
         )
         self.optimizer.zero_grad(set_to_none=True)
+        self._finite &= torch.isfinite(total.detach())
         total.backward()
         if self.config.grad_clip:
             terms["grad_norm"] = float(torch.nn.utils.clip_grad_norm_(self.mixer.parameters(), self.config.grad_clip))
@@ -207,7 +236,10 @@ class MixerTrainer:
     def train(self) -> Path:
         """Run until `config.steps` (or `max_minutes`), logging, sampling and checkpointing."""
         cfg = self.config
-        self.out.mkdir(parents=True, exist_ok=True)
+        self.lock.acquire()
+        if self._start_over:
+            clear_run(self.out)
+            self._start_over = False
         start = time.monotonic()
         bar = tqdm(total=cfg.steps, initial=self.step, desc="train mixer", unit="step", disable=not self.progress)
         try:
@@ -224,18 +256,39 @@ class MixerTrainer:
                 if cfg.max_minutes is not None and time.monotonic() - start > cfg.max_minutes * 60:
                     bar.write(f"time budget of {cfg.max_minutes} min reached at step {self.step}")
                     break
+            self.save()
         finally:
             bar.close()
-        self.save()
+            self.lock.release()
         return self.out
 
+    def check_finite(self, weights: bool = False) -> None:
+        """Raise `TrainingDiverged` if a loss so far (and with `weights`, a mixer weight) is NaN or
+        infinite; the files in the folder are then still those of the last good checkpoint."""
+        finite = self._finite
+        if weights:
+            finite = finite & torch.stack([torch.isfinite(p).all() for p in self.mixer.parameters()]).all()
+        if bool(finite):
+            return
+        kept = (
+            f"{self.out} keeps the last good checkpoint (step {self.checkpoint_step})"
+            if self.checkpoint_step is not None
+            else "no checkpoint was written"
+        )
+        raise TrainingDiverged(
+            f"training stopped at step {self.step}: the loss became NaN or infinite; {kept}. "
+            "A lower --lr or --lambda usually avoids this"
+        )
+
     def _log(self, record: dict[str, Any]) -> None:
+        self.check_finite()
         with open(self.out / LOG_NAME, "a") as f:
             f.write(json.dumps(record) + "\n")
 
     @torch.no_grad()
     def save_samples(self, pairs: int = 6) -> Path:
         """A PNG of fixed validation pairs: sources, targets and swaps in three rows."""
+        self.check_finite()
         self.mixer.eval()
         fixed = self.sample_pairs(pairs, torch.Generator().manual_seed(2**31 - 1))
         out = self.swap_batch(**fixed, noise_mode="const")
@@ -249,7 +302,9 @@ class MixerTrainer:
     # --- checkpoints -------------------------------------------------------------------------
 
     def save(self) -> None:
-        """Write the mixer folder, then the training state (the resume point), each atomically."""
+        """Write the mixer folder, then the training state (the resume point), each atomically;
+        never weights that went NaN."""
+        self.check_finite(weights=True)
         config = mixer_config(
             self.mixer,
             backend=self.config.generator,
@@ -270,33 +325,46 @@ class MixerTrainer:
         if torch.cuda.is_available():
             state["cuda_rng"] = torch.cuda.get_rng_state_all()
         save_training_state(self.out / STATE_NAME, state)
+        self.checkpoint_step = self.step
 
     @classmethod
-    def resume(cls, out: str | os.PathLike, *, progress: bool = True, **overrides: Any) -> MixerTrainer:
-        """Continue the run in `out` from its last checkpoint. `overrides` may change settings that
-        do not alter the model or the sampled data (e.g. steps, max_minutes, device)."""
+    def resume(
+        cls,
+        out: str | os.PathLike,
+        *,
+        progress: bool = True,
+        flags: dict[str, str] | None = None,
+        **overrides: Any,
+    ) -> MixerTrainer:
+        """Continue the run in `out` from its last checkpoint. `overrides` may change the settings
+        in `RESUMABLE`; any other may only repeat its saved value (`flags` names settings in the
+        error, e.g. {"lr": "--lr"})."""
         out = Path(out)
         if not (out / STATE_NAME).is_file():
             raise LswError(f"{out}: nothing to resume (no {STATE_NAME}); start a run with `lsw train --out {out}`")
-        config = TrainConfig.from_dict({**read_config(out)["training"], **overrides})
-        trainer = cls(config, out, progress=progress)
-        state = load_training_state(out / STATE_NAME)
-        trainer.mixer.load_state_dict(state["mixer"])
-        trainer.optimizer.load_state_dict(state["optimizer"])
-        trainer.rng.set_state(state["rng"])
-        torch.set_rng_state(state["torch_rng"])
-        if "cuda_rng" in state and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all(state["cuda_rng"])
-        trainer.step = state["step"]
-        trainer._truncate_log()
+        config = resumed_settings(saved_training(out), overrides, RESUMABLE, flags)
+        log = read_log(out / LOG_NAME)
+        trainer = cls(config, out, progress=progress, existing="resume")
+        try:
+            state = load_training_state(out / STATE_NAME)
+            trainer.mixer.load_state_dict(state["mixer"])
+            trainer.optimizer.load_state_dict(state["optimizer"])
+            trainer.rng.set_state(state["rng"])
+            torch.set_rng_state(state["torch_rng"])
+            if "cuda_rng" in state and torch.cuda.is_available():
+                torch.cuda.set_rng_state_all(state["cuda_rng"])
+            trainer.step = trainer.checkpoint_step = state["step"]
+            # A killed run may have logged past its checkpoint, the last line torn.
+            write_log(out / LOG_NAME, [line for step, line in log if step <= trainer.step])
+        except BaseException:
+            trainer.lock.release()
+            raise
         return trainer
 
-    def _truncate_log(self) -> None:
-        """Drop log lines written after the checkpoint we resume from (a killed run may have some)."""
-        path = self.out / LOG_NAME
-        if not path.exists():
-            return
-        kept = [
-            line for line in path.read_text().splitlines() if line.strip() and json.loads(line)["step"] <= self.step
-        ]
-        path.write_text("".join(line + "\n" for line in kept))
+
+def saved_training(folder: str | os.PathLike) -> TrainConfig:
+    """The training settings recorded in a run folder's `config.json` (checked by `read_config`)."""
+    training = read_config(folder).get("training")
+    if training is None:
+        raise CheckpointError(f"{Path(folder) / CONFIG_NAME}: no 'training' settings, so there is no run to resume")
+    return TrainConfig.from_dict(training)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import numbers
+from collections import namedtuple
 from collections.abc import Callable
 from typing import Any
 
@@ -19,6 +20,14 @@ import attrs
 from lsw_core.errors import SettingError
 
 Validator = Callable[[Any, "attrs.Attribute", Any], None]
+
+
+_Named = namedtuple("_Named", "name")
+
+
+def check(name: str, value: Any, validator: Validator) -> None:
+    """Apply `validator` to a value outside an attrs class (a field of a JSON file), naming it `name`."""
+    validator(None, _Named(name), value)
 
 
 def _refuse(attribute: attrs.Attribute, expected: str, value: Any) -> None:

@@ -49,7 +49,7 @@ def demo(out, generator, minutes, pairs, seed, quiet):
     out = Path(out)
     t0 = time.monotonic()
     config = cpu_recipe(generator, seed=seed, max_minutes=minutes)
-    MixerTrainer(config, out / "mixer", progress=not quiet).train()
+    MixerTrainer(config, out / "mixer", progress=not quiet, existing="overwrite").train()
     swapper = Swapper.from_folder(out / "mixer", resolution=SHOW_RESOLUTION)
 
     sources, targets = swapper.latents_from_seeds(range(100, 105)), swapper.latents_from_seeds(range(200, 205))

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
+from click.core import ParameterSource
 
 from lsw_core.cli.options import (
     checkpoint_option,
@@ -84,58 +87,68 @@ def _d(name: str):
 )
 @click.option("--checkpoint-every", type=int, default=_d("checkpoint_every"), show_default=True)
 @click.option("--out", "-o", type=click.Path(file_okay=False), help="Output folder (the mixer folder).")
+@click.option("--overwrite", is_flag=True, help="Start over in --out, removing the earlier run's files.")
 @click.option("--resume", type=click.Path(file_okay=False, exists=True), help="Continue the run in this folder.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
-def train(**kw) -> None:
+@click.pass_context
+def train(ctx: click.Context, **kw) -> None:
     """Train a latent mixer on a frozen generator (paper: L = L_id + λ·L_lp + μ·L_shape).
 
     Only the mixer learns; latent pairs are sampled at random, so no dataset is needed. The output
     folder holds the mixer (config.json + mixer.safetensors), the resume state, log.jsonl and
-    samples/*.png. Interrupted runs continue with `--resume DIR`.
+    samples/*.png; a folder that is not empty is refused unless --overwrite is given. Interrupted
+    runs continue with `--resume DIR`, which takes new --steps, --minutes, --device and intervals;
+    other settings cannot change on resume.
 
     \b
     Examples:
       lsw train --generator synthface --generator-option resolution=96 --lr 5e-4 --minutes 5 --out runs/synth
       lsw train --generator stylegan2 --checkpoint ffhq.pkl --embedder smoothswap \\
           --embedder-checkpoint id.ckpt --shape-model deep3d --out runs/ffhq --device cuda
-      lsw train --resume runs/ffhq
+      lsw train --resume runs/ffhq --steps 300000
     """
     progress = not kw.pop("quiet")
+    given = {name for name in kw if ctx.get_parameter_source(name) is not ParameterSource.DEFAULT}
+    settings = _settings(kw, given)
     if kw["resume"]:
-        overrides = {"steps": kw["steps"]} if kw["steps"] != _d("steps") else {}
-        if kw["max_minutes"] is not None:
-            overrides["max_minutes"] = kw["max_minutes"]
-        out = MixerTrainer.resume(kw["resume"], progress=progress, **overrides).train()
+        if kw["overwrite"]:
+            raise LswError("--overwrite starts over and --resume continues: give one of them")
+        if kw["out"] and Path(kw["out"]).resolve() != Path(kw["resume"]).resolve():
+            raise LswError(f"--resume continues the run in {kw['resume']}; drop --out {kw['out']}")
+        flags = {name: _flag(ctx, name) for name in settings}
+        trainer = MixerTrainer.resume(kw["resume"], progress=progress, flags=flags, **settings)
     else:
         if not kw["generator"] or not kw["out"]:
             raise LswError("lsw train needs --generator NAME and --out DIR (or --resume DIR)")
-        config = TrainConfig(
-            generator=kw["generator"],
-            generator_options=component_options(kw["checkpoint"], kw["generator_pairs"]),
-            embedder=kw["embedder"],
-            embedder_options=component_options(kw["embedder_checkpoint"], kw["embedder_pairs"]),
-            shape_model=kw["shape_model"],
-            shape_model_options=component_options(kw["shape_model_checkpoint"], kw["shape_pairs"]),
-            **{
-                k: kw[k]
-                for k in (
-                    "space",
-                    "lambda_lp",
-                    "mu_shape",
-                    "same_pair_prob",
-                    "truncation_psi",
-                    "truncation_cutoff",
-                    "batch_size",
-                    "steps",
-                    "lr",
-                    "max_minutes",
-                    "seed",
-                    "device",
-                    "log_every",
-                    "sample_every",
-                    "checkpoint_every",
-                )
-            },
-        )
-        out = MixerTrainer(config, kw["out"], progress=progress).train()
-    click.echo(f"mixer written to {out}")
+        config = TrainConfig(**_settings(kw, set(kw)))
+        existing = "overwrite" if kw["overwrite"] else "refuse"
+        trainer = MixerTrainer(config, kw["out"], progress=progress, existing=existing)
+    click.echo(f"mixer written to {trainer.train()}")
+
+
+# Options that are a TrainConfig setting of the same name, and those that make a component's options.
+_SETTINGS = (
+    "generator", "embedder", "shape_model", "space", "lambda_lp", "mu_shape", "same_pair_prob", "truncation_psi",
+    "truncation_cutoff", "batch_size", "steps", "lr", "max_minutes", "seed", "device", "log_every", "sample_every",
+    "checkpoint_every",
+)  # fmt: skip
+_COMPONENT_OPTIONS = {
+    "generator_options": ("checkpoint", "generator_pairs"),
+    "embedder_options": ("embedder_checkpoint", "embedder_pairs"),
+    "shape_model_options": ("shape_model_checkpoint", "shape_pairs"),
+}
+
+
+def _settings(kw: dict, given: set[str]) -> dict:
+    """TrainConfig settings from the options named in `given`."""
+    settings = {name: kw[name] for name in _SETTINGS if name in given}
+    for name, (checkpoint, pairs) in _COMPONENT_OPTIONS.items():
+        if checkpoint in given or pairs in given:
+            settings[name] = component_options(kw[checkpoint], kw[pairs])
+    return settings
+
+
+def _flag(ctx: click.Context, setting: str) -> str:
+    """How the user typed the option(s) behind a TrainConfig setting, e.g. "--lambda"."""
+    names = _COMPONENT_OPTIONS.get(setting, (setting,))
+    return "/".join(p.opts[0] for p in ctx.command.params if p.name in names)
