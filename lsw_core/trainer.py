@@ -105,6 +105,14 @@ def make_adamw(module: torch.nn.Module, **kwargs: Any) -> torch.optim.AdamW:
         return torch.optim.AdamW(module.parameters(), **kwargs)
 
 
+def finite_weights(module: torch.nn.Module) -> torch.Tensor:
+    """Whether every parameter of `module` is finite, as a device bool. Minimum and maximum carry
+    any NaN or inf, and need no tensor of flags: 0.07 s against 1.3-2.0 s for `isfinite(p).all()`
+    on the 56.7 M mixer parameters, one CPU thread (bench/finite_check.py)."""
+    extremes = torch.stack([v for p in module.parameters() for v in torch.aminmax(p.detach())])
+    return torch.isfinite(extremes).all()
+
+
 class MixerTrainer:
     """Train a `LatentMixer` for `config.generator` into the folder `out`.
 
@@ -267,7 +275,7 @@ class MixerTrainer:
         infinite; the files in the folder are then still those of the last good checkpoint."""
         finite = self._finite
         if weights:
-            finite = finite & torch.stack([torch.isfinite(p).all() for p in self.mixer.parameters()]).all()
+            finite = finite & finite_weights(self.mixer)
         if bool(finite):
             return
         kept = (

@@ -3,6 +3,7 @@
 Every refused command must exit 2 with one `error:` line and leave the folder byte-identical."""
 
 import json
+import math
 import shutil
 import signal
 import subprocess
@@ -11,14 +12,16 @@ import time
 from pathlib import Path
 
 import pytest
+import torch
 from click.testing import CliRunner
 from safetensors.torch import load_file
 
 import lsw_core.plugins
 from lsw_core import CheckpointError, LswError
 from lsw_core.cli import _add_commands, cli
+from lsw_core.errors import TrainingDiverged
 from lsw_core.swapper import Swapper
-from lsw_core.trainer import MixerTrainer
+from lsw_core.trainer import MixerTrainer, TrainConfig
 
 TINY = ["-g", "example-tiny", "--embedder", "example-embedder", "--batch-size", "2", "--lr", "1e-3", "-q"]
 
@@ -255,6 +258,19 @@ def test_a_non_finite_loss_stops_training_and_keeps_the_last_good_checkpoint(exa
         "no checkpoint was written",
     )
     assert not (fresh / "mixer.safetensors").exists()
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf])
+def test_a_checkpoint_is_never_written_from_non_finite_weights(example_plugin, tmp_path, bad):
+    config = TrainConfig(generator="example-tiny", embedder="example-embedder", batch_size=2, steps=1)
+    trainer = MixerTrainer(config, tmp_path / "run", progress=False)
+    trainer.save()
+    before = snapshot(tmp_path / "run")
+    with torch.no_grad():
+        next(trainer.mixer.parameters())[0, 0, 0] = bad
+    with pytest.raises(TrainingDiverged, match="keeps the last good checkpoint \\(step 0\\)"):
+        trainer.save()
+    assert snapshot(tmp_path / "run") == before
 
 
 @pytest.mark.parametrize(
