@@ -93,9 +93,12 @@ def claim(folder: str | os.PathLike, mode: str = "refuse") -> RunLock:
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():
         raise LswError(f"{folder} is a file, not a folder: choose another --out")
-    folder.mkdir(parents=True, exist_ok=True)
     lock = RunLock(folder)
-    lock.acquire()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        lock.acquire()
+    except OSError as exc:
+        raise LswError(f"{folder}: cannot write a run there ({exc.strerror or exc}); choose another --out") from None
     try:
         entries = sorted(p.name for p in folder.iterdir() if p.name != LOCK_NAME)
         if mode == "refuse" and entries:

@@ -83,6 +83,12 @@ def test_a_new_run_into_a_non_empty_folder_is_refused(run, tmp_path):
     assert sorted(p.name for p in notes.iterdir()) == ["todo.txt"]  # no lock file left behind
 
 
+def test_an_output_folder_that_cannot_be_written_is_one_error(example_plugin, tmp_path):
+    (tmp_path / "file").write_text("x")
+    assert_refused(lsw("train", *TINY, "--out", tmp_path / "file" / "run"), "cannot write a run there")
+    assert_refused(lsw("train", *TINY, "--out", "/proc/lsw-run"), "cannot write a run there")
+
+
 def test_overwrite_starts_over_and_removes_only_a_runs_files(run):
     (run / ".mixer.safetensors.k2j4h1.tmp").write_bytes(b"\0" * 100)
     assert_ok(lsw("train", *TINY, "--steps", 2, "--log-every", 1, "--out", run, "--overwrite"))
