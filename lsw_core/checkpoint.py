@@ -165,7 +165,6 @@ def save_training_state(path: str | os.PathLike, state: dict) -> None:
 
 
 def load_training_state(path: str | os.PathLike) -> dict:
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise CheckpointError(f"{path}: cannot read training state ({type(exc).__name__}: {exc})") from None
+    from lsw_core.torchfile import load_torch_file
+
+    return load_torch_file(path, "training state")

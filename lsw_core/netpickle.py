@@ -26,6 +26,7 @@ import numpy as np
 import torch
 
 from lsw_core.errors import CheckpointError
+from lsw_core.torchfile import refusal
 
 PERSISTENT_RECONSTRUCTOR = ("torch_utils.persistence", "_reconstruct_persistent_obj")
 
@@ -127,7 +128,7 @@ def _load_storage_from_bytes(data: bytes) -> Any:
     try:
         return torch.load(io.BytesIO(data), weights_only=True, map_location="cpu")
     except Exception as exc:
-        raise CheckpointError(f"tensor storage could not be read safely: {exc}") from exc
+        raise CheckpointError(f"tensor storage could not be read safely: {refusal(exc)}") from None
 
 
 def _rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad=False, backward_hooks=None, metadata=None):

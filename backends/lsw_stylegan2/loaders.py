@@ -22,6 +22,7 @@ import torch
 from lsw_core.errors import CheckpointError
 from lsw_core.generator_io import is_generator_folder, read_generator_folder
 from lsw_core.netpickle import PersistentObject, load_network_pickle, module_state_dict
+from lsw_core.torchfile import load_torch_file
 from lsw_stylegan2.generator import StyleGAN2Generator, validate_init_kwargs
 from lsw_stylegan2.rosinality import from_rosinality
 
@@ -136,15 +137,8 @@ def read_nvidia_pickle(path: str | os.PathLike) -> tuple[dict[str, Any], dict[st
 
 
 def _read_torch_file(path: Path, lr_multiplier: float) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
-    try:
-        # rosinality training checkpoints keep their argparse options beside the weights
-        with torch.serialization.safe_globals([argparse.Namespace]):
-            data = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise CheckpointError(
-            f"{path}: expected a torch checkpoint readable with weights_only=True, "
-            f"but it is truncated, corrupt or holds other objects ({type(exc).__name__}: {exc})"
-        ) from None
+    # rosinality training checkpoints keep their argparse options beside the weights
+    data = load_torch_file(path, "StyleGAN2 torch checkpoint", allow=[argparse.Namespace])
     if not isinstance(data, dict):
         raise CheckpointError(f"{path}: expected a dict checkpoint, found {type(data).__name__}")
     if "init_kwargs" in data and "state_dict" in data:

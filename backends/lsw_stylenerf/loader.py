@@ -20,6 +20,7 @@ import torch
 
 from lsw_core import netpickle
 from lsw_core.errors import CheckpointError
+from lsw_core.torchfile import load_torch_file
 from lsw_stylenerf.config import StyleNeRFConfig
 from lsw_stylenerf.generator import StyleNeRFGenerator
 
@@ -214,10 +215,7 @@ def read_pickle(path: str) -> StyleNeRFGenerator:
 
 
 def read_torch_file(path: str) -> StyleNeRFGenerator:
-    try:
-        data = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise CheckpointError(f"{path}: expected a torch file with 'init_kwargs' and 'state_dict' ({exc})") from None
+    data = load_torch_file(path, "StyleNeRF torch file (expected 'init_kwargs' and 'state_dict')")
     if not isinstance(data, dict) or not {"init_kwargs", "state_dict"} <= set(data):
         found = sorted(data) if isinstance(data, dict) else type(data).__name__
         raise CheckpointError(f"{path}: expected a dict with 'init_kwargs' and 'state_dict', found {found}")

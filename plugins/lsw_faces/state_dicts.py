@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from lsw_core.errors import CheckpointError
+from lsw_core.torchfile import load_torch_file
 
 
 def read_state_dict(path: str | Path, *, nested: tuple[str, ...] = ("state_dict",)) -> dict[str, torch.Tensor]:
@@ -19,10 +20,7 @@ def read_state_dict(path: str | Path, *, nested: tuple[str, ...] = ("state_dict"
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"checkpoint: expected an existing file, got {str(path)!r}")
-    try:
-        obj: Any = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise CheckpointError(f"{path}: not a PyTorch checkpoint readable with weights_only=True ({exc})") from exc
+    obj: Any = load_torch_file(path, "PyTorch state dict")
     if isinstance(obj, dict):
         for key in nested:
             if isinstance(obj.get(key), dict):

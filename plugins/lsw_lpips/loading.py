@@ -18,6 +18,7 @@ from pathlib import Path
 import torch
 
 from lsw_core.errors import CheckpointError
+from lsw_core.torchfile import load_torch_file
 from lsw_lpips.networks import LPIPS
 
 _TORCHVISION = re.compile(r"^features\.(\d+)\.(weight|bias)$")
@@ -30,17 +31,16 @@ def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"LPIPS weights: no file at {path}")
-    try:
-        if path.suffix == ".safetensors":
-            from safetensors.torch import load_file
+    if path.suffix == ".safetensors":
+        from safetensors import SafetensorError
+        from safetensors.torch import load_file
 
+        try:
             state = load_file(str(path))
-        else:
-            state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise CheckpointError(
-            f"LPIPS weights {path}: cannot read it as a state dict ({type(exc).__name__}: {exc})"
-        ) from exc
+        except (OSError, SafetensorError) as exc:
+            raise CheckpointError(f"LPIPS weights {path}: cannot read it as a state dict ({exc})") from None
+    else:
+        state = load_torch_file(path, "LPIPS weights file")
     if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
         state = state["state_dict"]
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
