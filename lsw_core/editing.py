@@ -19,10 +19,15 @@ def load_direction(path: str, w_dim: int) -> torch.Tensor:
         array = np.load(path, allow_pickle=False)
     except (OSError, ValueError) as exc:
         raise LswError(f"{path}: not a .npy direction file ({exc})") from None
+    if array.dtype.kind not in "fiu":
+        raise LswError(f"{path}: expected a numeric direction, found dtype {array.dtype}")
     direction = torch.from_numpy(np.asarray(array, dtype=np.float32)).reshape(-1)
     if direction.numel() != w_dim:
         raise LswError(f"{path}: expected a direction with {w_dim} values, got {direction.numel()}")
-    return direction / direction.norm()
+    norm = direction.norm()
+    if not torch.isfinite(norm) or norm == 0:
+        raise LswError(f"{path}: expected a finite, non-zero direction, got norm {norm.item()}")
+    return direction / norm
 
 
 def apply_direction(

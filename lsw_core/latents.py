@@ -8,8 +8,14 @@ W+ code a generator synthesises.
 
 from __future__ import annotations
 
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
 import torch
 
+from lsw_core.checks import check_latents
 from lsw_core.errors import LswError
 from lsw_core.interfaces import Generator
 
@@ -56,3 +62,73 @@ def from_wplus(ws: torch.Tensor, space: str) -> torch.Tensor:
     if space == "w":
         return ws[:, :1]
     raise LswError("a Z-space mixer can only swap codes sampled from z (seeds), not inverted W+ latents")
+
+
+LATENT_SUFFIXES = (".npy", ".pt", ".pth")
+MAX_SEED = 2**64 - 1  # torch.Generator.manual_seed's range (negative seeds alias large ones)
+
+
+def check_seeds(seeds: Sequence[int]) -> list[int]:
+    """A non-empty list of integer seeds in [0, 2⁶⁴)."""
+    seeds = list(seeds)
+    if not seeds:
+        raise LswError("seeds: expected at least one seed")
+    for s in seeds:
+        if isinstance(s, bool) or not isinstance(s, (int, np.integer)):
+            raise LswError(f"seed {s!r}: expected an integer, got {type(s).__name__}")
+        if not 0 <= s <= MAX_SEED:
+            raise LswError(f"seed {s}: expected an integer from 0 to {MAX_SEED}")
+    return [int(s) for s in seeds]
+
+
+def parse_seeds(spec: str) -> list[int]:
+    """`seed:1,2,3` → [1, 2, 3] (checked by `check_seeds`)."""
+    parts = [p.strip() for p in spec.removeprefix("seed:").split(",") if p.strip()]
+    if not parts or any(not p.isdigit() or not p.isascii() for p in parts):
+        raise LswError(f"{spec!r}: expected seed:N or seed:N,M,... with N, M whole numbers from 0 to {MAX_SEED}")
+    return check_seeds(int(p) for p in parts)
+
+
+def read_latents(path: str | os.PathLike, num_ws: int, w_dim: int) -> torch.Tensor:
+    """W+ codes [B, num_ws, w_dim] from a `.npy` file (as `lsw swap --save-latents` writes) or a `.pt`
+    file holding one tensor; a single code [num_ws, w_dim] becomes a batch of one."""
+    path = Path(path)
+    if path.suffix != ".npy":
+        from lsw_core.torchfile import load_torch_file
+
+        data = load_torch_file(path, "latents file")
+        if not torch.is_tensor(data):
+            raise LswError(f"{path}: expected one tensor of W+ codes, found {type(data).__name__}")
+    else:
+        try:
+            array = np.load(path, allow_pickle=False)
+        except ValueError as exc:  # object arrays and pickles, refused by allow_pickle=False
+            raise LswError(f"{path}: expected a numeric .npy array of W+ codes, not Python objects ({exc})") from None
+        except (OSError, EOFError) as exc:
+            raise LswError(f"{path}: not a readable .npy file ({exc})") from None
+        if not isinstance(array, np.ndarray) or array.dtype.kind not in "fiub":
+            raise LswError(f"{path}: expected a numeric .npy array of W+ codes, found dtype {array.dtype}")
+        data = torch.from_numpy(array)
+    return as_wplus(data, num_ws, w_dim, name=str(path))
+
+
+def as_wplus(codes: torch.Tensor | np.ndarray, num_ws: int, w_dim: int, *, name: str = "ws") -> torch.Tensor:
+    """Checked float32 W+ codes [B, num_ws, w_dim] from a tensor or numpy array [B, num_ws, w_dim] or
+    [num_ws, w_dim]."""
+    if isinstance(codes, np.ndarray):
+        if codes.dtype.kind not in "fiub":
+            raise LswError(f"{name}: expected a numeric array of W+ codes, found dtype {codes.dtype}")
+        codes = torch.from_numpy(np.ascontiguousarray(codes))
+    if torch.is_tensor(codes) and codes.ndim == 2:
+        codes = codes[None]
+    return check_latents(name, codes, num_ws, w_dim)
+
+
+def is_latent_array(value: object, num_ws: int, w_dim: int) -> bool:
+    """A numpy float array shaped like W+ codes ([B, num_ws, w_dim] or [num_ws, w_dim]), not a photo."""
+    return (
+        isinstance(value, np.ndarray)
+        and value.dtype.kind == "f"
+        and value.ndim in (2, 3)
+        and value.shape[-2:] == (num_ws, w_dim)
+    )

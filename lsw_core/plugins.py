@@ -7,6 +7,7 @@ reported by `lsw backends`; it breaks nothing else.
 
 from __future__ import annotations
 
+import inspect
 import os
 from collections.abc import Callable
 from importlib.metadata import entry_points
@@ -100,10 +101,31 @@ def load(kind: str, name: str, **options: Any) -> Any:
         if broken:
             msg += "; broken plugins: " + ", ".join(sorted(broken)) + " (see `lsw backends`)"
         raise PluginError(msg)
+    _check_options(kind, name, entries[name].factory, options)
     component = entries[name].factory(**options)
     if kind == "generator":
         component.backend_name = name
     return component
+
+
+def _check_options(kind: str, name: str, factory: Callable[..., Any], options: dict[str, Any]) -> None:
+    """Refuse options the factory does not take (a factory with **kwargs takes any)."""
+    try:
+        params = inspect.signature(factory).parameters.values()
+    except (TypeError, ValueError):  # a builtin or C factory: nothing to inspect
+        return
+    if any(p.kind is p.VAR_KEYWORD for p in params):
+        return
+    known = [p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    if "checkpoint" not in known and "checkpoint" in options and options["checkpoint"] is None:
+        del options["checkpoint"]  # the default of `load_*`, not a user's choice
+    unknown = [k for k in options if k not in known]
+    if unknown:
+        what = f"{kind.replace('_', ' ')} {name!r}"
+        if "checkpoint" in unknown:
+            raise PluginError(f"{what} takes no checkpoint (its options: {', '.join(known) or 'none'})")
+        names = ", ".join(repr(k) for k in unknown)
+        raise PluginError(f"unknown option {names} for {what}; its options: {', '.join(known) or 'none'}")
 
 
 def load_generator(name: str, checkpoint: str | os.PathLike | None = None, **options: Any):

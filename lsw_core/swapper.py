@@ -18,7 +18,8 @@ import torch
 from lsw_core import latents
 from lsw_core.camera import Camera
 from lsw_core.checkpoint import load_mixer
-from lsw_core.errors import CheckpointError, LswError
+from lsw_core.checks import check_latents, check_z
+from lsw_core.errors import CheckpointError, LswError, ShapeError
 from lsw_core.interfaces import Generator, Inversion, Inverter
 from lsw_core.mixer import LatentMixer
 from lsw_core.plugins import load_generator, load_inverter
@@ -70,6 +71,8 @@ class Swapper:
         if generator is None:
             options = {**training.get("generator_options", {}), **generator_options}
             generator = load_generator(config["backend"], **options)
+        elif generator_options:
+            raise LswError(f"from_folder: generator options {sorted(generator_options)} apply only without a generator")
         layout = config["latent_layout"]
         if (layout["num_ws"], layout["w_dim"]) != (generator.num_ws, generator.w_dim):
             raise CheckpointError(
@@ -92,16 +95,18 @@ class Swapper:
     # --- latents -----------------------------------------------------------------------------
 
     def latents_from_seeds(self, seeds: Sequence[int]) -> torch.Tensor:
-        """z [len(seeds), z_dim], one N(0, I) draw per seed."""
+        """z [len(seeds), z_dim], one N(0, I) draw per seed (integers from 0 to 2⁶⁴ − 1)."""
         return torch.stack(
-            [torch.randn(self.generator.z_dim, generator=torch.Generator().manual_seed(s)) for s in seeds]
+            [
+                torch.randn(self.generator.z_dim, generator=torch.Generator().manual_seed(s))
+                for s in latents.check_seeds(seeds)
+            ]
         )
 
     def wplus_from_z(self, z: torch.Tensor) -> torch.Tensor:
         """The W+ code of z as the mixer saw codes in training (ψ, cutoff of the training run)."""
-        code = latents.encode(
-            self.generator, z.to(self.device), self.space, self.truncation_psi, self.truncation_cutoff
-        )
+        z = check_z("z", z, self.generator.z_dim).to(self.device)
+        code = latents.encode(self.generator, z, self.space, self.truncation_psi, self.truncation_cutoff)
         return latents.decode(self.generator, code, self.space, self.truncation_psi, self.truncation_cutoff)
 
     @torch.no_grad()
@@ -109,6 +114,11 @@ class Swapper:
         self, source_ws: torch.Tensor, target_ws: torch.Tensor, groups: Sequence[str] | None = None
     ) -> torch.Tensor:
         """W+ codes of sources and targets [B, num_ws, w_dim] → swapped W+ codes."""
+        G = self.generator
+        source_ws = check_latents("source W+ codes", source_ws, G.num_ws, G.w_dim).to(self.device)
+        target_ws = check_latents("target W+ codes", target_ws, G.num_ws, G.w_dim).to(self.device)
+        if len(source_ws) != len(target_ws):
+            raise ShapeError(f"swap: {len(source_ws)} source codes but {len(target_ws)} target codes")
         code = self.mixer(latents.from_wplus(source_ws, self.space), latents.from_wplus(target_ws, self.space))
         ws = latents.decode(self.generator, code, self.space, self.truncation_psi, self.truncation_cutoff)
         return self.restrict_to_groups(ws, target_ws, groups)
@@ -119,6 +129,7 @@ class Swapper:
     ) -> torch.Tensor:
         """Sampled z of sources and targets → swapped W+ codes (the only way to swap in Z space)."""
         G, psi, cutoff = self.generator, self.truncation_psi, self.truncation_cutoff
+        z_source, z_target = check_z("source z", z_source, G.z_dim), check_z("target z", z_target, G.z_dim)
         c_s = latents.encode(G, z_source.to(self.device), self.space, psi, cutoff)
         c_t = latents.encode(G, z_target.to(self.device), self.space, psi, cutoff)
         ws = latents.decode(G, self.mixer(c_s, c_t), self.space, psi, cutoff)
@@ -130,6 +141,8 @@ class Swapper:
         """Keep the swapped code only on the rows of `groups`; the target's elsewhere."""
         if groups is None:
             return ws_swap
+        if isinstance(groups, str):  # one group by name, not a sequence of letters
+            groups = [groups]
         known = self.generator.layer_groups
         unknown = [g for g in groups if g not in known]
         if unknown:
@@ -180,7 +193,15 @@ class Swapper:
           background).
         - Photos or aligned face crops (paths or RGB arrays): invert both with `inverter` (PTI when
           None), mix the pivots and synthesise → `PhotoSwapResult` (see `swap_photos`, which takes
-          `options` such as `aligner` and `cache`)."""
+          `options` such as `aligner` and `cache`).
+
+        Numpy float arrays shaped like W+ codes ([B, num_ws, w_dim] or [num_ws, w_dim]) are codes,
+        not photos."""
+        G = self.generator
+        if latents.is_latent_array(source, G.num_ws, G.w_dim):
+            source = latents.as_wplus(source, G.num_ws, G.w_dim, name="source W+ codes")
+        if latents.is_latent_array(target, G.num_ws, G.w_dim):
+            target = latents.as_wplus(target, G.num_ws, G.w_dim, name="target W+ codes")
         if torch.is_tensor(source) and torch.is_tensor(target):
             ws = self.mix(source, target, groups)
             return SwapResult(ws, self.render(ws, cameras, generator, **options), generator or self.generator)

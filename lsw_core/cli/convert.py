@@ -6,6 +6,7 @@ import click
 
 from lsw_core.cli.options import generator_options_option, parse_options
 from lsw_core.generator_io import save_generator
+from lsw_core.outputs import check_output
 from lsw_core.plugins import load_generator
 
 
@@ -17,6 +18,7 @@ from lsw_core.plugins import load_generator
 def convert(src, dst, generator, generator_pairs):
     """Convert a generator checkpoint SRC (e.g. an NVIDIA pickle) to a folder DST with config.json and
     model.safetensors, which loads without unpickling anything."""
+    check_output(dst, folder=True)
     G = load_generator(generator, checkpoint=src, **parse_options(generator_pairs))
     save_generator(G, dst)
     click.echo(f"wrote {dst} ({generator}, {G.latent_layout} latents, {G.resolution} px)")

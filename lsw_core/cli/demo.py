@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 import time
-from pathlib import Path
 
 import click
 
 from lsw_core.checkpoint import write_json
 from lsw_core.imageio import save_image, swap_grid
 from lsw_core.mixer_eval import evaluate_mixer
+from lsw_core.outputs import check_output
 from lsw_core.swapper import Swapper
 from lsw_core.trainer import MixerTrainer, TrainConfig
 
@@ -46,7 +46,7 @@ def demo(out, generator, minutes, pairs, seed, quiet):
     (sources along the top, targets down the left, swaps inside) and OUT/metrics.json (ID retrieval,
     expression and pose errors on held-out pairs, with the return-target / return-source baselines).
     """
-    out = Path(out)
+    out = check_output(out, folder=True)
     t0 = time.monotonic()
     config = cpu_recipe(generator, seed=seed, max_minutes=minutes)
     MixerTrainer(config, out / "mixer", progress=not quiet, existing="overwrite").train()

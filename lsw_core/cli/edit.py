@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import click
-import numpy as np
 import torch
 
 from lsw_core.cli.options import checkpoint_option, component_options, generator_options_option
 from lsw_core.editing import apply_direction, ganspace_components, load_direction
 from lsw_core.errors import LswError
 from lsw_core.imageio import save_gif, save_image, stack_rows
+from lsw_core.latents import read_latents
+from lsw_core.outputs import check_output
 from lsw_core.plugins import load_generator
 
 
@@ -21,7 +23,13 @@ from lsw_core.plugins import load_generator
 @checkpoint_option
 @generator_options_option
 @click.option("--direction", metavar="FILE.npy", help="An InterFaceGAN boundary [1, w_dim] or [w_dim].")
-@click.option("--ganspace", "component", type=int, metavar="K", help="Use the K-th GANSpace principal component.")
+@click.option(
+    "--ganspace",
+    "component",
+    type=click.IntRange(min=0),
+    metavar="K",
+    help="Use the K-th GANSpace principal component.",
+)
 @click.option("--strengths", default="-3,-1.5,0,1.5,3", show_default=True, help="Comma-separated steps along it.")
 @click.option("--groups", help="Edit only these layer groups (comma-separated), e.g. coarse for pose.")
 @click.option("--out", "-o", default="edit.png", show_default=True, type=click.Path(dir_okay=False))
@@ -37,11 +45,12 @@ def edit(latents, generator, checkpoint, generator_pairs, direction, component, 
     """
     if (direction is None) == (component is None):
         raise LswError("give exactly one of --direction FILE.npy or --ganspace K")
+    values = _parse_strengths(strengths)
+    check_output(out)
     G = load_generator(generator, **component_options(checkpoint, generator_pairs)).eval()
-    ws = torch.from_numpy(np.load(latents, allow_pickle=False)).float()
-    ws = ws[None] if ws.ndim == 2 else ws
-    if tuple(ws.shape[1:]) != (G.num_ws, G.w_dim):
-        raise LswError(f"{latents}: expected W+ codes [B, {G.num_ws}, {G.w_dim}], got {list(ws.shape)}")
+    ws = read_latents(latents, G.num_ws, G.w_dim)
+    if component is not None and component >= G.w_dim:
+        raise LswError(f"--ganspace {component}: this generator has {G.w_dim} components (0 to {G.w_dim - 1})")
     if direction is not None:
         vector, scale = load_direction(direction, G.w_dim), 1.0
     else:
@@ -54,7 +63,6 @@ def edit(latents, generator, checkpoint, generator_pairs, direction, component, 
         if any(g not in known for g in names):
             raise LswError(f"unknown layer group in {names}; this generator has {list(known)}")
         rows = [r for g in names for r in known[g]]
-    values = [float(s) for s in strengths.split(",")]
     with torch.no_grad():
         frames = torch.stack(
             [G.synthesis(apply_direction(ws, vector, v * scale, rows), noise_mode="const") for v in values], dim=1
@@ -64,3 +72,13 @@ def edit(latents, generator, checkpoint, generator_pairs, direction, component, 
     if len(ws) == 1:
         save_gif(frames[0], out.with_suffix(".gif"))
     click.echo(f"wrote {out}")
+
+
+def _parse_strengths(text: str) -> list[float]:
+    try:
+        values = [float(s) for s in text.split(",")]
+    except ValueError:
+        values = []
+    if not values or not all(math.isfinite(v) for v in values):
+        raise LswError(f"--strengths {text!r}: expected comma-separated finite numbers, e.g. -3,-1.5,0,1.5,3")
+    return values

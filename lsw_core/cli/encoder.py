@@ -68,8 +68,10 @@ def train(generator, checkpoint, generator_pairs, out, steps, pool_size, resolut
     from tqdm.auto import tqdm
 
     from lsw_core.inversion.encoder import save_encoder, train_encoder
+    from lsw_core.outputs import check_output
     from lsw_core.plugins import load_generator
 
+    check_output(out)
     if threads:
         torch.set_num_threads(threads)
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")

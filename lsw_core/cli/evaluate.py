@@ -10,6 +10,7 @@ import click
 from lsw_core.cli.options import checkpoint_option, component_options, generator_options_option
 from lsw_core.evaluation import evaluate_triples, find_triples, markdown_table
 from lsw_core.mixer_eval import evaluate_mixer
+from lsw_core.outputs import check_output
 from lsw_core.plugins import load_generator, load_identity_embedder, load_shape_model
 from lsw_core.swapper import Swapper
 
@@ -80,6 +81,9 @@ def evaluate(
     """
     if (mixer_dir is None) == (triples_dir is None):
         raise click.UsageError("pass exactly one of --mixer and --triples")
+    for path in (out, table):
+        if path is not None:
+            check_output(path)
     if triples_dir is not None:
         _evaluate_triples(
             triples_dir,

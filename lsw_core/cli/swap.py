@@ -13,30 +13,24 @@ from lsw_core.cli.options import checkpoint_option, component_options, generator
 from lsw_core.cli.swap_photos import is_image_input, photo_options, run_photo_swap
 from lsw_core.errors import LswError
 from lsw_core.imageio import list_images, load_image, save_gif, save_image, stack_rows, swap_grid
+from lsw_core.latents import LATENT_SUFFIXES, parse_seeds, read_latents
+from lsw_core.outputs import check_output
 from lsw_core.plugins import load_generator, load_inverter
 from lsw_core.swapper import Swapper
 
 
 def parse_input(spec: str, swapper: Swapper) -> tuple[str, torch.Tensor]:
-    """`seed:1,2,3` → ("z", z); `codes.npy` → ("ws", W+); an image file or folder → ("images", ...)."""
+    """`seed:1,2,3` → ("z", z); `codes.npy` or `.pt` → ("ws", W+); an image file or folder → ("images", ...)."""
     G = swapper.generator
     if spec.startswith("seed:"):
-        try:
-            seeds = [int(s) for s in spec[5:].split(",") if s]
-        except ValueError:
-            raise LswError(f"{spec!r}: expected seed:N or seed:N,M,...") from None
-        return "z", swapper.latents_from_seeds(seeds)
+        return "z", swapper.latents_from_seeds(parse_seeds(spec))
     path = Path(spec)
     if not path.exists():
         raise LswError(
             f"{spec!r}: no such file or folder (expected seed:N, a .npy of W+ codes, an image or a folder of images)"
         )
-    if path.suffix == ".npy":
-        ws = torch.from_numpy(np.load(path, allow_pickle=False)).float()
-        ws = ws[None] if ws.ndim == 2 else ws
-        if tuple(ws.shape[1:]) != (G.num_ws, G.w_dim):
-            raise LswError(f"{path}: expected W+ codes of shape [B, {G.num_ws}, {G.w_dim}], got {list(ws.shape)}")
-        return "ws", ws
+    if path.suffix in LATENT_SUFFIXES:
+        return "ws", read_latents(path, G.num_ws, G.w_dim)
     files = list_images(path) if path.is_dir() else [path]
     if not files:
         raise LswError(f"{path}: no images found")
@@ -100,6 +94,7 @@ def swap(
       lsw swap me.jpg group_photos/ --target-face 1 --mixer runs/ffhq --checkpoint ffhq.pkl -o out/
       lsw swap a.png b.png --mixer runs/synth --inverter-option schedule=fast --inverter-option encoder=synthface
     """
+    check_output(out, folder=Path(source).is_dir() or Path(target).is_dir())
     config = read_config(mixer_dir)
     options = component_options(checkpoint, generator_pairs)
     G = load_generator(generator or config["backend"], **options) if (generator or options) else None
