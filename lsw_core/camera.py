@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import attrs
 import torch
 
-from lsw_core.errors import ShapeError
+from lsw_core.errors import LswError, ShapeError
 from lsw_core.validators import choice, number, pair
 
 
@@ -124,14 +124,21 @@ class CameraSpec:
 
     def yaw_sweep(self, views: int) -> Camera:
         """`views` cameras from the leftmost to the rightmost azimuth of the prior, polar 90."""
+        _check_views(views)
         az = torch.linspace(*self.azimuth_range, views) if views > 1 else torch.zeros(1)
         return Camera.make(az, 90.0, self.fov, self.radius, batch=views)
 
     def orbit(self, views: int) -> Camera:
         """`views` cameras on an ellipse that spans the prior's azimuth and polar ranges."""
+        _check_views(views)
         t = torch.arange(views) * (2 * math.pi / views)
         a0, a1 = self.azimuth_range
         p0, p1 = self.polar_range
         az = (a0 + a1) / 2 + (a1 - a0) / 2 * torch.sin(t)
         po = (p0 + p1) / 2 + (p1 - p0) / 2 * torch.cos(t)
         return Camera.make(az, po, self.fov, self.radius, batch=views)
+
+
+def _check_views(views: int) -> None:
+    if isinstance(views, bool) or not isinstance(views, int) or views < 1:
+        raise LswError(f"views: expected a whole number of at least 1, got {views!r}")

@@ -15,7 +15,9 @@ from typing import Any
 
 import torch
 
+from lsw_core.errors import LswError
 from lsw_core.interfaces import IdentityEmbedder, ShapeModel
+from lsw_core.latents import check_seeds
 from lsw_core.metrics import id_retrieval, mean_squared_error, pose_error_deg
 from lsw_core.swapper import Swapper
 
@@ -57,13 +59,18 @@ def evaluate_mixer(
 ) -> dict[str, Any]:
     """Swap `pairs` held-out (source, target) pairs drawn from `seed` and measure them (using the
     swapped code only on the layer `groups`, when given)."""
+    if isinstance(pairs, bool) or not isinstance(pairs, int) or pairs < 2:
+        raise LswError(f"pairs: expected a whole number of at least 2 (ID retrieval compares pairs), got {pairs!r}")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise LswError(f"batch_size: expected a whole number of at least 1, got {batch_size!r}")
+    seed = check_seeds([seed])[0]
     G = swapper.generator
     rng = torch.Generator().manual_seed(seed)
     z_s = torch.randn(pairs, G.z_dim, generator=rng)
     z_t = torch.randn(pairs, G.z_dim, generator=rng)
     oracle = hasattr(G, "ground_truth")
     if not oracle and (embedder is None or shape_model is None):
-        raise ValueError("this generator has no ground truth: pass an identity embedder and a shape model")
+        raise LswError("this generator has no ground truth: pass an identity embedder and a shape model")
     collected: dict[str, dict[str, list[torch.Tensor]]] = {"source": {}, "target": {}, "swap": {}}
     for zs, zt in zip(z_s.split(batch_size), z_t.split(batch_size)):
         ws = {

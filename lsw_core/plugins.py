@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import inspect
 import os
+import warnings
 from collections.abc import Callable
 from importlib.metadata import entry_points
 from typing import Any
@@ -56,7 +57,15 @@ def plugin_manager() -> pluggy.PluginManager:
 def _load_entry_points(pm: pluggy.PluginManager) -> None:
     allowed = os.environ.get("LSW_PLUGINS")
     allowed_names = None if allowed is None else {n.strip() for n in allowed.split(",") if n.strip()}
-    for ep in entry_points(group=ENTRY_POINT_GROUP):
+    found = entry_points(group=ENTRY_POINT_GROUP)
+    missing = sorted((allowed_names or set()) - set(found.names))
+    if missing:
+        warnings.warn(
+            f"LSW_PLUGINS names {', '.join(missing)}, but no such plugin is installed "
+            f"(entry points of group {ENTRY_POINT_GROUP!r}: {', '.join(sorted(found.names)) or 'none'})",
+            stacklevel=2,
+        )
+    for ep in found:
         if allowed_names is not None and ep.name not in allowed_names:
             continue
         if pm.has_plugin(ep.name):

@@ -1,5 +1,6 @@
 """The `lsw` command line. Each subcommand lives in its own module; plugins add more through the
-`register_commands` hook. User errors (`LswError`) print one line and exit with status 2."""
+`register_commands` hook. User errors (`LswError`, and click's usage errors of subcommands) print
+one line and exit with status 2."""
 
 from __future__ import annotations
 
@@ -16,6 +17,10 @@ class _Group(click.Group):
             return super().invoke(ctx)
         except LswError as exc:
             click.echo(f"error: {exc}", err=True)
+            sys.exit(2)
+        except click.UsageError as exc:  # a bad option value or a missing argument: one line too
+            command = exc.ctx.command_path if exc.ctx is not None else "lsw"
+            click.echo(f"error: {exc.format_message()} (see `{command} --help`)", err=True)
             sys.exit(2)
 
 

@@ -50,7 +50,7 @@ def parse_input(spec: str, swapper: Swapper) -> tuple[str, torch.Tensor]:
 @click.option(
     "--groups", help="Use the swapped code only on these layer groups (comma-separated: coarse,middle,fine1,fine2)."
 )
-@click.option("--views", type=int, help="Camera-aware generators: render N views (a strip PNG and a GIF beside it).")
+@click.option("--views", type=click.IntRange(min=1), help="Camera-aware generators: render N views (a strip PNG and a GIF beside it).")
 @click.option("--inverter", default="pti", show_default=True, help="Inverter for image inputs (see `lsw backends`).")
 @click.option(
     "--inverter-option", "inverter_pairs", multiple=True, metavar="KEY=VALUE", help="Inverter option, repeatable."
@@ -101,7 +101,7 @@ def swap(
     swapper = Swapper.from_folder(mixer_dir, generator=G)
     group_list = [g.strip() for g in groups.split(",")] if groups else None
     cameras = None
-    if views:
+    if views is not None:
         if swapper.generator.camera is None:
             raise LswError(f"--views needs a camera-aware generator; {swapper.generator.backend_name!r} is 2D")
         cameras = swapper.generator.camera.yaw_sweep(views)
