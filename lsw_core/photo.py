@@ -13,6 +13,7 @@ import hashlib
 import io
 import json
 import os
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -24,25 +25,53 @@ from PIL import Image, ImageDraw, ImageOps, UnidentifiedImageError
 from lsw_core.errors import ImageError
 
 MIN_PHOTO_SIZE = 32
+# Photos are checked against this before decoding: 12032×9024 phone photos (108.6 MP) still load
+# (≈ 330 MB as RGB); a file that declares 14000×14000 is refused from its header.
+MAX_PHOTO_PIXELS = 120_000_000
 
 
 def load_photo(path: str | os.PathLike, *, min_size: int = MIN_PHOTO_SIZE) -> np.ndarray:
     """A photo as RGB uint8 [H, W, 3], turned upright by its EXIF orientation; grayscale and palette
     images become RGB, transparent areas are composited over white. Raises `ImageError` for a missing,
-    corrupt or too small file."""
+    corrupt, too small or too large file."""
     path = Path(path)
-    if not path.is_file():
-        raise ImageError(f"{path}: no such file")
+    probe_photo(path)
     try:
-        data = path.read_bytes()
-        with Image.open(io.BytesIO(data)) as probe:
-            probe.verify()  # catches truncated and corrupt files that open() alone accepts
-        image = Image.open(io.BytesIO(data))
-        image.load()
+        with warnings.catch_warnings():  # PIL warns from 89 MP; the limit here is MAX_PHOTO_PIXELS
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(path.read_bytes()))
+            image.load()
         image = ImageOps.exif_transpose(image)
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise ImageError(f"{path}: not a readable image (corrupt or unsupported format: {exc})") from exc
     return photo_from_pil(image, name=str(path), min_size=min_size)
+
+
+def probe_photo(path: str | os.PathLike) -> tuple[int, int]:
+    """(width, height) of an image file, from its header, without decoding its pixels: raises
+    `ImageError` for a missing, corrupt or truncated file, or one of more than MAX_PHOTO_PIXELS."""
+    path = Path(path)
+    if not path.is_file():
+        raise ImageError(f"{path}: no such file")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as probe:  # reads the header only
+                size = probe.size
+                _check_pixels(path, size)
+                probe.verify()  # catches truncated and corrupt files that open() alone accepts
+    except Image.DecompressionBombError:  # declared so large that PIL refuses to open it
+        raise ImageError(f"{path}: refused: larger than {MAX_PHOTO_PIXELS // 10**6} megapixels") from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise ImageError(f"{path}: not a readable image (corrupt or unsupported format: {exc})") from exc
+    return size
+
+
+def _check_pixels(path: Path, size: tuple[int, int]) -> None:
+    if size[0] * size[1] > MAX_PHOTO_PIXELS:
+        raise ImageError(
+            f"{path}: refused: {size[0]}×{size[1]} pixels is more than {MAX_PHOTO_PIXELS // 10**6} megapixels"
+        )
 
 
 def photo_from_pil(image: Image.Image, *, name: str = "photo", min_size: int = MIN_PHOTO_SIZE) -> np.ndarray:

@@ -30,7 +30,13 @@ TRAINING_EMBEDDER = "smoothswap"  # the paper's L_id embedder
 )
 @checkpoint_option
 @generator_options_option
-@click.option("--pairs", type=click.IntRange(min=2), default=200, show_default=True, help="Number of held-out (source, target) pairs.")
+@click.option(
+    "--pairs",
+    type=click.IntRange(min=2),
+    default=200,
+    show_default=True,
+    help="Number of held-out (source, target) pairs.",
+)
 @click.option("--seed", type=int, default=20_231_125, show_default=True, help="Seed of the held-out pairs.")
 @click.option("--embedder", metavar="NAME", help="Identity embedder (when the generator has no ground truth).")
 @click.option("--embedder-checkpoint", metavar="PATH")

@@ -15,6 +15,7 @@ from lsw_core.errors import LswError
 from lsw_core.imageio import list_images, load_image, save_gif, save_image, stack_rows, swap_grid
 from lsw_core.latents import LATENT_SUFFIXES, parse_seeds, read_latents
 from lsw_core.outputs import check_output
+from lsw_core.photo import probe_photo
 from lsw_core.plugins import load_generator, load_inverter
 from lsw_core.swapper import Swapper
 
@@ -50,7 +51,11 @@ def parse_input(spec: str, swapper: Swapper) -> tuple[str, torch.Tensor]:
 @click.option(
     "--groups", help="Use the swapped code only on these layer groups (comma-separated: coarse,middle,fine1,fine2)."
 )
-@click.option("--views", type=click.IntRange(min=1), help="Camera-aware generators: render N views (a strip PNG and a GIF beside it).")
+@click.option(
+    "--views",
+    type=click.IntRange(min=1),
+    help="Camera-aware generators: render N views (a strip PNG and a GIF beside it).",
+)
 @click.option("--inverter", default="pti", show_default=True, help="Inverter for image inputs (see `lsw backends`).")
 @click.option(
     "--inverter-option", "inverter_pairs", multiple=True, metavar="KEY=VALUE", help="Inverter option, repeatable."
@@ -108,6 +113,9 @@ def swap(
     if cameras is None and (is_image_input(source) or is_image_input(target)):
         if not (is_image_input(source) and is_image_input(target)):
             raise LswError("image inputs swap pairwise: give images (or folders of them) for both")
+        for spec in (source, target):  # damaged or oversized images fail before the inverter loads
+            for path in list_images(spec) if Path(spec).is_dir() else [Path(spec)]:
+                probe_photo(path)
         inv = load_inverter(inverter, **parse_options(inverter_pairs))
         run_photo_swap(swapper, source, target, out, inv, groups=group_list, save_latents=save_latents, **photo)
         return
