@@ -43,12 +43,16 @@ def read_generator_folder(folder: str | os.PathLike, backend: str) -> tuple[dict
         config = json.loads((folder / CONFIG_NAME).read_text())
     except (OSError, json.JSONDecodeError) as exc:
         raise CheckpointError(f"{folder}: expected a generator folder with {CONFIG_NAME} ({exc})") from None
-    if config.get("format") != FORMAT:
-        raise CheckpointError(f"{folder / CONFIG_NAME}: expected format {FORMAT!r}, found {config.get('format')!r}")
+    if not isinstance(config, dict) or config.get("format") != FORMAT:
+        found = config.get("format") if isinstance(config, dict) else type(config).__name__
+        raise CheckpointError(f"{folder / CONFIG_NAME}: expected format {FORMAT!r}, found {found!r}")
     if config.get("backend") != backend:
         raise CheckpointError(f"{folder}: a {config.get('backend')!r} generator, not {backend!r}")
+    init_kwargs = config.get("init_kwargs")
+    if not isinstance(init_kwargs, dict):
+        raise CheckpointError(f"{folder / CONFIG_NAME}: expected 'init_kwargs', the generator's settings, as an object")
     try:
         state = load_file(str(folder / WEIGHTS_NAME))
     except (OSError, SafetensorError) as exc:
         raise CheckpointError(f"{folder / WEIGHTS_NAME}: cannot read weights ({exc})") from None
-    return config["init_kwargs"], state
+    return init_kwargs, state

@@ -7,6 +7,7 @@ from typing import Any
 
 import torch
 
+from lsw_core.architecture import MAX_DEPTH, MAX_RESOLUTION, MAX_WIDTH, check_int, check_resolution
 from lsw_core.errors import CheckpointError
 from lsw_core.interfaces import Generator, layer_groups_from_resolutions
 from lsw_stylegan2.networks import ARCHITECTURES, MappingNetwork, SynthesisNetwork
@@ -62,7 +63,27 @@ def validate_init_kwargs(init_kwargs: dict[str, Any]) -> dict[str, Any]:
     arch = kw["synthesis_kwargs"].get("architecture", "skip")
     if arch not in ARCHITECTURES:
         raise CheckpointError(f"synthesis architecture: expected one of {ARCHITECTURES}, found {arch!r}")
+    _check_bounds(kw)
     return kw
+
+
+def _check_bounds(kw: dict[str, Any]) -> None:
+    """Sizes within sane ranges, so a crafted file cannot ask for a network of terabytes."""
+    for name in ("z_dim", "w_dim"):
+        kw[name] = check_int(f"init_kwargs.{name}", kw[name], 1, MAX_WIDTH)
+    kw["img_resolution"] = check_resolution("init_kwargs.img_resolution", kw["img_resolution"])
+    mapping, synthesis = kw["mapping_kwargs"], kw["synthesis_kwargs"]
+    bounds = (
+        (mapping, "mapping_kwargs", "num_layers", 1, MAX_DEPTH),
+        (mapping, "mapping_kwargs", "layer_features", 1, MAX_WIDTH),
+        (synthesis, "synthesis_kwargs", "channel_base", 1, MAX_WIDTH * MAX_RESOLUTION),
+        (synthesis, "synthesis_kwargs", "channel_max", 1, MAX_WIDTH),
+        (synthesis, "synthesis_kwargs", "num_fp16_res", 0, MAX_DEPTH),
+        (synthesis, "synthesis_kwargs", "kernel_size", 1, 7),
+    )
+    for where, group, key, low, high in bounds:
+        if where.get(key) is not None:
+            where[key] = check_int(f"init_kwargs.{group}.{key}", where[key], low, high)
 
 
 class StyleGAN2Generator(Generator):

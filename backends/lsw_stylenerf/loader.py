@@ -19,6 +19,7 @@ from typing import Any
 import torch
 
 from lsw_core import netpickle
+from lsw_core.architecture import MAX_DEPTH, MAX_WIDTH, check_int, check_resolution, check_size
 from lsw_core.errors import CheckpointError
 from lsw_core.torchfile import load_torch_file
 from lsw_stylenerf.config import StyleNeRFConfig
@@ -149,16 +150,54 @@ def _resolve(node: Any, container: _OmegaRecord) -> Any:
 
 def build(init_kwargs: dict[str, Any], state_dict: dict[str, torch.Tensor] | None, source: str) -> StyleNeRFGenerator:
     """A generator from reference-style init kwargs and (reference- or our-keyed) weights."""
+    if not isinstance(init_kwargs, dict):
+        raise CheckpointError(f"{source}: expected StyleNeRF init kwargs as a dict, found {type(init_kwargs).__name__}")
     if state_dict is not None:
         _fill_mapping_layers(init_kwargs, state_dict)
     try:
+        _check_bounds(init_kwargs, source)
         config = StyleNeRFConfig.from_init_kwargs(init_kwargs)
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError, AttributeError) as exc:
         raise CheckpointError(f"{source}: could not read the StyleNeRF init kwargs ({exc})") from None
+    check_size(lambda: StyleNeRFGenerator(config, init_kwargs), what="StyleNeRF generator", source=source)
     G = StyleNeRFGenerator(config, init_kwargs)
     if state_dict is not None:
         load_weights(G, state_dict, source)
     return G.eval().requires_grad_(False)
+
+
+def _check_bounds(kw: dict[str, Any], source: str) -> None:
+    """Sizes within sane ranges, so a crafted file cannot ask for a network of terabytes."""
+    syn = kw.get("synthesis_kwargs") or {}
+    nested = {
+        "mapping_kwargs": kw.get("mapping_kwargs") or {},
+        "synthesis_kwargs": syn,
+        "synthesis_kwargs.renderer_kwargs": syn.get("renderer_kwargs") or {},
+        "synthesis_kwargs.foreground_kwargs": syn.get("foreground_kwargs") or {},
+        "synthesis_kwargs.background_kwargs": syn.get("background_kwargs") or {},
+    }
+    bounds = (
+        ("", "z_dim", 1, MAX_WIDTH),
+        ("", "w_dim", 1, MAX_WIDTH),
+        ("mapping_kwargs", "num_layers", 1, MAX_DEPTH),
+        ("mapping_kwargs", "layer_features", 1, MAX_WIDTH),
+        ("synthesis_kwargs", "channel_max", 1, MAX_WIDTH),
+        ("synthesis_kwargs", "rgb_out_dim", 1, MAX_WIDTH),
+        ("synthesis_kwargs", "z_dim_bg", 0, MAX_WIDTH),
+        ("synthesis_kwargs.renderer_kwargs", "n_ray_samples", 1, 1024),
+        ("synthesis_kwargs.renderer_kwargs", "n_bg_samples", 0, 1024),
+        ("synthesis_kwargs.foreground_kwargs", "hidden_size", 1, MAX_WIDTH),
+        ("synthesis_kwargs.foreground_kwargs", "n_blocks", 1, MAX_DEPTH),
+        ("synthesis_kwargs.background_kwargs", "hidden_size", 1, MAX_WIDTH),
+        ("synthesis_kwargs.background_kwargs", "n_blocks", 1, MAX_DEPTH),
+    )
+    for group, key, low, high in bounds:
+        where = kw if not group else nested[group]
+        if isinstance(where, dict) and where.get(key) is not None:
+            check_int(f"init_kwargs.{group + '.' if group else ''}{key}", where[key], low, high, source=source)
+    check_resolution("init_kwargs.img_resolution", kw.get("img_resolution"), low=64, source=source)
+    if syn.get("resolution_vol") is not None:
+        check_resolution("init_kwargs.synthesis_kwargs.resolution_vol", syn["resolution_vol"], high=512, source=source)
 
 
 def _fill_mapping_layers(init_kwargs: dict[str, Any], state_dict: dict[str, torch.Tensor]) -> None:

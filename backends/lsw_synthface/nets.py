@@ -25,6 +25,7 @@ from safetensors.torch import save_file
 from torch import nn
 from torch.nn import functional as F
 
+from lsw_core.architecture import MAX_DEPTH, MAX_WIDTH, check_int, check_resolution, check_size
 from lsw_core.errors import CheckpointError, LswError
 from lsw_core.interfaces import LANDMARK_FRAME, IdentityEmbedder, ShapeModel
 
@@ -233,7 +234,28 @@ def read_config(path: str | os.PathLike) -> dict[str, Any]:
         raise CheckpointError(f"{path}: expected a safetensors file, could not read it ({exc})") from exc
     if "config" not in meta:
         raise CheckpointError(f"{path}: expected a synthface network file with a 'config' entry, found none")
-    return json.loads(meta["config"])
+    try:
+        config = json.loads(meta["config"])
+        _check_bounds(config, str(path))
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        raise CheckpointError(f"{path}: damaged synthface network config ({type(exc).__name__}: {exc})") from None
+    return config
+
+
+def _check_bounds(config: dict[str, Any], source: str) -> None:
+    """Sizes within sane ranges, so a crafted file cannot ask for a network of terabytes."""
+    for key in ("dim", "identity_dim", "expression_dim"):
+        if key in config:
+            check_int(f"config.{key}", config[key], 1, MAX_WIDTH, source=source)
+    backbone = config["backbone"]
+    if "input_size" in backbone:
+        check_resolution("config.backbone.input_size", backbone["input_size"], source=source)
+    if "hidden" in backbone:
+        check_int("config.backbone.hidden", backbone["hidden"], 1, MAX_WIDTH, source=source)
+    widths = backbone.get("widths", [])
+    check_int("config.backbone.widths (count)", len(widths), 1, MAX_DEPTH, source=source)
+    for width in widths:
+        check_int("config.backbone.widths", width, 1, MAX_WIDTH, source=source)
 
 
 def load_net(net: nn.Module, path: str | os.PathLike) -> nn.Module:
@@ -258,8 +280,14 @@ def build_embedder(checkpoint: str | os.PathLike | None = None, **options: Any) 
     path = Path(checkpoint) if checkpoint is not None else shipped_weights(EMBEDDER_FILE)
     cfg = read_config(path)
     _no_options("synthface-id", options)
-    net = SynthFaceEmbedder(dim=cfg["dim"], backbone=BackboneConfig(**cfg["backbone"]), mirror=cfg.get("mirror", False))
-    return load_net(net, path).requires_grad_(False)
+
+    def make() -> SynthFaceEmbedder:
+        return SynthFaceEmbedder(
+            dim=cfg["dim"], backbone=BackboneConfig(**cfg["backbone"]), mirror=cfg.get("mirror", False)
+        )
+
+    check_size(make, what="synthface identity embedder", source=str(path))
+    return load_net(make(), path).requires_grad_(False)
 
 
 def build_shape_model(checkpoint: str | os.PathLike | None = None, **options: Any) -> SynthFaceShapeModel:
@@ -267,12 +295,16 @@ def build_shape_model(checkpoint: str | os.PathLike | None = None, **options: An
     path = Path(checkpoint) if checkpoint is not None else shipped_weights(REGRESSOR_FILE)
     cfg = read_config(path)
     _no_options("synthface-3dmm", options)
-    net = SynthFaceShapeModel(
-        identity_dim=cfg["identity_dim"],
-        expression_dim=cfg["expression_dim"],
-        backbone=BackboneConfig(**cfg["backbone"]),
-    )
-    return load_net(net, path).requires_grad_(False)
+
+    def make() -> SynthFaceShapeModel:
+        return SynthFaceShapeModel(
+            identity_dim=cfg["identity_dim"],
+            expression_dim=cfg["expression_dim"],
+            backbone=BackboneConfig(**cfg["backbone"]),
+        )
+
+    check_size(make, what="synthface 3DMM regressor", source=str(path))
+    return load_net(make(), path).requires_grad_(False)
 
 
 def _no_options(name: str, options: dict[str, Any]) -> None:

@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from lsw_core.architecture import MAX_WIDTH, check_int, check_resolution, check_size
 from lsw_core.errors import CheckpointError, LswError
 from lsw_core.interfaces import Generator
 from lsw_core.inversion.loss import ramped_lr
@@ -277,7 +278,12 @@ def load_encoder(path: str | os.PathLike) -> LatentEncoder:
     from safetensors.torch import load_file
 
     meta = read_encoder_metadata(path)
-    encoder = LatentEncoder(**meta["config"])
+    config = meta["config"]
+    check_resolution("encoder resolution", config["resolution"], source=str(path))
+    for name in ("w_dim", "channels", "max_channels", "hidden"):
+        check_int(f"encoder {name}", config[name], 1, MAX_WIDTH, source=str(path))
+    check_size(lambda: LatentEncoder(**config), what="latent encoder", source=str(path))
+    encoder = LatentEncoder(**config)
     encoder.trained_for = (meta["backend"], meta["generator_fingerprint"])
     state = load_file(str(path))
     try:
