@@ -100,10 +100,13 @@ def read_latents(path: str | os.PathLike, num_ws: int, w_dim: int) -> torch.Tens
         if not torch.is_tensor(data):
             raise LswError(f"{path}: expected one tensor of W+ codes, found {type(data).__name__}")
     else:
+        with open(path, "rb") as f:
+            if f.read(6) != b"\x93NUMPY":
+                raise LswError(f"{path}: not a readable .npy file (no numpy header)")
         try:
             array = np.load(path, allow_pickle=False)
-        except ValueError as exc:  # object arrays and pickles, refused by allow_pickle=False
-            raise LswError(f"{path}: expected a numeric .npy array of W+ codes, not Python objects ({exc})") from None
+        except ValueError:  # an object array, refused by allow_pickle=False: reading it would run code
+            raise LswError(f"{path}: expected a numeric .npy array of W+ codes, not Python objects") from None
         except (OSError, EOFError) as exc:
             raise LswError(f"{path}: not a readable .npy file ({exc})") from None
         if not isinstance(array, np.ndarray) or array.dtype.kind not in "fiub":

@@ -44,4 +44,4 @@ def refusal(exc: Exception) -> str:
         detail = line.partition("WeightsUnpickler error:")[2].strip().split(". ")[0]
         return f"it holds objects that would have to run code to load ({detail or 'not plain tensors'})"
     first = text.strip().splitlines()[0] if text.strip() else ""
-    return f"not a readable torch file ({type(exc).__name__}{': ' + first[:200] if first else ''})"
+    return f"truncated, corrupt or not a torch file ({type(exc).__name__}{': ' + first[:200] if first else ''})"

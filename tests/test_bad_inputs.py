@@ -1,0 +1,402 @@
+"""Bad input through the real command line: every row is something a user (or a hostile file) can
+hand `lsw`, and each must end in exit status 2, exactly one stderr line `error: ...` saying what was
+expected, no traceback, and every file that existed before unchanged.
+
+Rows run in-process through `lsw_core.cli.cli` in click's standalone mode, the same entry `lsw` calls
+(`test_in_process_runs_match_the_lsw_console_script` checks a few against the console script). To add
+a row: `Bad(id, "argv with {placeholders}", "expected substring", setup=...)`; placeholders are
+`{mixer}` (a trained example-tiny mixer, 6×32 W+, 16 px, shared by the module), `{tmp}` (the row's
+own folder), `{file}` (an existing file in it), `{ro}` (a folder nothing can be written in) and the
+names of files the setup functions write into `{tmp}`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shlex
+import struct
+import subprocess
+import sys
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+
+import lsw_core.plugins
+from tests.conftest import run_lsw
+
+NUM_WS, W_DIM = 6, 32  # example-tiny's W+ layout
+
+
+@dataclass(frozen=True)
+class Bad:
+    id: str
+    argv: str
+    expect: str
+    setup: tuple[Callable[[Path], None], ...] = ()
+    env: dict[str, str] = field(default_factory=dict)
+
+
+# --- files the rows use (each written into the row's folder) ------------------------------------
+
+
+def npy(name: str, array: np.ndarray) -> Callable[[Path], None]:
+    return lambda tmp: np.save(tmp / name, array, allow_pickle=array.dtype == object)
+
+
+def pt(name: str, obj: object) -> Callable[[Path], None]:
+    return lambda tmp: torch.save(obj, tmp / name)
+
+
+def raw(name: str, data: bytes) -> Callable[[Path], None]:
+    return lambda tmp: (tmp / name).write_bytes(data)
+
+
+def png_header(name: str, width: int, height: int) -> Callable[[Path], None]:
+    """A PNG that declares `width`×`height` pixels in a few bytes (its data is a stub)."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    data = (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
+    )
+    return raw(name, data)
+
+
+def png(name: str, size: int = 16) -> Callable[[Path], None]:
+    from PIL import Image
+
+    return lambda tmp: Image.new("RGB", (size, size), (128, 90, 60)).save(tmp / name)
+
+
+def stylegan2_file(name: str, **changes) -> Callable[[Path], None]:
+    """A `.pt` holding StyleGAN2 init kwargs (FFHQ config with `changes`) and no weights: tiny on
+    disk, whatever network it asks for."""
+    kwargs = {
+        "z_dim": 512,
+        "c_dim": 0,
+        "w_dim": 512,
+        "img_resolution": 1024,
+        "img_channels": 3,
+        "mapping_kwargs": {"num_layers": 8},
+        "synthesis_kwargs": {"channel_base": 32768, "channel_max": 512, "num_fp16_res": 4, "conv_clamp": 256},
+    }
+    for key, value in changes.items():
+        group, _, sub = key.partition("__")
+        (kwargs[group].__setitem__(sub, value) if sub else kwargs.__setitem__(group, value))
+    return pt(name, {"init_kwargs": kwargs, "state_dict": {}})
+
+
+def generator_folder(name: str, init_kwargs: dict) -> Callable[[Path], None]:
+    def write(tmp: Path) -> None:
+        from safetensors.torch import save_file
+
+        (tmp / name).mkdir()
+        config = {"format": "lsw-generator", "backend": "stylegan2", "init_kwargs": init_kwargs}
+        (tmp / name / "config.json").write_text(json.dumps(config))
+        save_file({"x": torch.zeros(1)}, str(tmp / name / "model.safetensors"))
+
+    return write
+
+
+def synthface_net(name: str, config: dict) -> Callable[[Path], None]:
+    def write(tmp: Path) -> None:
+        from safetensors.torch import save_file
+
+        save_file({"x": torch.zeros(1)}, str(tmp / name), metadata={"config": json.dumps(config)})
+
+    return write
+
+
+class CodeCarrying:
+    """Pickled by reference: loading it would import and run this module's code."""
+
+
+W = np.random.default_rng(0).standard_normal((1, NUM_WS, W_DIM)).astype(np.float32)
+NAN = W.copy()
+NAN[0, 2, 5] = np.nan
+INF = W.copy()
+INF[0, 0, 0] = np.inf
+HUGE_RES = {"img_resolution": 1 << 20}  # the 1.4 KB file that once grew past 11.8 GB
+WIDE = {"img_resolution": 4, "mapping_kwargs__num_layers": 64, "mapping_kwargs__layer_features": 4096}
+SWAP = "swap seed:1 seed:2 --mixer {mixer} -o {tmp}/o.png"
+EDIT = "edit {tmp}/w.npy -g example-tiny -o {tmp}/e.png"
+SRC = (npy("w.npy", W),)
+
+CASES = [
+    # --- component options and plugins
+    Bad("generator-option-typo", SWAP + " --generator-option foo=1", "unknown option 'foo' for generator"),
+    Bad("generator-option-no-equals", SWAP + " --generator-option foo", "expected KEY=VALUE"),
+    Bad("generator-checkpoint-not-taken", SWAP + " --checkpoint {file}", "takes no checkpoint"),
+    Bad("unknown-generator", SWAP + " --generator nosuch", "unknown generator 'nosuch'"),
+    Bad("train-generator-option-typo", "train -g example-tiny --generator-option sed=1 --out {tmp}/r", "'sed'"),
+    Bad("train-embedder-option-typo", "train -g example-tiny --embedder example-embedder --embedder-option x=1 "
+        "--out {tmp}/r", "unknown option 'x' for identity embedder"),  # fmt: skip
+    Bad("eval-embedder-option-typo", "eval --mixer {mixer} --embedder example-embedder --embedder-option x=1",
+        "unknown option 'x'"),  # fmt: skip
+    Bad("unknown-command", "nosuch", "No such command"),
+    # --- seeds
+    Bad("seed-empty", "swap seed: seed:2 --mixer {mixer} -o {tmp}/o.png", "expected seed:N"),
+    Bad("seed-only-commas", "swap seed:1 seed:, --mixer {mixer} -o {tmp}/o.png", "expected seed:N"),
+    Bad("seed-overflow", "swap seed:1180591620717411303424 seed:2 --mixer {mixer} -o {tmp}/o.png", "from 0 to"),
+    Bad("seed-negative", "swap seed:-1 seed:2 --mixer {mixer} -o {tmp}/o.png", "whole numbers"),
+    Bad("seed-float", "swap seed:1.5 seed:2 --mixer {mixer} -o {tmp}/o.png", "whole numbers"),
+    Bad("seed-word", "swap seed:one seed:2 --mixer {mixer} -o {tmp}/o.png", "expected seed:N"),
+    # --- latents files
+    Bad("latents-nan", SWAP.replace("seed:1", "{tmp}/w.npy"), "NaN/inf", (npy("w.npy", NAN),)),
+    Bad("latents-inf", SWAP.replace("seed:2", "{tmp}/w.npy"), "NaN/inf", (npy("w.npy", INF),)),
+    Bad("latents-int64", SWAP.replace("seed:1", "{tmp}/w.npy"), "dtype int64", (npy("w.npy", W.astype(np.int64)),)),
+    Bad("latents-bool", SWAP.replace("seed:1", "{tmp}/w.npy"), "dtype bool", (npy("w.npy", W > 0),)),
+    Bad("latents-object", SWAP.replace("seed:1", "{tmp}/w.npy"), "not Python objects",
+        (npy("w.npy", np.array([{"w": 1}], dtype=object)),)),  # fmt: skip
+    Bad("latents-strings", SWAP.replace("seed:1", "{tmp}/w.npy"), "dtype <U", (npy("w.npy", np.array(["a", "b"])),)),
+    Bad("latents-wrong-layout", SWAP.replace("seed:1", "{tmp}/w.npy"), "shape [B, 6, 32], got [1, 18, 512]",
+        (npy("w.npy", np.zeros((1, 18, 512), np.float32)),)),  # fmt: skip
+    Bad("latents-1d", SWAP.replace("seed:1", "{tmp}/w.npy"), "got [32]", (npy("w.npy", np.zeros(32, np.float32)),)),
+    Bad("latents-empty-batch", SWAP.replace("seed:1", "{tmp}/w.npy"), "empty batch",
+        (npy("w.npy", np.zeros((0, NUM_WS, W_DIM), np.float32)),)),  # fmt: skip
+    Bad("latents-not-npy", SWAP.replace("seed:1", "{tmp}/w.npy"), "not a readable .npy", (raw("w.npy", b"hello"),)),
+    Bad("latents-pt-nan", SWAP.replace("seed:1", "{tmp}/w.pt"), "NaN/inf", (pt("w.pt", torch.from_numpy(NAN)),)),
+    Bad("latents-pt-dict", SWAP.replace("seed:1", "{tmp}/w.pt"), "expected one tensor", (pt("w.pt", {"w": 1}),)),
+    Bad("latents-pt-code", SWAP.replace("seed:1", "{tmp}/w.pt"), "would have to run code",
+        (pt("w.pt", {"w": CodeCarrying()}),)),  # fmt: skip
+    Bad("latents-pt-garbage", SWAP.replace("seed:1", "{tmp}/w.pt"), "truncated, corrupt", (raw("w.pt", b"\x80\x02}q"),)),
+    Bad("input-missing", SWAP.replace("seed:1", "{tmp}/nope.npy"), "no such file or folder"),
+    # --- swap settings
+    Bad("views-zero", SWAP + " --views 0", "'--views': 0 is not in the range x>=1"),
+    Bad("views-negative", SWAP + " --views -2", "x>=1"),
+    Bad("views-on-2d", SWAP + " --views 3", "needs a camera-aware generator"),
+    Bad("groups-unknown", SWAP + " --groups eyes", "unknown layer group"),
+    Bad("groups-empty-names", SWAP + " --groups ,", "unknown layer group"),
+    Bad("mixer-not-a-folder", "swap seed:1 seed:2 --mixer {tmp} -o {tmp}/o.png", "not a mixer folder"),
+    # --- output paths, checked before any work
+    Bad("out-under-a-file", "swap seed:1 seed:2 --mixer {mixer} -o {file}/o.png", "is a file, not a folder"),
+    Bad("out-in-proc", "swap seed:1 seed:2 --mixer {mixer} -o /proc/lsw-out.png", "cannot write"),
+    Bad("out-read-only", "swap seed:1 seed:2 --mixer {mixer} -o {ro}/o.png", "cannot write"),
+    Bad("out-deep-under-a-file", "swap seed:1 seed:2 --mixer {mixer} -o {file}/a/b/o.png", "is a file"),
+    Bad("eval-out-under-a-file", "eval --mixer {mixer} --out {file}/m.json", "is a file, not a folder"),
+    Bad("eval-table-in-proc", "eval --triples {tmp} --table /proc/lsw.md", "cannot write"),
+    Bad("edit-out-in-proc", EDIT.replace("{tmp}/e.png", "/proc/e.png") + " --ganspace 0", "cannot write", SRC),
+    Bad("convert-dst-under-a-file", "convert {file} {file}/g -g stylegan2", "is a file, not a folder"),
+    Bad("train-out-in-proc", "train -g example-tiny --out /proc/lsw-run", "cannot write"),
+    Bad("train-out-read-only", "train -g example-tiny --out {ro}/run", "cannot write"),
+    Bad("demo-out-under-a-file", "demo --out {file}/demo", "is a file, not a folder"),
+    Bad("encoder-out-in-proc", "encoder train -g example-tiny -o /proc/e.safetensors", "cannot write"),
+    # --- eval
+    Bad("eval-pairs-zero", "eval --mixer {mixer} --pairs 0", "'--pairs': 0 is not in the range x>=2"),
+    Bad("eval-pairs-negative", "eval --mixer {mixer} --pairs -3", "x>=2"),
+    Bad("eval-pairs-word", "eval --mixer {mixer} --pairs many", "not a valid integer"),
+    Bad("eval-no-mixer", "eval", "pass exactly one of --mixer and --triples"),
+    Bad("eval-unknown-embedder", "eval --mixer {mixer} --embedder nosuch", "unknown identity embedder 'nosuch'"),
+    # --- edit
+    Bad("edit-latents-nan", EDIT + " --ganspace 0", "NaN/inf", (npy("w.npy", NAN),)),
+    Bad("edit-latents-object", EDIT + " --ganspace 0", "not Python objects",
+        (npy("w.npy", np.array([None], dtype=object)),)),  # fmt: skip
+    Bad("edit-strengths-words", EDIT + " --ganspace 0 --strengths a,b", "finite numbers", SRC),
+    Bad("edit-strengths-nan", EDIT + " --ganspace 0 --strengths 0,nan", "finite numbers", SRC),
+    Bad("edit-ganspace-negative", EDIT + " --ganspace -1", "x>=0", SRC),
+    Bad("edit-ganspace-too-large", EDIT + " --ganspace 99", "has 32 components", SRC),
+    Bad("edit-direction-nan", EDIT + " --direction {tmp}/d.npy", "finite, non-zero",
+        SRC + (npy("d.npy", np.full(W_DIM, np.nan, np.float32)),)),  # fmt: skip
+    Bad("edit-direction-zero", EDIT + " --direction {tmp}/d.npy", "finite, non-zero",
+        SRC + (npy("d.npy", np.zeros(W_DIM, np.float32)),)),  # fmt: skip
+    Bad("edit-no-direction", EDIT, "exactly one of --direction", SRC),
+    Bad("edit-groups-unknown", EDIT + " --ganspace 0 --groups eyes", "unknown layer group", SRC),
+    # --- photos
+    Bad("photo-decompression-bomb", "swap {tmp}/big.png {tmp}/face.png --mixer {mixer} -o {tmp}/o.png",
+        "refused: larger than 120 megapixels", (png_header("big.png", 14000, 14000), png("face.png"))),  # fmt: skip
+    Bad("photo-over-the-limit", "swap {tmp}/face.png {tmp}/big.png --mixer {mixer} -o {tmp}/o.png",
+        "12000×11000 pixels is more than 120", (png_header("big.png", 12000, 11000), png("face.png"))),  # fmt: skip
+    Bad("photo-corrupt", "swap {tmp}/bad.png {tmp}/face.png --mixer {mixer} -o {tmp}/o.png", "not a readable image",
+        (raw("bad.png", b"\x89PNG\r\n\x1a\nnot really"), png("face.png"))),  # fmt: skip
+    Bad("photo-and-seed", "swap {tmp}/face.png seed:1 --mixer {mixer} -o {tmp}/o.png", "swap pairwise",
+        (png("face.png"),)),  # fmt: skip
+    Bad("photo-unknown-inverter", "swap {tmp}/face.png {tmp}/face.png --mixer {mixer} -o {tmp}/o.png --inverter "
+        "nosuch", "unknown inverter 'nosuch'", (png("face.png"),)),  # fmt: skip
+    # --- crafted and refused checkpoint files
+    Bad("stylegan2-huge-resolution", "convert {tmp}/h.pt {tmp}/out -g stylegan2", "img_resolution: expected 4 to 4096",
+        (stylegan2_file("h.pt", **HUGE_RES),)),  # fmt: skip
+    Bad("stylegan2-huge-resolution-checkpoint", SWAP + " -g stylegan2 --checkpoint {tmp}/h.pt", "found 1048576",
+        (stylegan2_file("h.pt", **HUGE_RES),)),  # fmt: skip
+    Bad("stylegan2-too-many-parameters", "convert {tmp}/h.pt {tmp}/out -g stylegan2", "M values; refused",
+        (stylegan2_file("h.pt", **WIDE),)),  # fmt: skip
+    Bad("stylegan2-resolution-not-power-of-two", "convert {tmp}/h.pt {tmp}/out -g stylegan2", "a power of two",
+        (stylegan2_file("h.pt", img_resolution=1000),)),  # fmt: skip
+    Bad("stylegan2-channels-out-of-range", "convert {tmp}/h.pt {tmp}/out -g stylegan2", "channel_max: expected 1",
+        (stylegan2_file("h.pt", synthesis_kwargs__channel_max=10**9),)),  # fmt: skip
+    Bad("stylegan2-width-not-a-number", "convert {tmp}/h.pt {tmp}/out -g stylegan2", "w_dim: expected a whole",
+        (stylegan2_file("h.pt", w_dim="512"),)),  # fmt: skip
+    Bad("stylegan2-folder-huge", "convert {tmp}/g {tmp}/out -g stylegan2", "img_resolution",
+        (generator_folder("g", {"z_dim": 512, "w_dim": 512, "img_resolution": 1 << 20}),)),  # fmt: skip
+    Bad("stylegan2-folder-no-kwargs", "convert {tmp}/g {tmp}/out -g stylegan2", "expected 'init_kwargs'",
+        (generator_folder("g", None),)),  # fmt: skip
+    Bad("stylegan2-code-carrying", "convert {tmp}/h.pt {tmp}/out -g stylegan2", "would have to run code",
+        (pt("h.pt", {"init_kwargs": {}, "state_dict": {}, "x": CodeCarrying()}),)),  # fmt: skip
+    Bad("stylegan2-truncated", "convert {tmp}/h.pt {tmp}/out -g stylegan2", "truncated, corrupt",
+        (raw("h.pt", b"PK\x03\x04broken"),)),  # fmt: skip
+    Bad("stylenerf-huge-resolution", "convert {tmp}/h.pt {tmp}/out -g stylenerf", "img_resolution: expected 64",
+        (pt("h.pt", {"init_kwargs": {"z_dim": 512, "w_dim": 512, "img_resolution": 1 << 20, "synthesis_kwargs": {}},
+                     "state_dict": {}}),)),  # fmt: skip
+    Bad("synthface-net-huge", "eval --mixer {mixer} --embedder synthface-id --embedder-checkpoint {tmp}/n.safetensors",
+        "widths: expected 1 to 4096", (synthface_net("n.safetensors", {"dim": 8, "backbone": {"widths": [10**7]}}),)),
+    Bad("synthface-net-damaged", "eval --mixer {mixer} --embedder synthface-id --embedder-checkpoint {tmp}/n.safetensors",
+        "damaged synthface network config", (synthface_net("n.safetensors", {"dim": 8}),)),  # fmt: skip
+]  # fmt: skip
+
+
+# --- running the command line ---------------------------------------------------------------------
+
+
+@dataclass
+class Run:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def run_in_process(argv: list[str], env: dict[str, str] | None = None) -> Run:
+    """`lsw ARGV` through the `lsw` entry's click group in standalone mode (exit codes as a process
+    gets them); an exception that escapes counts as a traceback."""
+    import traceback
+
+    from lsw_core.cli import _add_commands, cli
+
+    _add_commands()
+    result = CliRunner().invoke(cli, argv, prog_name="lsw", env=env)
+    stderr = result.stderr
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        stderr += "Traceback (most recent call last):\n" + "".join(traceback.format_exception(result.exception))
+    return Run(result.exit_code, result.stdout, stderr)
+
+
+@pytest.fixture(scope="module")
+def mixer(example_prefix, tmp_path_factory) -> Path:
+    """One trained example-tiny mixer for every row (1 step: only its files matter)."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.syspath_prepend(str(example_prefix))
+        lsw_core.plugins.reset()
+        from lsw_core.trainer import MixerTrainer, TrainConfig
+
+        out = tmp_path_factory.mktemp("bad_inputs") / "mixer"
+        config = TrainConfig(generator="example-tiny", embedder="example-embedder", batch_size=2, steps=1)
+        MixerTrainer(config, out, progress=False).train()
+    lsw_core.plugins.reset()
+    return out
+
+
+@pytest.fixture
+def cli_env(example_prefix, monkeypatch):
+    """The example backend discoverable in process (and in `lsw` subprocesses)."""
+    monkeypatch.syspath_prepend(str(example_prefix))
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(example_prefix), os.environ.get("PYTHONPATH", "")]))
+    lsw_core.plugins.reset()
+    yield
+    lsw_core.plugins.reset()
+
+
+def read_only_folder(tmp: Path) -> Path:
+    """A folder no file can be created in. Root ignores permission bits, so as root this is sysfs,
+    where nobody may create files."""
+    if os.geteuid() == 0:
+        return Path("/sys")
+    folder = tmp / "read-only"
+    folder.mkdir()
+    folder.chmod(0o555)
+    return folder
+
+
+def snapshot(*folders: Path) -> dict[str, str]:
+    return {
+        str(p): hashlib.sha256(p.read_bytes()).hexdigest()
+        for folder in folders
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+def prepare(case: Bad, tmp: Path, mixer: Path) -> list[str]:
+    (tmp / "existing.txt").write_text("keep me\n")
+    for write in case.setup:
+        write(tmp)
+    values = {"mixer": mixer, "tmp": tmp, "file": tmp / "existing.txt", "ro": read_only_folder(tmp)}
+    return [part.format(**values) for part in shlex.split(case.argv)]
+
+
+def assert_one_error_line(result: Run, expect: str) -> None:
+    assert "Traceback" not in result.stderr, result.stderr
+    assert result.returncode == 2, (result.returncode, result.stderr)
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    assert expect in lines[0], lines[0]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_bad_input_is_one_error_line_and_changes_nothing(case, mixer, cli_env, tmp_path):
+    argv = prepare(case, tmp_path, mixer)
+    before = snapshot(tmp_path, mixer)
+    result = run_in_process(argv, case.env)
+    assert_one_error_line(result, case.expect)
+    after = snapshot(tmp_path, mixer)
+    assert {k: after.get(k) for k in before} == before
+
+
+def test_the_table_is_large_and_its_ids_unique():
+    assert len(CASES) >= 50 and len({c.id for c in CASES}) == len(CASES)
+
+
+CONSOLE_ROWS = ["seed-overflow", "latents-object", "eval-pairs-zero", "out-in-proc"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("row", CONSOLE_ROWS)
+def test_in_process_runs_match_the_lsw_console_script(row, mixer, cli_env, tmp_path):
+    case = next(c for c in CASES if c.id == row)
+    argv = prepare(case, tmp_path, mixer)
+    real = run_lsw(*argv, check=False, env=case.env)
+    assert_one_error_line(Run(real.returncode, real.stdout, real.stderr), case.expect)
+    assert run_in_process(argv, case.env).stderr == real.stderr
+
+
+def test_a_crafted_architecture_file_is_refused_within_a_3_gb_address_space(tmp_path):
+    """A 1.4 KB file asking for a 2²⁰-pixel StyleGAN2: refused from its settings, in seconds, in a
+    process that could not even hold the network's first layers."""
+    stylegan2_file("h.pt", **HUGE_RES)(tmp_path)
+    assert (tmp_path / "h.pt").stat().st_size < 4000
+    code = (
+        "import resource, sys; resource.setrlimit(resource.RLIMIT_AS, (3 << 30, 3 << 30)); "
+        "from lsw_core.cli import main; sys.argv = ['lsw'] + sys.argv[1:]; main()"
+    )
+    np.save(tmp_path / "w.npy", np.zeros((1, 18, 512), np.float32))
+    convert = ["convert", str(tmp_path / "h.pt"), str(tmp_path / "out"), "--generator", "stylegan2"]
+    edit = [
+        "edit",
+        str(tmp_path / "w.npy"),
+        "-g",
+        "stylegan2",
+        "--checkpoint",
+        str(tmp_path / "h.pt"),
+        "--ganspace",
+        "0",
+    ]
+    for argv in (convert, edit):
+        result = subprocess.run(
+            [sys.executable, "-c", code, *argv], capture_output=True, text=True, timeout=120, cwd=tmp_path
+        )
+        assert_one_error_line(Run(result.returncode, result.stdout, result.stderr), "found 1048576")
+    assert not (tmp_path / "out").exists()
+
+
+def test_lsw_plugins_naming_no_plugin_warns_once(tmp_path):
+    result = run_lsw("backends", env={"LSW_PLUGINS": "nosuch,synthface"})
+    warnings = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(warnings) == 1 and warnings[0].startswith("warning: LSW_PLUGINS names nosuch"), result.stderr
+    assert "synthface" in result.stdout
