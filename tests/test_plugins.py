@@ -52,6 +52,11 @@ class Throwaway:
     def register_shape_models(self, register):
         raise ValueError("hook failure")
 
+    @hookimpl
+    def register_inverters(self, register):
+        register("fixed", lambda steps=10, *, lr=0.1: ("fixed", steps, lr))
+        register("open", lambda **options: ("open", options))
+
 
 @pytest.fixture
 def throwaway():
@@ -73,6 +78,29 @@ def test_unknown_names_say_what_is_available(throwaway):
         lsw_core.load_generator("nope")
     with pytest.raises(PluginError, match="unknown plugin kind"):
         registry("vocoder")
+
+
+def test_unknown_options_name_the_option_and_the_known_ones(throwaway):
+    from lsw_core.plugins import load, load_inverter
+
+    assert load_inverter("fixed", steps=3, lr=1.0) == ("fixed", 3, 1.0)
+    with pytest.raises(PluginError, match=r"unknown option 'step' for inverter 'fixed'; its options: steps, lr$"):
+        load_inverter("fixed", step=3)
+    with pytest.raises(PluginError, match=r"inverter 'fixed' takes no checkpoint \(its options: steps, lr\)"):
+        load("inverter", "fixed", checkpoint="x.pt")
+    assert load("inverter", "fixed", checkpoint=None) == ("fixed", 10, 0.1)  # load_*'s default, not a choice
+    assert load_inverter("open", anything=1) == ("open", {"anything": 1})  # **options takes any
+
+
+def test_lsw_plugins_naming_no_installed_plugin_warns(monkeypatch):
+    monkeypatch.setenv("LSW_PLUGINS", "nosuch")
+    lsw_core.plugins.reset()
+    try:
+        with pytest.warns(UserWarning, match="LSW_PLUGINS names nosuch, but no such plugin is installed"):
+            plugin_manager()
+    finally:
+        monkeypatch.delenv("LSW_PLUGINS")
+        lsw_core.plugins.reset()
 
 
 def test_hookspecs_document_every_extension_point():
