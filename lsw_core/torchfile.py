@@ -40,8 +40,10 @@ def refusal(exc: Exception) -> str:
             "only tensors and plain containers are read"
         )
     if "Weights only load failed" in text:
-        line = next((s.strip() for s in text.splitlines() if "WeightsUnpickler error" in s), "")
-        detail = line.partition("WeightsUnpickler error:")[2].strip().split(". ")[0]
-        return f"it holds objects that would have to run code to load ({detail or 'not plain tensors'})"
+        detail = text.partition("WeightsUnpickler error:")[2].split("Check the documentation")[0]
+        detail = " ".join(detail.split())
+        if not detail or detail.startswith("Unsupported operand"):  # not a pickle stream at all
+            return f"cannot read it: truncated, corrupt or not a torch file ({detail or 'unreadable pickle'})"
+        return f"it holds objects that would have to run code to load ({detail[:200]})"
     first = text.strip().splitlines()[0] if text.strip() else ""
-    return f"truncated, corrupt or not a torch file ({type(exc).__name__}{': ' + first[:200] if first else ''})"
+    return f"cannot read it: truncated, corrupt or not a torch file ({type(exc).__name__}{': ' + first[:200] if first else ''})"
