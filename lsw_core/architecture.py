@@ -40,17 +40,23 @@ def check_resolution(name: str, value: Any, *, low: int = 4, high: int = MAX_RES
     return value
 
 
-def check_size(build: Callable[[], nn.Module], *, what: str, source: str = "", limit: int = MAX_PARAMETERS) -> None:
-    """Refuse to build the module `build()` returns when it would hold more than `limit` values
-    (parameters and buffers), counted by building it on the meta device."""
-    with torch.device("meta"):
-        module = build()
-    count = sum(t.numel() for t in itertools.chain(module.parameters(), module.buffers()))
+def check_count(count: int, *, what: str, source: str = "", limit: int = MAX_PARAMETERS) -> None:
+    """Refuse a network of more than `limit` values (parameters and buffers)."""
     if count > limit:
         raise CheckpointError(
             f"{_where(source)}the stored architecture makes a {what} of {count / 1e6:,.0f} M values; "
             f"refused (more than {limit / 1e6:,.0f} M, a damaged or crafted file)"
         )
+
+
+def check_size(build: Callable[[], nn.Module], *, what: str, source: str = "", limit: int = MAX_PARAMETERS) -> None:
+    """`check_count` of the module `build()` returns, built on the meta device. Only for networks
+    made of plain layers: computing buffers on the meta device (e.g. `torch.outer` of a filter)
+    imports torch's compiler stack, 20 s at the first call; those backends count by formula."""
+    with torch.device("meta"):
+        module = build()
+    count = sum(t.numel() for t in itertools.chain(module.parameters(), module.buffers()))
+    check_count(count, what=what, source=source, limit=limit)
 
 
 def _where(source: str) -> str:

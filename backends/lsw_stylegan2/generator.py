@@ -7,7 +7,7 @@ from typing import Any
 
 import torch
 
-from lsw_core.architecture import MAX_DEPTH, MAX_RESOLUTION, MAX_WIDTH, check_int, check_resolution
+from lsw_core.architecture import MAX_DEPTH, MAX_RESOLUTION, MAX_WIDTH, check_count, check_int, check_resolution
 from lsw_core.errors import CheckpointError
 from lsw_core.interfaces import Generator, layer_groups_from_resolutions
 from lsw_stylegan2.networks import ARCHITECTURES, MappingNetwork, SynthesisNetwork
@@ -84,6 +84,31 @@ def _check_bounds(kw: dict[str, Any]) -> None:
     for where, group, key, low, high in bounds:
         if where.get(key) is not None:
             where[key] = check_int(f"init_kwargs.{group}.{key}", where[key], low, high)
+    check_count(parameter_count(kw), what="StyleGAN2 generator")
+
+
+def parameter_count(kw: dict[str, Any]) -> int:
+    """Parameters and buffers of the generator `kw` describes (within a few per cent), by formula."""
+    mapping, synthesis = kw["mapping_kwargs"], kw["synthesis_kwargs"]
+    z, w = kw["z_dim"], kw["w_dim"]
+    layers = mapping.get("num_layers", 8)
+    features = [z] + [mapping.get("layer_features") or w] * (layers - 1) + [w]
+    count = sum(a * b + b for a, b in zip(features, features[1:])) + w
+    base, cap, k = (
+        synthesis.get("channel_base", 32768),
+        synthesis.get("channel_max", 512),
+        synthesis.get("kernel_size", 3),
+    )
+    previous = 0
+    res = 4
+    while res <= kw["img_resolution"]:
+        c = min(base // res, cap)
+        convs = [(previous, c), (c, c)] if previous else [(c, c)]
+        count += c * 16 if not previous else 0  # the learned constant
+        count += sum(w * a + a + b * a * k * k + b + res * res + 1 for a, b in convs)
+        count += w * c + c + 3 * c + 3 + previous * c  # toRGB, and a resnet skip at most
+        previous, res = c, res * 2
+    return count
 
 
 class StyleGAN2Generator(Generator):

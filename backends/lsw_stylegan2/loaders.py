@@ -19,7 +19,6 @@ from typing import Any
 
 import torch
 
-from lsw_core.architecture import check_size
 from lsw_core.errors import CheckpointError
 from lsw_core.generator_io import is_generator_folder, read_generator_folder
 from lsw_core.netpickle import PersistentObject, load_network_pickle, module_state_dict
@@ -57,7 +56,6 @@ def build_generator(
     except CheckpointError as exc:
         raise CheckpointError(f"{source}: {exc}" if source else str(exc)) from None
     try:
-        check_size(lambda: StyleGAN2Generator(**kw, force_fp32=force_fp32), what="StyleGAN2 generator", source=source)
         G = StyleGAN2Generator(**kw, force_fp32=force_fp32)
     except (ValueError, TypeError) as exc:
         raise CheckpointError(f"{source}: cannot build a StyleGAN2 generator from {kw}: {exc}") from None

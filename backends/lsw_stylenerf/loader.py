@@ -19,7 +19,7 @@ from typing import Any
 import torch
 
 from lsw_core import netpickle
-from lsw_core.architecture import MAX_DEPTH, MAX_WIDTH, check_int, check_resolution, check_size
+from lsw_core.architecture import MAX_DEPTH, MAX_WIDTH, check_count, check_int, check_resolution
 from lsw_core.errors import CheckpointError
 from lsw_core.torchfile import load_torch_file
 from lsw_stylenerf.config import StyleNeRFConfig
@@ -159,11 +159,26 @@ def build(init_kwargs: dict[str, Any], state_dict: dict[str, torch.Tensor] | Non
         config = StyleNeRFConfig.from_init_kwargs(init_kwargs)
     except (ValueError, TypeError, AttributeError) as exc:
         raise CheckpointError(f"{source}: could not read the StyleNeRF init kwargs ({exc})") from None
-    check_size(lambda: StyleNeRFGenerator(config, init_kwargs), what="StyleNeRF generator", source=source)
+    check_count(_parameter_bound(config), what="StyleNeRF generator", source=source)
     G = StyleNeRFGenerator(config, init_kwargs)
     if state_dict is not None:
         load_weights(G, state_dict, source)
     return G.eval().requires_grad_(False)
+
+
+def _parameter_bound(config: StyleNeRFConfig) -> int:
+    """An upper bound of the generator's parameters, by formula (every upsampler block at its widest,
+    two 3×3 modulated convolutions and a toRGB; both NeRF MLPs; the mapping network)."""
+    syn, w = config.synthesis, config.w_dim
+    count = sum(
+        2 * (w + 9 * syn.channels(r) + 1) * syn.channels(r) + w * syn.channels(r) for r in syn.block_resolutions
+    )
+    count += 2 * (w + 9 * syn.rgb_out_dim + 1) * syn.rgb_out_dim  # the volume's feature convolutions
+    for nerf in (syn.foreground, syn.background):
+        hidden = int(nerf["hidden_size"])
+        count += (int(nerf["n_blocks"]) + 2) * (w + 2 * hidden + 64) * (hidden + syn.rgb_out_dim)
+    width = max(config.mapping_layer_features or w, w, config.z_dim)
+    return count + (config.mapping_layers + 1) * (width + 1) * width
 
 
 def _check_bounds(kw: dict[str, Any], source: str) -> None:
