@@ -1,8 +1,9 @@
 """Generator backends over the synthetic face world, shaped like StyleGAN2 and StyleNeRF.
 
-Mapping: z [B, 512] → a fixed 8-layer leaky-ReLU MLP whose weights are drawn from a seeded
-generator (nothing to download) → w [B, 512], truncated towards `w_avg` as in StyleGAN2, copied to
-every W+ row.
+Mapping: z [B, 512] → a fixed 8-layer leaky-ReLU MLP whose weights were drawn from a seeded
+generator → w [B, 512], truncated towards `w_avg` as in StyleGAN2, copied to every W+ row. The
+weights, `w_avg` and the read-outs below are shipped exact (`lsw_synthface.constants`), so the world
+is the same on every CPU; `compute_constants` is how they were made.
 
 Synthesis: each layer group (coarse, middle, fine1, fine2) owns some of the world's standard-normal
 factors (`GROUP_FACTORS`). A factor is read out of the *mean* of its group's rows by a fixed linear
