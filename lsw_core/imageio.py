@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from lsw_core.checkpoint import atomic_write
-from lsw_core.photo import load_photo, to_tensor
+from lsw_core.photo import from_tensor, load_photo, to_tensor
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
 
@@ -55,15 +55,60 @@ def make_grid(images: torch.Tensor, ncols: int, pad: int = 2, pad_value: float =
     return grid
 
 
-def swap_grid(sources: torch.Tensor, targets: torch.Tensor, swaps: torch.Tensor) -> torch.Tensor:
+def swap_grid(sources: torch.Tensor, targets: torch.Tensor, swaps: torch.Tensor, labels: bool = False) -> torch.Tensor:
     """The paper's Figure 1 layout: sources along the top, targets down the left, and the swap of
-    source j onto target i in cell (i, j). `swaps` is [len(targets), len(sources), 3, H, W]."""
+    source j onto target i in cell (i, j). `swaps` is [len(targets), len(sources), 3, H, W]. With
+    `labels`, margins name the source columns and target rows, and the corner says what the cells are."""
     ns, nt = sources.shape[0], targets.shape[0]
     blank = torch.ones_like(sources[:1])
     cells = [blank, sources]
     for i in range(nt):
         cells += [targets[i : i + 1], swaps[i]]
-    return make_grid(torch.cat(cells), ncols=ns + 1)
+    grid = make_grid(torch.cat(cells), ncols=ns + 1)
+    if not labels:
+        return grid
+    return label_grid(
+        grid, sources.shape[-2:], rows=["", *(f"target {i + 1}" for i in range(nt))],
+        cols=["", *(f"source {j + 1}" for j in range(ns))], corner="swaps:\nsource j\nonto\ntarget i",
+    )  # fmt: skip
+
+
+def label_grid(
+    grid: torch.Tensor,
+    cell: Sequence[int],
+    rows: Sequence[str] = (),
+    cols: Sequence[str] = (),
+    corner: str = "",
+    pad: int = 2,
+) -> torch.Tensor:
+    """A grid from `make_grid` (cells of `cell` = (H, W) pixels, `pad` apart) with the text `rows`
+    in a white margin left of each row, `cols` in one above each column, and `corner` inside the
+    first cell (PIL's default font, black)."""
+    from PIL import ImageDraw, ImageFont
+
+    font = ImageFont.load_default()
+    measure = ImageDraw.Draw(Image.new("RGB", (1, 1)))
+
+    def size(text: str) -> tuple[int, int]:
+        left, top, right, bottom = measure.multiline_textbbox((0, 0), text, font=font)
+        return right - left, bottom - top
+
+    h, w = int(cell[0]), int(cell[1])
+    margin_x = max((size(t)[0] for t in rows if t), default=-8) + 8
+    margin_y = max((size(t)[1] for t in cols if t), default=-8) + 8
+    pixels = from_tensor(grid)
+    canvas = Image.new("RGB", (pixels.shape[1] + margin_x, pixels.shape[0] + margin_y), (255, 255, 255))
+    canvas.paste(Image.fromarray(pixels), (margin_x, margin_y))
+    draw = ImageDraw.Draw(canvas)
+    for r, text in enumerate(rows):
+        tw, th = size(text)
+        draw.multiline_text((margin_x - tw - 4, margin_y + pad + r * (h + pad) + (h - th) // 2), text, (0, 0, 0), font)
+    for c, text in enumerate(cols):
+        tw, th = size(text)
+        draw.multiline_text((margin_x + pad + c * (w + pad) + (w - tw) // 2, margin_y - th - 4), text, (0, 0, 0), font)
+    if corner:
+        draw.multiline_text((margin_x + pad + 4, margin_y + pad + 4), corner, (0, 0, 0), font)
+    return to_tensor(np.asarray(canvas))[0]
 
 
 def resize(images: torch.Tensor, size: int) -> torch.Tensor:
@@ -89,6 +134,8 @@ def list_images(folder: str | os.PathLike) -> list[Path]:
     return sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
 
 
-def stack_rows(rows: Sequence[torch.Tensor], pad: int = 2) -> torch.Tensor:
-    """Tile several equally long rows [N, 3, H, W] into one grid image."""
-    return make_grid(torch.cat(list(rows)), ncols=rows[0].shape[0], pad=pad)
+def stack_rows(rows: Sequence[torch.Tensor], pad: int = 2, labels: Sequence[str] = ()) -> torch.Tensor:
+    """Tile several equally long rows [N, 3, H, W] into one grid image, each row named by
+    `labels` in a left margin when given."""
+    grid = make_grid(torch.cat(list(rows)), ncols=rows[0].shape[0], pad=pad)
+    return label_grid(grid, rows[0].shape[-2:], rows=labels, pad=pad) if labels else grid

@@ -301,7 +301,8 @@ class MixerTrainer:
         fixed = self.sample_pairs(pairs, torch.Generator().manual_seed(2**31 - 1))
         out = self.swap_batch(**fixed, noise_mode="const")
         size = min(self.generator.resolution, 128)
-        grid = stack_rows([resize(out[k].cpu(), size) for k in ("source", "target", "swap")])
+        rows = ("source", "target", "swap")
+        grid = stack_rows([resize(out[k].cpu(), size) for k in rows], labels=rows)
         path = self.out / "samples" / f"step_{self.step:07d}.png"
         path.parent.mkdir(exist_ok=True)
         save_image(grid, path)

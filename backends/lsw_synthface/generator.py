@@ -1,8 +1,9 @@
 """Generator backends over the synthetic face world, shaped like StyleGAN2 and StyleNeRF.
 
-Mapping: z [B, 512] → a fixed 8-layer leaky-ReLU MLP whose weights are drawn from a seeded
-generator (nothing to download) → w [B, 512], truncated towards `w_avg` as in StyleGAN2, copied to
-every W+ row.
+Mapping: z [B, 512] → a fixed 8-layer leaky-ReLU MLP whose weights were drawn from a seeded
+generator → w [B, 512], truncated towards `w_avg` as in StyleGAN2, copied to every W+ row. The
+weights, `w_avg` and the read-outs below are shipped exact (`lsw_synthface.constants`), so the world
+is the same on every CPU; `compute_constants` is how they were made.
 
 Synthesis: each layer group (coarse, middle, fine1, fine2) owns some of the world's standard-normal
 factors (`GROUP_FACTORS`). A factor is read out of the *mean* of its group's rows by a fixed linear
@@ -25,7 +26,6 @@ deviation costs a per-element W+ MSE of ≈2.3e-4 (λ·L_lp ≈ 0.02 at the pape
 
 from __future__ import annotations
 
-import functools
 import math
 from typing import Any
 
@@ -36,7 +36,7 @@ from torch import nn
 from lsw_core.camera import Camera, CameraSpec
 from lsw_core.errors import CheckpointError, LswError
 from lsw_core.interfaces import Generator
-from lsw_synthface import world
+from lsw_synthface import constants, world
 from lsw_synthface.world import FACTORS, FaceParams
 
 #: Identity coefficients split between coarse rows (face structure) and middle rows (features).
@@ -57,6 +57,7 @@ W_SCALE = 0.09  # output gain of the mapping network: sets what moving a factor 
 #: penalty that much more (squared) per prior standard deviation.
 FACE_FACTORS = ("identity", "expression", "pose")
 APPEARANCE_STRETCH = 5.0
+MAPPING_LAYERS = 8
 
 
 def _factor_sizes(group: str) -> list[int]:
@@ -64,17 +65,27 @@ def _factor_sizes(group: str) -> list[int]:
 
 
 class MappingNetwork(nn.Module):
-    """z → w: second-moment normalisation, then `num_layers` fully connected leaky-ReLU layers with
-    weights N(0, 1/in) drawn from `seed` (frozen buffers)."""
+    """z → w: second-moment normalisation, then fully connected leaky-ReLU layers with the given
+    weights [out, in] and biases [out] (frozen buffers; `draw` makes them)."""
 
-    def __init__(self, *, z_dim: int = 512, w_dim: int = 512, num_layers: int = 8, seed: int = 0):
+    def __init__(self, layers: list[tuple[torch.Tensor, torch.Tensor]]):
         super().__init__()
+        for i, (weight, bias) in enumerate(layers):
+            self.register_buffer(f"weight{i}", weight.clone())
+            self.register_buffer(f"bias{i}", bias.clone())
+        self.num_layers = len(layers)
+
+    @staticmethod
+    def draw(
+        seed: int, *, z_dim: int = 512, w_dim: int = 512, num_layers: int = MAPPING_LAYERS
+    ) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """Weights N(0, 1/in) and biases N(0, 0.01) of `num_layers` layers, drawn from `seed`."""
         gen = torch.Generator().manual_seed(seed)
         dims = [z_dim] + [w_dim] * num_layers
-        for i, (fan_in, fan_out) in enumerate(zip(dims[:-1], dims[1:])):
-            self.register_buffer(f"weight{i}", torch.randn(fan_out, fan_in, generator=gen) / math.sqrt(fan_in))
-            self.register_buffer(f"bias{i}", 0.1 * torch.randn(fan_out, generator=gen))
-        self.num_layers = num_layers
+        return [
+            (torch.randn(fan_out, fan_in, generator=gen) / math.sqrt(fan_in), 0.1 * torch.randn(fan_out, generator=gen))
+            for fan_in, fan_out in zip(dims[:-1], dims[1:])
+        ]
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         x = z * (z.square().mean(dim=1, keepdim=True) + 1e-8).rsqrt()
@@ -89,10 +100,12 @@ def _factor_names() -> list[str]:
     return [name for g in GROUP_FACTORS for (name, _), n in zip(GROUP_FACTORS[g], _factor_sizes(g)) for _ in range(n)]
 
 
-@functools.lru_cache(maxsize=4)
-def _statistics(seed: int, samples: int = 4096) -> tuple[torch.Tensor, ...]:
-    """w_avg [512], the read-out directions [512, K], the stretch [512, 512] that ends the mapping
-    and the spread [K] of the mapped w along each direction.
+def compute_constants(seed: int, samples: int = 4096) -> dict[str, torch.Tensor]:
+    """The generators' constants as computed here (the shipped seed's are loaded from
+    `lsw_synthface.constants` instead, identical on every CPU): the mapping network's weights
+    `mapping.weight{i}`, `mapping.bias{i}`, then `w_avg` [512], the read-out directions [512, K],
+    the stretch [512, 512] that ends the mapping and the spread [K] of the mapped w along each
+    direction.
 
     The directions are the leading principal directions of the MLP's output, handed out in the
     order of `GROUP_FACTORS` (coarse first), so the world's factors vary along the directions in
@@ -100,7 +113,8 @@ def _statistics(seed: int, samples: int = 4096) -> tuple[torch.Tensor, ...]:
     attributes (GANSpace). The stretch then scales w about `w_avg` by `APPEARANCE_STRETCH` along
     the directions of the appearance factors. What w does along the remaining directions renders
     nothing."""
-    mapping = MappingNetwork(seed=seed)
+    layers = MappingNetwork.draw(seed)
+    mapping = MappingNetwork(layers)
     gen = torch.Generator().manual_seed(seed + 1)
     with torch.no_grad():
         w = mapping(torch.randn(samples, 512, generator=gen)).double()
@@ -112,7 +126,9 @@ def _statistics(seed: int, samples: int = 4096) -> tuple[torch.Tensor, ...]:
     gain = torch.tensor([1.0 if n in FACE_FACTORS else APPEARANCE_STRETCH for n in names], dtype=w.dtype)
     stretch = torch.eye(512, dtype=w.dtype) + directions @ torch.diag(gain - 1) @ directions.T
     spread = ((w - w_avg) @ directions).std(0) * gain
-    return w_avg.float(), directions.float(), stretch.float(), spread.float()
+    weights = {f"mapping.{kind}{i}": t for i, layer in enumerate(layers) for kind, t in zip(("weight", "bias"), layer)}
+    statistics = {"w_avg": w_avg, "directions": directions, "stretch": stretch, "spread": spread}
+    return {**weights, **{k: v.float() for k, v in statistics.items()}}
 
 
 class SynthFaceGenerator(Generator):
@@ -132,12 +148,11 @@ class SynthFaceGenerator(Generator):
         self.z_dim, self.w_dim, self.resolution, self.camera = 512, 512, resolution, camera
         self.num_ws = 18 if camera is None else 21
         self.seed, self.pose_scale = seed, pose_scale
-        self.mapping_network = MappingNetwork(seed=seed)
-        w_avg, directions, stretch, spread = _statistics(seed)
-        self.register_buffer("w_avg", w_avg.clone())
-        self.register_buffer("directions", directions.clone())
-        self.register_buffer("stretch", stretch.clone())
-        self.register_buffer("spread", spread.clone())
+        values = constants.world_constants(seed)
+        layers = [(values[f"mapping.weight{i}"], values[f"mapping.bias{i}"]) for i in range(MAPPING_LAYERS)]
+        self.mapping_network = MappingNetwork(layers)
+        for name in ("w_avg", "directions", "stretch", "spread"):
+            self.register_buffer(name, values[name].clone())
         self.requires_grad_(False)
 
     @property

@@ -75,7 +75,10 @@ class _Canvas:
         dx, dy = self.x - centre[:, 0, None, None], self.y - centre[:, 1, None, None]
         ax, ay = axis[:, 0, None, None], axis[:, 1, None, None]
         u, v = dx * (ax / a) + dy * (ay / a), dy * (ax / b) - dx * (ay / b)  # scaled while still small
-        return torch.sigmoid((torch.minimum(a, b) / self.tau) * (1 - torch.sqrt(u * u + v * v + 1e-6)))
+        k = torch.minimum(a, b) / self.tau
+        # k (1 - sqrt(u² + v² + 1e-6)) in fused steps: each full-size temporary costs more than its arithmetic
+        radius = torch.addcmul((u * u).add_(1e-6), v, v).sqrt_()
+        return torch.sigmoid(torch.addcmul(k, k, radius, value=-1))
 
     def paint(self, alpha: torch.Tensor, colour: torch.Tensor, shade: torch.Tensor | None = None) -> None:
         """Paint `colour` [B, 3] (times the `shade` map [B, H, W], if any) with coverage `alpha` [B, H, W]
@@ -86,11 +89,11 @@ class _Canvas:
         """The painted layers over `under` (the image [B, 3, R, R]) → a new image. Each layer weighs
         its coverage times the transmittance of the layers in front of it, so compositing is one
         weighted sum of colours; a window composites over, and writes back, its own pixels."""
-        transmit = 1.0
+        transmit = None
         ws, cs = [], []
         for alpha, colour, shade in reversed(self.layers):
-            w = alpha * transmit
-            transmit = transmit - w
+            w = alpha if transmit is None else alpha * transmit
+            transmit = 1 - alpha if transmit is None else transmit - w
             ws.append(w if shade is None else w * shade)
             cs.append(colour)
         painted = torch.einsum("bkhw,bkc->bchw", torch.stack(ws, 1), torch.stack(cs, 1))
@@ -133,16 +136,22 @@ def _polygon(canvas: _Canvas, poly: torch.Tensor) -> torch.Tensor:
     n, offset = _edges(a, centre)
     x, y = torch.broadcast_tensors(canvas.x, canvas.y)
     x, y = x.expand(len(poly), -1, -1), y.expand(len(poly), -1, -1)
+    # Edge k - 1 .. E of the sorted polygon at padded index k + 1 (edges wrap around), so a pixel's
+    # three candidate edges are padded indices `sector`, + 1, + 2: no modulo over the pixels.
+    nx, ny, off = (torch.cat([t[:, -2:], t, t[:, :1]], 1) for t in (n[..., 0], n[..., 1], offset))
+
+    def distance(k: torch.Tensor) -> torch.Tensor:
+        return nx.gather(1, k).view_as(x) * x + ny.gather(1, k).view_as(x) * y - off.gather(1, k).view_as(x)
+
     with torch.no_grad():
         pixel_angles = torch.atan2(y - centre[:, :, 1, None], x - centre[:, :, 0, None]).flatten(1)
-        edge = torch.searchsorted(angles.contiguous(), pixel_angles.contiguous()) - 1
-    dist = None
-    for shift in (-1, 0, 1):
-        k = (edge + shift) % poly.shape[1]
-        nx, ny, off = (t.gather(1, k).view_as(x) for t in (n[..., 0], n[..., 1], offset))
-        d = nx * x + ny * y - off
-        dist = d if dist is None else torch.minimum(dist, d)
-    return canvas.soft(dist)
+        sector = torch.searchsorted(angles.contiguous(), pixel_angles.contiguous())
+        nearest = torch.stack([distance(sector + j) for j in range(3)]).min(0)
+    if not (torch.is_grad_enabled() and poly.requires_grad):
+        return canvas.soft(nearest.values)
+    # The same distance again, differentiable through the one edge that gave it (the backward of a
+    # three-way minimum over every pixel cost more than the rest of the polygon).
+    return canvas.soft(distance(sector + nearest.indices.flatten(1)))
 
 
 def _convex(canvas: _Canvas, poly: torch.Tensor) -> torch.Tensor:
@@ -244,9 +253,9 @@ class _HeadFrame:
         mi = self.minv[:, :, :, None, None]
         nx = (mi[:, 0, 0] / 0.95) * dx + (mi[:, 0, 1] / 0.95) * dy
         ny = (mi[:, 1, 0] / 1.2) * dx + ((mi[:, 1, 1] / 1.2) * dy + 0.1 / 1.2)
-        nz = torch.sqrt((1 - nx * nx - ny * ny).clamp(min=0.05))
-        lam = nx * self.light[:, 0] + ny * self.light[:, 1] + nz * self.light[:, 2]
-        return 0.58 + 0.42 * _smooth_relu(0.75 * lam).clamp(max=1.0)
+        nz = torch.addcmul(torch.addcmul(torch.ones_like(nx), nx, nx, value=-1), ny, ny, value=-1).clamp_(min=0.05)
+        lam = torch.addcmul(torch.addcmul(nx * self.light[:, 0], ny, self.light[:, 1]), nz.sqrt_(), self.light[:, 2])
+        return _smooth_relu(0.75 * lam).clamp_(max=1.0).mul_(0.42).add_(0.58)
 
 
 def _background(p: FaceParams, c: _Canvas) -> torch.Tensor:

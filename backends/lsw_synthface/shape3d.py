@@ -23,6 +23,8 @@ import math
 
 import torch
 
+from lsw_synthface import constants
+
 N_LANDMARKS = 68
 SKULL = list(range(68, 77))
 EARS = [77, 78]
@@ -171,9 +173,21 @@ def _expression_basis(mean: torch.Tensor) -> torch.Tensor:
     return basis
 
 
-MEAN = _mean_shape().float()
-IDENTITY_BASIS = _identity_basis(MEAN.double()).float()
-EXPRESSION_BASIS = _expression_basis(MEAN.double()).float()
+def compute_constants() -> dict[str, torch.Tensor]:
+    """The model's tensors as computed here (float64 arithmetic rounded to float32); the world uses
+    the shipped copy (`lsw_synthface.constants`), identical on every CPU."""
+    mean = _mean_shape().float()
+    return {
+        "shape.mean": mean,
+        "shape.identity_basis": _identity_basis(mean.double()).float(),
+        "shape.expression_basis": _expression_basis(mean.double()).float(),
+    }
+
+
+_SHIPPED = constants.shipped()
+MEAN = _SHIPPED["shape.mean"]
+IDENTITY_BASIS = _SHIPPED["shape.identity_basis"]
+EXPRESSION_BASIS = _SHIPPED["shape.expression_basis"]
 
 
 def head_points(identity: torch.Tensor, expression: torch.Tensor) -> torch.Tensor:

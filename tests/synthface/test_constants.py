@@ -1,0 +1,61 @@
+"""The world's constants are exact shipped data, so the world is bit-identical on every CPU."""
+
+import hashlib
+import json
+import subprocess
+import sys
+
+import pytest
+import torch
+from safetensors import safe_open
+
+from lsw_core.photo import generator_fingerprint
+from lsw_synthface import constants, shape3d
+from lsw_synthface.generator import synthface, synthface3d
+from lsw_synthface.nets import shipped_weights
+
+# sha256 of weights/world.safetensors: changing the world invalidates every shipped network.
+WORLD_SHA256 = "cd3247522f0bcd970b6947c9f81cf53aa7e1ac019371fed79b491e1b20281abc"
+
+
+def test_the_shipped_constants_file_is_the_one_the_networks_were_made_on():
+    assert hashlib.sha256(constants.shipped_path().read_bytes()).hexdigest() == WORLD_SHA256
+
+
+@pytest.mark.parametrize("backend", [synthface, synthface3d])
+def test_generators_and_shape_model_use_the_stored_constants_bit_for_bit(backend):
+    stored = constants.shipped()
+    state = backend(resolution=64).state_dict()
+    names = {k.replace("mapping_network.", "mapping."): v for k, v in state.items()}
+    assert set(names) | {"shape.mean", "shape.identity_basis", "shape.expression_basis"} == set(stored)
+    for name, value in names.items():
+        assert torch.equal(value, stored[name]), name
+    assert torch.equal(shape3d.MEAN, stored["shape.mean"])
+    assert torch.equal(shape3d.IDENTITY_BASIS, stored["shape.identity_basis"])
+    assert torch.equal(shape3d.EXPRESSION_BASIS, stored["shape.expression_basis"])
+
+
+def test_the_shipped_encoder_records_this_worlds_fingerprint():
+    with safe_open(str(shipped_weights("encoder.safetensors")), "pt") as f:
+        recorded = f.metadata()["generator_fingerprint"]
+    assert generator_fingerprint(synthface()) == recorded
+
+
+def test_another_seed_is_another_world():
+    assert not torch.allclose(synthface(resolution=64, seed=1).w_avg, synthface(resolution=64).w_avg)
+
+
+@pytest.mark.slow
+def test_the_regeneration_command_recomputes_the_shipped_constants(tmp_path):
+    # Bit-identical on the machine that made the file; elsewhere the last bits of randn, the SVD
+    # and the matrix products may differ, so the check here is to float32 precision.
+    out = tmp_path / "world.safetensors"
+    run = subprocess.run(
+        [sys.executable, "-m", "lsw_synthface.constants", "--out", str(out), "--check"],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    report = json.loads(run.stdout[run.stdout.index("{") :])
+    assert set(report["max_abs_difference"]) == set(constants.shipped())
+    assert all(d is not None and d < 1e-5 for d in report["max_abs_difference"].values()), report
+    with safe_open(str(out), "pt") as f:
+        assert sorted(f.keys()) == sorted(constants.shipped())

@@ -1,0 +1,39 @@
+"""Grids say which rows and columns are sources, targets and swaps."""
+
+import torch
+
+from lsw_core.cli.demo import EXPECTED, shortfalls
+from lsw_core.imageio import make_grid, stack_rows, swap_grid
+
+
+def test_labelled_rows_keep_the_images_and_add_a_text_margin():
+    rows = [torch.full((4, 3, 32, 32), v) for v in (-0.5, 0.0, 0.5)]
+    plain = make_grid(torch.cat(rows), ncols=4)
+    labelled = stack_rows(rows, labels=("source", "target", "swap"))
+    margin = labelled.shape[2] - plain.shape[2]
+    assert labelled.shape[1] == plain.shape[1] and margin > 20
+    assert torch.allclose(labelled[:, :, margin:], plain, atol=1 / 127.5)  # the images, moved right
+    text = labelled[:, :, :margin]
+    assert (text < -0.5).any() and (text > 0.99).float().mean() > 0.8  # dark letters on white
+    # each row's label sits beside that row
+    for r in range(3):
+        band = text[:, 2 + r * 34 : 2 + r * 34 + 32]
+        assert (band < -0.5).any()
+
+
+def test_labelled_swap_grid_names_sources_targets_and_swaps():
+    sources, targets = torch.zeros(3, 3, 40, 40), torch.zeros(2, 3, 40, 40)
+    plain = swap_grid(sources, targets, torch.zeros(2, 3, 3, 40, 40))
+    labelled = swap_grid(sources, targets, torch.zeros(2, 3, 3, 40, 40), labels=True)
+    top, left = labelled.shape[1] - plain.shape[1], labelled.shape[2] - plain.shape[2]
+    assert top > 8 and left > 20
+    assert (labelled[:, :top, left + 44 :] < -0.5).any()  # "source j" above the source columns
+    assert (labelled[:, top + 44 :, :left] < -0.5).any()  # "target i" beside the target rows
+    assert (labelled[:, top + 2 : top + 42, left + 2 : left + 42] < -0.5).any()  # the corner explains the cells
+
+
+def test_demo_shortfalls_name_each_metric_outside_the_readme_figures():
+    good = {name: bound for name, bound, _ in EXPECTED}
+    assert shortfalls(good) == []
+    bad = {**good, "id_retrieval": 0.005, "pose_error_deg": 3.0}
+    assert [s.split()[0] for s in shortfalls(bad)] == ["id_retrieval", "pose_error_deg"]
