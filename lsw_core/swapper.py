@@ -69,6 +69,8 @@ class Swapper:
         training = config.get("training", {})
         if generator is None:
             options = {**training.get("generator_options", {}), **generator_options}
+            if "generator_checkpoint" in config and options.get("checkpoint") is None:
+                options["checkpoint"] = os.path.join(folder, config["generator_checkpoint"])  # stored beside it
             generator = load_generator(config["backend"], **options)
         layout = config["latent_layout"]
         if (layout["num_ws"], layout["w_dim"]) != (generator.num_ws, generator.w_dim):
