@@ -54,6 +54,7 @@ def main() -> None:
                 step = json.loads((out / "config.json").read_text())["step"]
                 seconds = round(time.monotonic() - t0, 1)
                 rows.append({"space": space, "lambda": lam, "steps": step, "seconds": seconds, **metrics})
+                print(json.dumps({"run": rows[-1]}), flush=True)  # kept if a long sweep is stopped early
     print(
         json.dumps(
             {

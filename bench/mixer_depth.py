@@ -60,6 +60,7 @@ def main() -> None:
                     **metrics,
                 }
             )
+            print(json.dumps({"run": rows[-1]}), flush=True)  # kept if a long ablation is stopped early
     print(
         json.dumps(
             {
