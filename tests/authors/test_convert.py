@@ -198,3 +198,22 @@ def test_config_f_is_recognised_from_g_ema_shapes():
     del broken["synthesis.b32.conv1.weight"]
     with pytest.raises(CheckpointError, match="expected resolutions"):
         init_kwargs_from_shapes(broken, CONFIG_F)
+
+
+@pytest.mark.slow
+def test_the_smoothswap_embedder_is_written_for_the_existing_loader(tmp_path, generator_state):
+    from lsw_core.plugins import load_identity_embedder
+    from lsw_faces.smoothswap import SmoothSwapNet
+
+    torch.manual_seed(2)
+    net = SmoothSwapNet()
+    for m in net.modules():  # a trained embedder's BatchNorm statistics are not the defaults
+        if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
+            m.running_mean.normal_()
+            m.running_var.uniform_(0.5, 2)
+    path, _, _ = _write(tmp_path, generator_state, embedder_state=net.state_dict())
+    config = convert_latentswap(path, tmp_path / "out")
+    assert config["embedder_checkpoint"] == "smoothswap.pth"
+    embedder = load_identity_embedder("smoothswap", checkpoint=tmp_path / "out" / "smoothswap.pth")
+    for k, v in net.state_dict().items():
+        assert torch.equal(embedder.net.state_dict()[k], v), k
