@@ -152,7 +152,7 @@ def authors_rows(state_dict: dict[str, torch.Tensor]) -> list[dict[int, dict[str
         if sorted(layers) != expected or any(set(p) != {"weight", "bias"} for p in layers.values()):
             found = {i: sorted(p) for i, p in sorted(layers.items())}
             raise CheckpointError(
-                f"authors' mixer row {row}: expected Linear layers {expected} (as row 0), each with weight and bias; "
-                f"found {found}"
+                f"authors' mixer row {row}: expected Linear layers 0,2,4,6,8 (another depth: 0,2,...,2d-2 as "
+                f"in row 0), each with weight and bias; found {found}"
             )
     return [rows[r] for r in range(len(rows))]
