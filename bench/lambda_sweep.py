@@ -2,8 +2,10 @@
 
 As λ grows the swap moves from the source towards the target: identity retrieval falls while the
 expression and pose errors fall too. Every run trains the same number of steps with the demo's CPU
-recipe (`lsw_core.cli.demo.cpu_recipe`). Prints one JSON object and a markdown table.
-Usage: python bench/lambda_sweep.py [--generator synthface] [--lambdas 1,10,100,1000] [--steps 250]
+recipe (`lsw_core.cli.demo.cpu_recipe`); `--space z,w,w+` gives all three blocks of Table 1 (the
+mixer reading z, the single w, or the W+ rows). Prints one JSON object and a markdown table per space.
+Usage: python bench/lambda_sweep.py [--generator synthface] [--space w+] [--lambdas 1,10,100,1000]
+       [--steps 250] [--batch-size 64] [--pairs 200]
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from lsw_core.cli.demo import cpu_recipe
+from lsw_core.cli.demo import TRAIN_RESOLUTION, cpu_recipe
+from lsw_core.latents import check_space
 from lsw_core.mixer_eval import evaluate_mixer
 from lsw_core.swapper import Swapper
 from lsw_core.trainer import MixerTrainer
@@ -26,20 +29,45 @@ def main() -> None:
     parser.add_argument("--lambdas", default="1,10,100,1000")
     parser.add_argument("--steps", type=int, default=250, help="training steps per λ")
     parser.add_argument("--pairs", type=int, default=200)
+    parser.add_argument("--space", default="w+", help="latent space(s) of the mixer: z, w, w+ or a list (z,w,w+)")
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--resolution", type=int, default=TRAIN_RESOLUTION, help="training render size (px)")
     args = parser.parse_args()
+    spaces = [check_space(s.strip()) for s in args.space.split(",")]
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        for lam in [float(x) for x in args.lambdas.split(",")]:
-            t0 = time.monotonic()
-            config = cpu_recipe(
-                args.generator, lambda_lp=lam, steps=args.steps, sample_every=10**9, checkpoint_every=10**9
-            )
-            out = MixerTrainer(config, Path(tmp) / f"lambda_{lam:g}", progress=False).train()
-            metrics = evaluate_mixer(Swapper.from_folder(out), pairs=args.pairs)
-            step = json.loads((out / "config.json").read_text())["step"]
-            rows.append({"lambda": lam, "steps": step, "seconds": round(time.monotonic() - t0, 1), **metrics})
-    print(json.dumps({"bench": "lambda_sweep", "generator": args.generator, "runs": rows}))
-    print("\n" + markdown_table(rows))
+        for space in spaces:
+            for lam in [float(x) for x in args.lambdas.split(",")]:
+                t0 = time.monotonic()
+                config = cpu_recipe(
+                    args.generator,
+                    space=space,
+                    lambda_lp=lam,
+                    steps=args.steps,
+                    batch_size=args.batch_size,
+                    generator_options={"resolution": args.resolution},
+                    sample_every=10**9,
+                    checkpoint_every=10**9,
+                )
+                out = MixerTrainer(config, Path(tmp) / f"{space}_lambda_{lam:g}", progress=False).train()
+                metrics = evaluate_mixer(Swapper.from_folder(out), pairs=args.pairs)
+                step = json.loads((out / "config.json").read_text())["step"]
+                seconds = round(time.monotonic() - t0, 1)
+                rows.append({"space": space, "lambda": lam, "steps": step, "seconds": seconds, **metrics})
+                print(json.dumps({"run": rows[-1]}), flush=True)  # kept if a long sweep is stopped early
+    print(
+        json.dumps(
+            {
+                "bench": "lambda_sweep",
+                "generator": args.generator,
+                "batch_size": args.batch_size,
+                "resolution": args.resolution,
+                "runs": rows,
+            }
+        )
+    )
+    for space in spaces:
+        print(f"\n{space.upper()}:\n" + markdown_table([r for r in rows if r["space"] == space]))
 
 
 def markdown_table(rows: list[dict]) -> str:

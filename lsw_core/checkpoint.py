@@ -16,7 +16,7 @@ from safetensors.torch import load_file, save_file
 
 from lsw_core.errors import CheckpointError, LswError, SettingError
 from lsw_core.interfaces import LatentLayout
-from lsw_core.mixer import LatentMixer
+from lsw_core.mixer import DEFAULT_DEPTH, MAX_DEPTH, LatentMixer
 from lsw_core.validators import check, choice, integer, number, text
 
 FORMAT = "lsw-mixer"
@@ -71,6 +71,7 @@ def mixer_config(mixer: LatentMixer, *, backend: str, layout: LatentLayout, spac
         "num_rows": mixer.num_rows,
         "w_dim": mixer.w_dim,
         "residual_coefficient": mixer.residual_coefficient,
+        "mixer_depth": mixer.depth,
         **extra,
     }
 
@@ -125,6 +126,8 @@ def _check_config(config: dict) -> None:
         check(f"latent_layout.{name}", layout.get(name), integer(gt=0))
     if "step" in config:
         check("step", config["step"], integer(ge=0))
+    if "mixer_depth" in config:  # absent in folders from before depth was a setting: depth 5
+        check("mixer_depth", config["mixer_depth"], integer(ge=1, le=MAX_DEPTH))
     if "training" in config:
         from lsw_core.trainer import TrainConfig  # the trainer writes these files: it imports this module
 
@@ -141,7 +144,10 @@ def load_mixer(folder: str | os.PathLike) -> tuple[LatentMixer, dict]:
     folder = Path(folder)
     config = read_config(folder)
     mixer = LatentMixer(
-        num_rows=config["num_rows"], w_dim=config["w_dim"], residual_coefficient=config["residual_coefficient"]
+        num_rows=config["num_rows"],
+        w_dim=config["w_dim"],
+        residual_coefficient=config["residual_coefficient"],
+        depth=config.get("mixer_depth", DEFAULT_DEPTH),  # folders from before depth was a setting have 5
     )
     try:
         tensors = load_file(str(folder / WEIGHTS_NAME))

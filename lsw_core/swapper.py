@@ -70,6 +70,8 @@ class Swapper:
         training = config.get("training", {})
         if generator is None:
             options = {**training.get("generator_options", {}), **generator_options}
+            if "generator_checkpoint" in config and options.get("checkpoint") is None:
+                options["checkpoint"] = os.path.join(folder, config["generator_checkpoint"])  # stored beside it
             generator = load_generator(config["backend"], **options)
         elif generator_options:
             raise LswError(f"from_folder: generator options {sorted(generator_options)} apply only without a generator")

@@ -35,7 +35,7 @@ from lsw_core.errors import CheckpointError, LswError, SettingError, TrainingDiv
 from lsw_core.imageio import resize, save_image, stack_rows
 from lsw_core.interfaces import NOISE_MODES, Generator, IdentityEmbedder, ShapeModel
 from lsw_core.losses import LatentSwapLoss
-from lsw_core.mixer import LatentMixer
+from lsw_core.mixer import DEFAULT_DEPTH, LatentMixer, check_depth
 from lsw_core.plugins import load_generator, load_identity_embedder, load_shape_model
 from lsw_core.runs import LOG_NAME, STATE_NAME, claim, clear_run, read_log, resumed_settings, write_log
 from lsw_core.validators import choice, integer, number, optional, options, pair, text
@@ -63,6 +63,7 @@ class TrainConfig:
     truncation_psi: float = attrs.field(default=0.5, validator=number())
     truncation_cutoff: int | None = attrs.field(default=8, validator=optional(integer(ge=0)))
     residual_coefficient: float = attrs.field(default=1.0, validator=number())
+    mixer_depth: int = attrs.field(default=DEFAULT_DEPTH, validator=lambda i, a, v: check_depth(v))
     batch_size: int = attrs.field(default=64, validator=integer(gt=0))
     steps: int = attrs.field(default=200_000, validator=integer(gt=0))
     lr: float = attrs.field(default=1e-4, validator=number(gt=0))
@@ -166,9 +167,9 @@ class MixerTrainer:
         self.components = {"embedder": embedder_name, "shape_model": shape_name if shape_model is not None else None}
         rows, width = latents.mixer_shape(self.generator, config.space)
         torch.manual_seed(config.seed)
-        self.mixer = LatentMixer(num_rows=rows, w_dim=width, residual_coefficient=config.residual_coefficient).to(
-            device
-        )
+        self.mixer = LatentMixer(
+            num_rows=rows, w_dim=width, residual_coefficient=config.residual_coefficient, depth=config.mixer_depth
+        ).to(device)
         self.loss = LatentSwapLoss(
             self.embedder, self.shape_model, lambda_lp=config.lambda_lp, mu_shape=config.mu_shape
         )

@@ -6,7 +6,8 @@ Accepted:
   dict are rebuilt from the pickled data;
 - rosinality `stylegan2-pytorch` checkpoints (`{"g_ema", "latent_avg", ...}`), converted;
 - a plain torch file `{"init_kwargs": ..., "state_dict": ...}` in NVIDIA's key names;
-- the lsw folder format (`config.json` + `model.safetensors`), written by `lsw convert`.
+- the lsw folder format (`config.json` + `model.safetensors`), written by `lsw convert`;
+- in Python, a bare state dict (`state_dict=`), its init kwargs inferred from the tensor shapes.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from lsw_core.netpickle import PersistentObject, load_network_pickle, module_sta
 from lsw_core.torchfile import load_torch_file
 from lsw_stylegan2.generator import StyleGAN2Generator, validate_init_kwargs
 from lsw_stylegan2.rosinality import from_rosinality
+from lsw_stylegan2.shapes import init_kwargs_from_shapes
 
 BACKEND = "stylegan2"
 # torch.save's legacy (non-zip) format starts with a pickled magic number.
@@ -93,11 +95,18 @@ def load_stylegan2(
     *,
     force_fp32: bool | None = None,
     lr_multiplier: float = 0.01,
+    state_dict: dict[str, torch.Tensor] | None = None,
     **init_overrides: Any,
 ) -> StyleGAN2Generator:
     """The `stylegan2` backend's factory. With no checkpoint: random weights, config-f unless
     `init_overrides` change it (e.g. `img_resolution=256`); `lr_multiplier` is the mapping network's,
-    which rosinality checkpoints do not record."""
+    which rosinality checkpoints do not record. `state_dict` (NVIDIA key names, no checkpoint):
+    those weights, in the architecture their shapes imply (config-f for what shapes do not fix)."""
+    if state_dict is not None:
+        if checkpoint is not None or init_overrides:
+            raise CheckpointError("state_dict= takes neither a checkpoint nor init options: its shapes decide")
+        kw = init_kwargs_from_shapes(state_dict, CONFIG_F)
+        return build_generator(kw, state_dict, source="state dict", force_fp32=force_fp32)
     if checkpoint is None:
         kw = {**CONFIG_F, **init_overrides}
         return build_generator(kw, None, source="random weights", force_fp32=force_fp32)

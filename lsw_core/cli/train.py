@@ -75,6 +75,20 @@ def _d(name: str):
     show_default=True,
     help="Truncate only the first N rows.",
 )
+@click.option(
+    "--mixer-depth",
+    type=int,
+    default=_d("mixer_depth"),
+    show_default=True,
+    help="Fully connected layers per mixer row (paper: 5; its ablation: 2, 3, 7).",
+)
+@click.option(
+    "--residual-coefficient",
+    type=float,
+    default=_d("residual_coefficient"),
+    show_default=True,
+    help="c in l_swap = F(l_s, l_t) + c·l_t.",
+)
 @click.option("--batch-size", type=int, default=_d("batch_size"), show_default=True)
 @click.option("--steps", type=int, default=_d("steps"), show_default=True)
 @click.option("--lr", type=float, default=_d("lr"), show_default=True, help="AdamW learning rate.")
@@ -129,7 +143,7 @@ def train(ctx: click.Context, **kw) -> None:
 # Options that are a TrainConfig setting of the same name, and those that make a component's options.
 _SETTINGS = (
     "generator", "embedder", "shape_model", "space", "lambda_lp", "mu_shape", "same_pair_prob", "truncation_psi",
-    "truncation_cutoff", "batch_size", "steps", "lr", "max_minutes", "seed", "device", "log_every", "sample_every",
+    "truncation_cutoff", "mixer_depth", "residual_coefficient", "batch_size", "steps", "lr", "max_minutes", "seed", "device", "log_every", "sample_every",
     "checkpoint_every",
 )  # fmt: skip
 _COMPONENT_OPTIONS = {

@@ -1,0 +1,156 @@
+"""The LatentSwap authors' released model (a PyTorch Lightning checkpoint of their `LatentSwap`
+module) → an lsw mixer folder that `Swapper.from_folder` loads.
+
+Their `state_dict` holds `identity_mixer.*` (W+: `mixer.<row>.<0|2|4|6|8>.<weight|bias>`, one
+`LatentMixerSep` row per W+ row; Z and W: one `nn.Sequential` `<0|2|4|6|8>.<weight|bias>`),
+`style_gan.*` (NVIDIA's FFHQ G_ema), `identity_embedder.*` (the Smooth-Swap embedder) and `g_loss.*`
+(the loss, with its 3DMM network; not needed to swap and not converted). The folder written:
+
+    OUT/config.json, OUT/mixer.safetensors   the mixer (an lsw mixer folder)
+    OUT/generator/                           the StyleGAN2 generator (lsw generator folder), if present
+    OUT/smoothswap.pth                       the embedder's state dict (`smoothswap` reads it), if present
+
+The authors sample W+ codes with ψ = 0.5 on the first 8 rows; their Z and W mixers read raw z or
+the untruncated w and always add the target with coefficient 1. Their W+ residual coefficient is
+`hp.identity_mixer.residual_coefficient` when the hyper-parameters carry it, else 1.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from lsw_core.checkpoint import atomic_write, mixer_config, save_mixer
+from lsw_core.errors import CheckpointError, LswError
+from lsw_core.generator_io import save_generator
+from lsw_core.interfaces import LatentLayout
+from lsw_core.lightning import plain_config, read_lightning_checkpoint
+from lsw_core.mixer import AUTHORS_PREFIX, DEFAULT_DEPTH, LatentMixer, authors_rows
+from lsw_core.plugins import load_generator
+from lsw_core.trainer import TrainConfig
+
+GENERATOR_PREFIX = "style_gan."
+EMBEDDER_PREFIX = "identity_embedder."
+GENERATOR_FOLDER = "generator"
+EMBEDDER_FILE = "smoothswap.pth"
+#: FFHQ config-f's W+ layout, assumed for a Z/W mixer whose file carries no generator.
+FFHQ_LAYOUT = LatentLayout(num_ws=18, w_dim=512)
+_AUTHORS_SPACES = {"wp": "w+", "w": "w", "z": "z"}
+
+
+def convert_latentswap(path: str | os.PathLike, out: str | os.PathLike, *, space: str | None = None) -> dict[str, Any]:
+    """Convert the authors' Lightning checkpoint at `path` into the folder `out`; returns the
+    written mixer folder's config. `space` ("z" or "w") is needed only for a one-row mixer whose
+    file does not record `hp.latent_type` (Z and W mixers have the same keys and shapes)."""
+    ckpt = read_lightning_checkpoint(path)
+    hp = _hyper_parameters(ckpt)
+    parts = _split(ckpt["state_dict"], path)
+    rows = authors_rows(parts[AUTHORS_PREFIX])
+    if len(rows[0]) != DEFAULT_DEPTH:
+        raise CheckpointError(
+            f"{path}: the authors' mixer has {DEFAULT_DEPTH} Linear layers per row (indices 0,2,4,6,8); "
+            f"found {len(rows[0])}"
+        )
+    space = _space(path, len(rows), hp, space)
+    residual = float(hp.get("identity_mixer", {}).get("residual_coefficient", 1.0)) if space == "w+" else 1.0
+    try:
+        mixer = LatentMixer.from_authors_state_dict(parts[AUTHORS_PREFIX], residual_coefficient=residual)
+    except CheckpointError as exc:
+        raise CheckpointError(f"{path}: {exc}") from None
+
+    out = Path(out)
+    extra: dict[str, Any] = {}
+    layout = LatentLayout(num_ws=len(rows), w_dim=mixer.w_dim) if space == "w+" else FFHQ_LAYOUT
+    if parts[GENERATOR_PREFIX]:
+        try:
+            G = load_generator("stylegan2", state_dict=parts[GENERATOR_PREFIX])
+        except CheckpointError as exc:
+            raise CheckpointError(f"{path}: {GENERATOR_PREFIX}*: {exc}") from None
+        if space == "w+" and G.num_ws != len(rows):
+            raise CheckpointError(f"{path}: the mixer has {len(rows)} rows but its generator has {G.num_ws} W+ rows")
+        if mixer.w_dim != (G.w_dim if space != "z" else G.z_dim):
+            raise CheckpointError(f"{path}: the mixer's width {mixer.w_dim} does not fit its generator ({G.w_dim})")
+        save_generator(G, out / GENERATOR_FOLDER)
+        layout = G.latent_layout
+        extra["generator_checkpoint"] = GENERATOR_FOLDER
+    if parts[EMBEDDER_PREFIX]:
+        embedder = {k: v.clone() for k, v in parts[EMBEDDER_PREFIX].items()}
+        atomic_write(out / EMBEDDER_FILE, lambda tmp: torch.save(embedder, tmp))
+        extra["embedder_checkpoint"] = EMBEDDER_FILE
+
+    psi, cutoff = (0.5, 8) if space == "w+" else (1.0, None)
+    training = TrainConfig(
+        generator="stylegan2",
+        embedder="smoothswap",
+        space=space,
+        truncation_psi=psi,
+        truncation_cutoff=cutoff,
+        residual_coefficient=residual,
+    ).to_dict()
+    config = mixer_config(
+        mixer,
+        backend="stylegan2",
+        layout=layout,
+        space=space,
+        step=int(ckpt.get("global_step") or 0),
+        training=training,
+        converted_from={
+            "format": "latentswap-lightning",
+            "file": Path(path).name,
+            "epoch": ckpt.get("epoch"),
+            "pytorch_lightning_version": ckpt.get("pytorch-lightning_version"),
+            "hyper_parameters": hp or None,
+        },
+        **extra,
+    )
+    save_mixer(out, mixer, config)
+    return config
+
+
+def _split(state_dict: dict[str, torch.Tensor], path: Any) -> dict[str, dict[str, torch.Tensor]]:
+    """The state dict's tensors by sub-module prefix; `g_loss.*` is dropped, anything else refused."""
+    parts: dict[str, dict[str, torch.Tensor]] = {AUTHORS_PREFIX: {}, GENERATOR_PREFIX: {}, EMBEDDER_PREFIX: {}}
+    unknown = []
+    for key, value in state_dict.items():
+        prefix = next((p for p in parts if key.startswith(p)), None)
+        if prefix is not None:
+            parts[prefix][key[len(prefix) :]] = value
+        elif not key.startswith("g_loss."):
+            unknown.append(key)
+    if unknown:
+        raise CheckpointError(
+            f"{path}: unexpected keys {unknown[:3]} in a LatentSwap checkpoint; expected "
+            "identity_mixer.*, style_gan.*, identity_embedder.* and g_loss.*"
+        )
+    if not parts[AUTHORS_PREFIX]:
+        raise CheckpointError(f"{path}: no 'identity_mixer.*' weights: not a LatentSwap checkpoint")
+    return parts
+
+
+def _hyper_parameters(ckpt: dict[str, Any]) -> dict[str, Any]:
+    """The `hp` the authors' module was built with, as plain dicts ({} when not saved)."""
+    hp = plain_config(ckpt.get("hyper_parameters"))
+    if isinstance(hp, dict) and isinstance(hp.get("hp"), dict):  # save_hyperparameters() of `__init__(self, hp)`
+        hp = hp["hp"]
+    return hp if isinstance(hp, dict) else {}
+
+
+def _space(path: Any, num_rows: int, hp: dict[str, Any], requested: str | None) -> str:
+    recorded = _AUTHORS_SPACES.get(hp.get("latent_type")) if isinstance(hp.get("latent_type"), str) else None
+    if num_rows > 1:
+        found = "w+"
+    elif recorded in ("z", "w"):
+        found = recorded
+    elif requested in ("z", "w"):
+        return requested
+    else:
+        raise LswError(
+            f"{path}: a one-row (Z or W) mixer whose file does not record hp.latent_type; "
+            "say which with --space z or --space w"
+        )
+    if requested is not None and requested != found:
+        raise LswError(f"{path}: --space {requested} given, but the checkpoint holds a {found.upper()} mixer")
+    return found
