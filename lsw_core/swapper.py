@@ -257,8 +257,8 @@ class Swapper:
         self, source: Any, target: Any, inverter: Inverter, *, aligner: Any = None, cache: Any = None, **options: Any
     ) -> Any:
         """Swap faces in photos or aligned crops (paths or RGB arrays): the aligned swap and, for a
-        target photo, the photo with it pasted back (`lsw_core.photo_swap.PhotoSwapResult`). `aligner`
+        target photo, the photo with it pasted back (`lsw_core.photo.PhotoSwapResult`). `aligner`
         (e.g. `load_aligner("dlib-ffhq")`) is needed for photos; `cache` is a `PivotCache`."""
-        from lsw_core.photo_swap import PhotoSwapper
+        from lsw_core.photo import PhotoSwapper
 
         return PhotoSwapper(self, inverter, aligner=aligner, cache=cache).swap(source, target, **options)

@@ -93,7 +93,7 @@ def run_photo_swap(
     a folder on either side → one result per pair in the folder OUT."""
     from tqdm.auto import tqdm
 
-    from lsw_core.photo_swap import PhotoSwapper, check_pairs, write_result
+    from lsw_core.photo import PhotoSwapper, check_pairs, write_result
     from lsw_core.plugins import load_aligner
 
     src_path, tgt_path = Path(source), Path(target)

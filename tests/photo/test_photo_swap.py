@@ -153,7 +153,7 @@ def test_camera_aware_swap_renders_at_the_targets_fitted_view(tmp_path):
     import torch
 
     from lsw_core.photo import from_tensor
-    from lsw_core.photo_swap import PhotoSwapper
+    from lsw_core.photo import PhotoSwapper
 
     G = TinyGenerator(camera=True).eval()
     mixer = LatentMixer(num_rows=G.num_ws, w_dim=G.w_dim)
@@ -179,7 +179,7 @@ def test_cached_tuned_generator_reproduces_the_swap(mixer_dir, tmp_path):
     import torch
 
     from lsw_core.photo import from_tensor
-    from lsw_core.photo_swap import PhotoSwapper
+    from lsw_core.photo import PhotoSwapper
 
     swapper = Swapper.from_folder(mixer_dir)
     G = swapper.generator

@@ -22,7 +22,7 @@ from PIL import Image
 from lsw_core.camera import Camera
 from lsw_core.errors import ImageError, LswError
 from lsw_core.interfaces import Inversion, Inverter
-from lsw_core.photo import (
+from lsw_core.photo.io import (
     AlignedFace,
     PivotCache,
     from_tensor,
@@ -248,7 +248,7 @@ class PhotoSwapper:
 def write_result(result: PhotoSwapResult, out: str | os.PathLike) -> list[Path]:
     """Write a swap: OUT is the pasted-back photo and OUT_aligned the aligned swap beside it; for an
     aligned-crop target OUT is the aligned swap. Returns the files written."""
-    from lsw_core.photo import save_photo
+    from lsw_core.photo.io import save_photo
 
     out = Path(out)
     if result.pasted is None:
