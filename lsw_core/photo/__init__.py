@@ -1,22 +1,17 @@
-"""Photos in, photos out, above the latent-only `lsw_core.swapper.Swapper`."""
+"""Photos in, photos out, above the latent-only `lsw_core.swapper.Swapper`: photo I/O (`io`), the
+aligned crop and its geometry (`geometry`), paste-back (`paste`), the pivot cache (`cache`) and the
+photo swapper (`swapper`)."""
 
-from lsw_core.photo.io import (
+from lsw_core.photo.cache import PivotCache
+from lsw_core.photo.geometry import (
     AlignedFace,
-    PivotCache,
     apply_affine,
-    face_mask,
-    from_tensor,
-    generator_fingerprint,
-    image_hash,
     invert_affine,
-    load_photo,
-    paste_back,
-    photo_from_pil,
     quad_to_affine,
-    save_photo,
-    to_tensor,
     warp_to_aligned,
 )
+from lsw_core.photo.io import from_tensor, image_hash, load_photo, photo_from_pil, probe_photo, save_photo, to_tensor
+from lsw_core.photo.paste import face_mask, paste_back
 from lsw_core.photo.swapper import PhotoSwapper, PhotoSwapResult, PreparedFace, check_pairs, write_result
 
 __all__ = [
@@ -29,14 +24,15 @@ __all__ = [
     "check_pairs",
     "face_mask",
     "from_tensor",
-    "generator_fingerprint",
     "image_hash",
     "invert_affine",
     "load_photo",
     "paste_back",
     "photo_from_pil",
+    "probe_photo",
     "quad_to_affine",
     "save_photo",
     "to_tensor",
     "warp_to_aligned",
+    "write_result",
 ]

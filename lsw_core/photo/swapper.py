@@ -1,9 +1,11 @@
-"""Swapping faces in photos: align (photos) or take as is (aligned crops), invert source and target
-together with pivots from the cache where known, mix the pivots, synthesise with the tuned generator
-and paste the aligned swap back into the target photo.
+"""Swapping faces in photos: align (photos) or take as is (aligned crops), project source and target
+with pivots from the cache where known, refine the pair (PTI: tune one generator copy on both), mix
+the pivots with the latent `Swapper`, synthesise with the refined generator and paste the aligned
+swap back into the target photo.
 
-The pieces stay separate so later work can slot in: `paste_back` takes an occluder mask, and
-`PhotoSwapper.prepare` / `pivots` let a video reuse a target's alignment and pivot across frames.
+The stages stay separate so that a video can slot in: `prepare` aligns once, `pivots` projects
+(cached per image under the inverter's own `cache_key`), `refine` tunes per pair, and `paste_back`
+takes an occluder mask.
 """
 
 from __future__ import annotations
@@ -19,18 +21,17 @@ import numpy as np
 import torch
 from PIL import Image
 
+from lsw_core.artifacts import fingerprint
 from lsw_core.camera import Camera
 from lsw_core.errors import ImageError, LswError
-from lsw_core.interfaces import Inversion, Inverter
-from lsw_core.photo.io import (
-    AlignedFace,
-    PivotCache,
-    from_tensor,
-    generator_fingerprint,
-    load_photo,
-    paste_back,
-    to_tensor,
-)
+from lsw_core.interfaces import Aligner, Generator, Inversion, Inverter
+from lsw_core.inversion.pti import apply_delta, parameter_delta
+from lsw_core.photo.cache import PivotCache
+from lsw_core.photo.geometry import AlignedFace
+from lsw_core.photo.io import from_tensor, load_photo, save_photo, to_tensor
+from lsw_core.photo.paste import paste_back
+from lsw_core.plugins import load_inverter
+from lsw_core.swapper import Swapper
 
 
 @attrs.define
@@ -48,7 +49,9 @@ class PreparedFace:
 class PhotoSwapResult:
     """The aligned swap [R, R, 3]; the target photo with it pasted back (None when the target was an
     aligned crop); the inversion's metrics; which inputs came from the pivot cache; seconds per stage;
-    the swapped W+ code [1, num_ws, w_dim]."""
+    the swapped W+ code [1, num_ws, w_dim]; the generator it was synthesised with (refined on the
+    pair), the target's camera and synthesis arguments, and the prepared target (for paste-back of
+    edits); with `cameras`, the source, target and swap rendered from each: [3, V, 3, R, R]."""
 
     aligned: np.ndarray
     pasted: np.ndarray | None
@@ -56,41 +59,46 @@ class PhotoSwapResult:
     cache_hits: tuple[bool, bool]
     seconds: dict[str, float]
     ws: torch.Tensor | None = None
+    generator: Generator | None = None
+    camera: Camera | None = None
+    synthesis_kwargs: dict[str, Any] = attrs.field(factory=dict)
+    target: PreparedFace | None = None
+    views: torch.Tensor | None = None
 
 
 class PhotoSwapper:
     """Photo-level face swapping around a `Swapper` (the mixer bound to its generator).
 
-    `aligner`: a registered aligner (e.g. "dlib-ffhq"), needed for photos that are not aligned crops.
-    `inverter`: PTI (pivots cached, tuning per pair) or a projector (whole result cached); any other
-    `Inverter` works without the cache. `cache`: a `PivotCache` or None. `cache_tuned`: also cache
-    each pair's PTI-tuned generator, as its weight difference from the original (as large as the
-    generator's weights: ~120 MB per pair for StyleGAN2 at 1024 px), so a repeated pair skips tuning.
+    `inverter`: any `Inverter` (PTI with the authors' schedule when None): its `project` stage is
+    cached per image, its `refine` stage runs per pair. `aligner`: an `Aligner` (e.g.
+    `load_aligner("dlib-ffhq")`), needed for photos that are not aligned crops. `cache`: a
+    `PivotCache` or None. `cache_tuned`: also cache each pair's refined generator, as its weight
+    difference from the original (as large as the generator's weights: ~120 MB per pair for
+    StyleGAN2 at 1024 px), so a repeated pair skips tuning.
     """
 
     def __init__(
         self,
-        swapper: Any,
-        inverter: Inverter,
+        swapper: Swapper,
+        inverter: Inverter | None = None,
         *,
-        aligner: Any = None,
+        aligner: Aligner | None = None,
         cache: PivotCache | None = None,
         paste: str = "crop",
         feather: float = 0.1,
         cache_tuned: bool = False,
     ) -> None:
         self.swapper = swapper
-        self.cache_tuned = cache_tuned
-        self.inverter = inverter
+        self.inverter = inverter if inverter is not None else load_inverter("pti")
         self.aligner = aligner
         self.cache = cache
         self.paste = paste
         self.feather = feather
+        self.cache_tuned = cache_tuned
         self._fingerprint: str | None = None
-        self._encoder_fingerprint: str | None = None
 
     @property
-    def generator(self):
+    def generator(self) -> Generator:
         return self.swapper.generator
 
     # --- inputs --------------------------------------------------------------------------------
@@ -117,88 +125,72 @@ class PhotoSwapper:
             raise LswError(
                 f"{name}: a {photo.shape[1]}×{photo.shape[0]} photo needs an aligner (e.g. dlib-ffhq from `lsw-core[faces]`), or pass an aligned {r}×{r} crop"
             )
-        face = self.aligner.align(photo, r, face_index=face_index, name=name)
+        try:
+            face = self.aligner.align(photo, r, face_index=face_index)
+        except ImageError as exc:
+            raise ImageError(f"{name}: {exc}") from None
         return PreparedFace(crop=face.image, photo=photo, face=face, name=name)
 
     # --- inversion -------------------------------------------------------------------------------
 
-    def _key(self, crop: np.ndarray) -> str:
+    def _key(self, crop: np.ndarray, stage: str = "project") -> str | None:
+        context = self.inverter.cache_key(self.generator, stage) if self.cache is not None else None
+        if context is None:
+            return None
         if self._fingerprint is None:
-            self._fingerprint = generator_fingerprint(self.generator)
-        settings = getattr(self.inverter, "projection", None) or getattr(self.inverter, "config", None)
-        perceptual = type(getattr(self.inverter, "perceptual", None)).__name__
-        encoder = getattr(self.inverter, "encoder", None)
-        if encoder is not None and self._encoder_fingerprint is None:
-            self._encoder_fingerprint = generator_fingerprint(encoder)
-        return self.cache.key(
-            crop, self.generator.backend_name, self._fingerprint, type(self.inverter).__name__, settings, perceptual,
-            *([self._encoder_fingerprint] if encoder is not None else []),
-        )  # fmt: skip
+            self._fingerprint = fingerprint(self.generator)
+        return self.cache.key(crop, self.generator.backend_name, self._fingerprint, *context)
 
     def pivots(self, crops: Sequence[np.ndarray], progress: Any = None) -> tuple[Inversion, list[bool]]:
-        """Projection of the crops (W pivots for PTI), batched, with cached ones read instead."""
-        from lsw_core.inversion.inverters import ProjectionInverter, PTIInverter
-
+        """The inverter's per-image projection of the crops, batched, with cached ones read instead;
+        and which came from the cache."""
         G = self.generator
-        device = G.w_avg.device
-        images = torch.cat([to_tensor(c, device) for c in crops])
-        projector = {PTIInverter: "project", ProjectionInverter: "invert"}
-        method = next((m for cls, m in projector.items() if isinstance(self.inverter, cls)), None)
-        if method is None:
-            return self.inverter.invert(G, images), [False] * len(crops)
-        keys = [self._key(c) for c in crops] if self.cache is not None else [None] * len(crops)
-        cached = [self.cache.get(k) if k is not None else None for k in keys]
-        todo = [i for i, c in enumerate(cached) if c is None]
+        images = torch.cat([to_tensor(c, G.device) for c in crops])
+        keys = [self._key(c) for c in crops]
+        entries = [self.cache.get(k) if k is not None else None for k in keys]
+        todo = [i for i, entry in enumerate(entries) if entry is None]
         generator, metrics = G, {}
         if todo:
-            run = self.inverter.project if method == "project" else self.inverter.invert
-            fresh = run(G, images[todo], progress=progress)
+            fresh = self.inverter.project(G, images[todo], progress=progress)
             generator, metrics = fresh.generator, fresh.metrics
+            psnr = metrics.get("psnr", [None] * len(todo))
             for j, i in enumerate(todo):
-                cached[i] = {"ws": fresh.ws[j : j + 1].cpu()}
-                if isinstance(fresh.camera, Camera):
-                    cam = fresh.camera
-                    cached[i]["camera"] = torch.stack([cam.azimuth[j], cam.polar[j], cam.fov[j], cam.radius[j]])[
-                        None
-                    ].cpu()
-                if self.cache is not None:
-                    self.cache.put(keys[i], cached[i], {"psnr": metrics.get("psnr", [None] * len(todo))[j]})
-        ws = torch.cat([c["ws"] for c in cached]).to(device)
-        camera = None
-        if G.camera is not None and all("camera" in c for c in cached):
-            cam = torch.cat([c["camera"] for c in cached]).to(device)
-            camera = Camera(cam[:, 0], cam[:, 1], cam[:, 2], cam[:, 3])
-        return Inversion(ws=ws, generator=generator, camera=camera, metrics=metrics), [
-            i not in todo for i in range(len(crops))
-        ]
+                entries[i] = _cache_entry(fresh, j)
+                if keys[i] is not None:
+                    self.cache.put(keys[i], entries[i], {"psnr": psnr[j]})
+        pivots = _from_cache_entries(entries, G, generator, metrics)
+        return pivots, [i not in todo for i in range(len(crops))]
 
-    def invert(self, source: PreparedFace, target: PreparedFace, progress: Any = None) -> tuple[Inversion, list[bool]]:
-        """Invert source and target together: their pivots (cached or projected), then for PTI one
-        generator copy tuned on both."""
-        from lsw_core.inversion.inverters import PTIInverter
-        from lsw_core.inversion.pti import apply_delta, parameter_delta
-
-        pivots, hits = self.pivots([source.crop, target.crop], progress)
-        if not isinstance(self.inverter, PTIInverter):
-            return pivots, hits
+    def refine(
+        self, pivots: Inversion, crops: Sequence[np.ndarray], keys: Sequence[str | None] = (), progress: Any = None
+    ) -> Inversion:
+        """The inverter's joint stage on the pivots of `crops` (e.g. PTI tuning one generator copy on
+        a source and a target), with the refined generator from the cache when `cache_tuned`."""
+        if not self.inverter.refines:
+            return pivots
         pair_key = None
-        if self.cache is not None and self.cache_tuned:
-            pair_key = self.cache.key(np.concatenate([source.crop, target.crop]), "tuned", self._key(source.crop),
-                                      self._key(target.crop), self.inverter.tuning)  # fmt: skip
+        context = self.inverter.cache_key(self.generator, "refine") if self.cache_tuned else None
+        if self.cache is not None and context is not None and keys and all(k is not None for k in keys):
+            pair_key = self.cache.key(np.concatenate(list(crops)), "tuned", *keys, *context)
             stored = self.cache.get(pair_key)
             if stored is not None:
                 delta = {k[len("delta.") :]: v for k, v in stored.items() if k.startswith("delta.")}
-                return attrs.evolve(
-                    pivots, generator=apply_delta(self.generator, delta), metrics={"tuning": "cached"}
-                ), hits
-        images = torch.cat([to_tensor(c, pivots.ws.device) for c in (source.crop, target.crop)])
-        inversion = self.inverter.invert(self.generator, images, pivots=pivots, progress=progress)
+                return attrs.evolve(pivots, generator=apply_delta(self.generator, delta), metrics={"tuning": "cached"})
+        images = torch.cat([to_tensor(c, pivots.ws.device) for c in crops])
+        inversion = self.inverter.refine(self.generator, pivots, images, progress=progress)
         if pair_key is not None:
             delta = parameter_delta(self.generator, inversion.generator)
             self.cache.put(
                 pair_key, {f"delta.{k}": v for k, v in delta.items()}, {"psnr": inversion.metrics.get("psnr")}
             )
-        return inversion, hits
+        return inversion
+
+    def invert(self, source: PreparedFace, target: PreparedFace, progress: Any = None) -> tuple[Inversion, list[bool]]:
+        """Invert source and target together: their pivots (cached or projected), then the refined pair."""
+        crops = [source.crop, target.crop]
+        pivots, hits = self.pivots(crops, progress)
+        keys = [self._key(c) for c in crops]
+        return self.refine(pivots, crops, keys, progress), hits
 
     # --- the swap -------------------------------------------------------------------------------
 
@@ -212,12 +204,14 @@ class PhotoSwapper:
         target_face: int | None = None,
         groups: Sequence[str] | None = None,
         mask: np.ndarray | None = None,
+        cameras: Camera | None = None,
         progress: Any = None,
     ) -> PhotoSwapResult:
         """Swap the identity of `source` onto `target` (photos, aligned crops, or prepared faces).
 
         Returns the aligned swap and, for a target photo, the photo with the swap pasted back (same
-        size as the photo); `mask` [R, R] in crop coordinates limits the paste (e.g. occluders)."""
+        size as the photo); `mask` [R, R] in crop coordinates limits the paste (e.g. occluders).
+        `cameras` (camera-aware generators) also renders source, target and swap from each view."""
         t0 = time.perf_counter()
         src = (
             source
@@ -237,18 +231,53 @@ class PhotoSwapper:
         pasted = None
         if tgt.face is not None:
             pasted = paste_back(tgt.photo, aligned_swap, tgt.face, mask=mask, kind=self.paste, feather=self.feather)
+        views = None
+        if cameras is not None:
+            kwargs = inversion.synthesis_kwargs
+            pair = {k: v[:2] if torch.is_tensor(v) else v for k, v in kwargs.items()}
+            target_kwargs = {k: v[1:2] if torch.is_tensor(v) else v for k, v in kwargs.items()}
+            pivots = self.swapper.render(inversion.ws, cameras, inversion.generator, **pair)
+            swapped = self.swapper.render(ws, cameras, inversion.generator, **target_kwargs)
+            views = torch.cat([pivots, swapped]).cpu()
         t3 = time.perf_counter()
+        camera = inversion.camera[[1]] if isinstance(inversion.camera, Camera) else None
+        target_kwargs = {k: v[1:2] if torch.is_tensor(v) else v for k, v in inversion.synthesis_kwargs.items()}
         return PhotoSwapResult(
             aligned=aligned_swap, pasted=pasted, metrics=inversion.metrics, cache_hits=tuple(hits),
             seconds={"align": t1 - t0, "invert": t2 - t1, "swap": t3 - t2, "total": t3 - t0},
-            ws=ws.cpu(),
+            ws=ws.cpu(), generator=inversion.generator, camera=camera, synthesis_kwargs=target_kwargs, target=tgt,
+            views=views,
         )  # fmt: skip
+
+
+def _cache_entry(inversion: Inversion, j: int) -> dict[str, torch.Tensor]:
+    """The tensors of image `j` of an inversion: its W+ pivot, camera and synthesis arguments."""
+    entry = {"ws": inversion.ws[j : j + 1]}
+    cam = inversion.camera
+    if isinstance(cam, Camera):
+        entry["camera"] = torch.stack([cam.azimuth[j], cam.polar[j], cam.fov[j], cam.radius[j]])[None]
+    for name, value in inversion.synthesis_kwargs.items():
+        entry[f"synthesis.{name}"] = value[j : j + 1]
+    return {k: v.detach().cpu() for k, v in entry.items()}
+
+
+def _from_cache_entries(
+    entries: Sequence[dict[str, torch.Tensor]], original: Generator, generator: Generator, metrics: dict[str, Any]
+) -> Inversion:
+    device = original.device
+    ws = torch.cat([e["ws"] for e in entries]).to(device)
+    camera = None
+    if original.camera is not None and all("camera" in e for e in entries):
+        cam = torch.cat([e["camera"] for e in entries]).to(device)
+        camera = Camera(cam[:, 0], cam[:, 1], cam[:, 2], cam[:, 3])
+    names = [k for k in entries[0] if k.startswith("synthesis.")]
+    kwargs = {k[len("synthesis.") :]: torch.cat([e[k] for e in entries]).to(device) for k in names}
+    return Inversion(ws=ws, generator=generator, camera=camera, synthesis_kwargs=kwargs, metrics=metrics)
 
 
 def write_result(result: PhotoSwapResult, out: str | os.PathLike) -> list[Path]:
     """Write a swap: OUT is the pasted-back photo and OUT_aligned the aligned swap beside it; for an
     aligned-crop target OUT is the aligned swap. Returns the files written."""
-    from lsw_core.photo.io import save_photo
 
     out = Path(out)
     if result.pasted is None:
