@@ -45,8 +45,8 @@ class Swapper:
         mixer: LatentMixer,
         *,
         space: str = "w+",
-        truncation_psi: float = 0.5,
-        truncation_cutoff: int | None = 8,
+        truncation_psi: float = latents.TRAINING_TRUNCATION_PSI,
+        truncation_cutoff: int | None = latents.TRAINING_TRUNCATION_CUTOFF,
         trained_for: str | None = None,
     ) -> None:
         rows, width = latents.mixer_shape(generator, space)
@@ -94,8 +94,8 @@ class Swapper:
             generator,
             mixer,
             space=config["latent_space"],
-            truncation_psi=training.get("truncation_psi", 0.5),
-            truncation_cutoff=training.get("truncation_cutoff", 8),
+            truncation_psi=training.get("truncation_psi", latents.TRAINING_TRUNCATION_PSI),
+            truncation_cutoff=training.get("truncation_cutoff", latents.TRAINING_TRUNCATION_CUTOFF),
             trained_for=config["backend"],
         )
 
