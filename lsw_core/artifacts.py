@@ -104,7 +104,7 @@ def read_metadata(path: str | os.PathLike, what: str) -> dict[str, str]:
         with safe_open(str(path), framework="pt") as f:
             return dict(f.metadata() or {})
     except Exception as exc:
-        raise CheckpointError(f"{path}: expected {what} (a safetensors file), could not read it ({exc})") from None
+        raise CheckpointError(f"{path}: expected a safetensors file ({what}), could not read it ({exc})") from None
 
 
 def read_info(

@@ -10,7 +10,7 @@ from typing import Any
 import torch
 
 from lsw_core.artifacts import CONFIG_NAME as CONFIG_NAME
-from lsw_core.artifacts import atomic_write, load_checked, read_folder, write_folder
+from lsw_core.artifacts import atomic_write, load_checked, read_tensors, write_folder
 from lsw_core.artifacts import read_config as _read_folder_config
 from lsw_core.artifacts import write_json as write_json  # callers that save JSON beside a mixer
 from lsw_core.errors import CheckpointError, LswError, SettingError
@@ -91,7 +91,8 @@ def _check_config(config: dict) -> None:
 def load_mixer(folder: str | os.PathLike) -> tuple[LatentMixer, dict]:
     """Rebuild a mixer from its folder; returns (mixer, config)."""
     folder = Path(folder)
-    config, tensors = read_folder(folder, (FORMAT,), what="mixer weights", weights_name=WEIGHTS_NAME)
+    config = read_config(folder)
+    tensors = read_tensors(folder / WEIGHTS_NAME, "mixer weights")
     mixer = LatentMixer(
         num_rows=config["num_rows"], w_dim=config["w_dim"], residual_coefficient=config["residual_coefficient"]
     )
