@@ -23,6 +23,7 @@ from lsw_core.photo import AlignedFace, PhotoSwapper, PivotCache, from_tensor, l
 from lsw_core.photo.geometry import warp_to_aligned
 from lsw_core.plugins import hookimpl
 from lsw_core.swapper import Swapper
+from lsw_core.trainer import TrainConfig
 
 from .tiny import TinyGenerator
 
@@ -103,8 +104,8 @@ def _mixer_folder(folder, backend, generator_options, camera=False):
     G = TinyGenerator(camera=camera)
     torch.manual_seed(0)
     mixer = LatentMixer(num_rows=G.num_ws, w_dim=G.w_dim)
-    config = mixer_config(mixer, backend=backend, layout=G.latent_layout, space="w+",
-                          training={"generator_options": generator_options})  # fmt: skip
+    training = TrainConfig(generator=backend, generator_options=generator_options).to_dict()
+    config = mixer_config(mixer, backend=backend, layout=G.latent_layout, space="w+", training=training)
     save_mixer(folder, mixer, config)
     return folder
 
