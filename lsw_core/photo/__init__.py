@@ -10,11 +10,23 @@ from lsw_core.photo.geometry import (
     quad_to_affine,
     warp_to_aligned,
 )
-from lsw_core.photo.io import from_tensor, image_hash, load_photo, photo_from_pil, probe_photo, save_photo, to_tensor
+from lsw_core.photo.io import (
+    MAX_PHOTO_PIXELS,
+    MIN_PHOTO_SIZE,
+    from_tensor,
+    image_hash,
+    load_photo,
+    photo_from_pil,
+    probe_photo,
+    save_photo,
+    to_tensor,
+)
 from lsw_core.photo.paste import face_mask, paste_back
 from lsw_core.photo.swapper import PhotoSwapper, PhotoSwapResult, PreparedFace, check_pairs, write_result
 
 __all__ = [
+    "MAX_PHOTO_PIXELS",
+    "MIN_PHOTO_SIZE",
     "AlignedFace",
     "PhotoSwapResult",
     "PhotoSwapper",
