@@ -3,11 +3,14 @@
 from lsw_core.camera import Camera, CameraSpec
 from lsw_core.errors import CheckpointError, ImageError, LswError, PluginError, ShapeError
 from lsw_core.interfaces import (
+    Aligner,
     Generator,
     IdentityEmbedder,
     Inversion,
     Inverter,
+    LatentEncoder,
     LatentLayout,
+    PerceptualLoss,
     ShapeModel,
     layer_groups_from_resolutions,
 )
@@ -23,6 +26,7 @@ from lsw_core.plugins import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "Aligner",
     "Camera",
     "CameraSpec",
     "CheckpointError",
@@ -31,8 +35,10 @@ __all__ = [
     "ImageError",
     "Inversion",
     "Inverter",
+    "LatentEncoder",
     "LatentLayout",
     "LswError",
+    "PerceptualLoss",
     "PluginError",
     "ShapeError",
     "ShapeModel",

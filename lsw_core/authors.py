@@ -23,7 +23,8 @@ from typing import Any
 
 import torch
 
-from lsw_core.checkpoint import atomic_write, mixer_config, save_mixer
+from lsw_core.artifacts import atomic_write
+from lsw_core.checkpoint import mixer_config, save_mixer
 from lsw_core.errors import CheckpointError, LswError
 from lsw_core.generator_io import save_generator
 from lsw_core.interfaces import LatentLayout

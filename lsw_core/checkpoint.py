@@ -1,19 +1,18 @@
-"""Trained mixers as folders: `config.json` (everything needed to rebuild it: backend, latent space
-and layout, training settings) + `mixer.safetensors`. Every file is written atomically."""
+"""Trained mixers as folders (`lsw_core.artifacts`' folder format): `config.json` (everything needed
+to rebuild it: backend, latent space and layout, training settings) + `mixer.safetensors`."""
 
 from __future__ import annotations
 
-import json
 import os
-import tempfile
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
 
+from lsw_core.artifacts import CONFIG_NAME as CONFIG_NAME
+from lsw_core.artifacts import atomic_write, load_checked, read_tensors, write_folder
+from lsw_core.artifacts import read_config as _read_folder_config
+from lsw_core.artifacts import write_json as write_json  # callers that save JSON beside a mixer
 from lsw_core.errors import CheckpointError, LswError, SettingError
 from lsw_core.interfaces import LatentLayout
 from lsw_core.mixer import DEFAULT_DEPTH, MAX_DEPTH, LatentMixer
@@ -21,41 +20,8 @@ from lsw_core.validators import check, choice, integer, number, text
 
 FORMAT = "lsw-mixer"
 FORMAT_VERSION = 1
-CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "mixer.safetensors"
 LATENT_SPACES = ("w+", "w", "z")
-
-
-def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> None:
-    """Call `write(tmp_path)` on a temporary file beside `path`, then rename it over `path`, so a
-    crash leaves either the old file or the new one, never a torn one."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it owner-only; give it a normal file's mode
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def write_json(path: str | os.PathLike, data: Any) -> None:
-    def write(tmp: str) -> None:
-        with open(tmp, "w") as f:
-            json.dump(data, f, indent=2, sort_keys=True)
-            f.write("\n")
-
-    atomic_write(path, write)
 
 
 def mixer_config(mixer: LatentMixer, *, backend: str, layout: LatentLayout, space: str, **extra: Any) -> dict:
@@ -78,29 +44,15 @@ def mixer_config(mixer: LatentMixer, *, backend: str, layout: LatentLayout, spac
 
 def save_mixer(folder: str | os.PathLike, mixer: LatentMixer, config: dict) -> None:
     """Write `mixer.safetensors` then `config.json` into `folder`, each atomically."""
-    folder = Path(folder)
-    tensors = {k: v.detach().cpu().contiguous() for k, v in mixer.state_dict().items()}
-    atomic_write(folder / WEIGHTS_NAME, lambda tmp: save_file(tensors, tmp, metadata={"format": FORMAT}))
-    write_json(folder / CONFIG_NAME, config)
+    write_folder(folder, config, mixer.state_dict(), WEIGHTS_NAME)
 
 
 def read_config(folder: str | os.PathLike) -> dict:
-    folder = Path(folder)
-    path = folder / CONFIG_NAME
-    if not path.is_file():
-        raise CheckpointError(f"{folder}: not a mixer folder (expected {CONFIG_NAME} and {WEIGHTS_NAME})")
-    try:
-        config = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise CheckpointError(f"{path}: not valid JSON ({exc})") from None
-    if not isinstance(config, dict):
-        raise CheckpointError(f"{path}: expected a JSON object, got {type(config).__name__}")
-    if config.get("format") != FORMAT:
-        raise CheckpointError(f"{path}: expected a config with format {FORMAT!r}, got {config.get('format')!r}")
+    config = _read_folder_config(folder, (FORMAT,), what="a mixer folder", weights_name=WEIGHTS_NAME)
     try:
         _check_config(config)
     except LswError as exc:
-        raise CheckpointError(f"{path}: {exc}") from None
+        raise CheckpointError(f"{Path(folder) / CONFIG_NAME}: {exc}") from None
     return config
 
 
@@ -143,26 +95,15 @@ def load_mixer(folder: str | os.PathLike) -> tuple[LatentMixer, dict]:
     """Rebuild a mixer from its folder; returns (mixer, config)."""
     folder = Path(folder)
     config = read_config(folder)
+    tensors = read_tensors(folder / WEIGHTS_NAME, "mixer weights")
     mixer = LatentMixer(
         num_rows=config["num_rows"],
         w_dim=config["w_dim"],
         residual_coefficient=config["residual_coefficient"],
         depth=config.get("mixer_depth", DEFAULT_DEPTH),  # folders from before depth was a setting have 5
     )
-    try:
-        tensors = load_file(str(folder / WEIGHTS_NAME))
-    except (OSError, SafetensorError) as exc:
-        raise CheckpointError(f"{folder / WEIGHTS_NAME}: cannot read mixer weights ({exc})") from None
-    expected = {k: tuple(v.shape) for k, v in mixer.state_dict().items()}
-    found = {k: tuple(v.shape) for k, v in tensors.items()}
-    if expected != found:
-        missing = sorted(set(expected) - set(found))
-        wrong = sorted(k for k in set(expected) & set(found) if expected[k] != found[k])
-        raise CheckpointError(
-            f"{folder / WEIGHTS_NAME}: does not match its config ({config['num_rows']} rows × {config['w_dim']}); "
-            f"missing {missing[:3]}, wrong shapes {[(k, found[k], expected[k]) for k in wrong[:3]]}"
-        )
-    mixer.load_state_dict(tensors)
+    what = f"its config ({config['num_rows']} rows × {config['w_dim']})"
+    load_checked(mixer, tensors, source=str(folder / WEIGHTS_NAME), what=what)
     return mixer, config
 
 

@@ -33,25 +33,26 @@ def register_shape_models(register):
 
 @hookspec
 def register_inverters(register):
-    """Register GAN inverters: `factory(**options) -> lsw_core.Inverter`."""
+    """Register GAN inverters: `factory(**options) -> lsw_core.Inverter` (stages `project` per image
+    and `refine` on several pivots, and the `cache_key` their results are cached under)."""
 
 
 @hookspec
 def register_aligners(register):
-    """Register face aligners for photos: `factory(**options)` returning an object with
+    """Register face aligners for photos: `factory(**options) -> lsw_core.Aligner`, called as
     `align(image, resolution, face_index=None) -> lsw_core.photo.AlignedFace`."""
 
 
 @hookspec
 def register_perceptual_losses(register):
-    """Register perceptual distances: `factory(checkpoint=None, **options) -> nn.Module` mapping two
-    image batches in [-1, 1] to a per-image distance [B]."""
+    """Register perceptual distances: `factory(checkpoint=None, **options) -> lsw_core.PerceptualLoss`
+    mapping two image batches in [-1, 1] to a per-image distance [B]."""
 
 
 @hookspec
 def register_latent_encoders(register):
-    """Register latent encoders that start W projection (`lsw_core.inversion.encoder`):
-    `factory(checkpoint=None) -> LatentEncoder`, trained for one generator's weights."""
+    """Register latent encoders that start W projection: `factory(checkpoint=None) ->
+    lsw_core.LatentEncoder`, trained for one generator's weights (e.g. `lsw_core.inversion.encoder`)."""
 
 
 @hookspec

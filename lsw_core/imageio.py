@@ -11,8 +11,8 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from lsw_core.checkpoint import atomic_write
-from lsw_core.photo import from_tensor, load_photo, to_tensor
+from lsw_core.artifacts import atomic_write
+from lsw_core.photo.io import from_tensor, load_photo, to_tensor
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
 

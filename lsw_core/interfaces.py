@@ -1,19 +1,24 @@
 """The abstract interfaces every plugin implements: generators, identity embedders, shape models,
-inverters. Public methods validate their inputs and delegate to the underscored methods that a
+inverters, aligners, perceptual losses and latent encoders. Public methods validate their inputs and delegate to the underscored methods that a
 backend implements, so a wrong tensor fails where it enters with a message naming the shape."""
 
 from __future__ import annotations
 
 import abc
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
+import numpy as np
 import torch
 from torch import nn
 
+from lsw_core.artifacts import fingerprint
 from lsw_core.camera import Camera, CameraSpec
 from lsw_core.checks import check_images, check_shape
-from lsw_core.errors import LswError, ShapeError
+from lsw_core.errors import CheckpointError, ImageError, LswError, ShapeError
+
+if TYPE_CHECKING:
+    from lsw_core.photo.geometry import AlignedFace
 
 NOISE_MODES = ("const", "random", "none")
 GROUP_NAMES = ("coarse", "middle", "fine1", "fine2")
@@ -46,6 +51,11 @@ class Generator(nn.Module, abc.ABC):
 
     Subclasses set `z_dim`, `w_dim`, `num_ws`, `resolution`, `camera` (a `CameraSpec`, or None for a
     2D generator) and a `w_avg` buffer, and implement `_mapping` and `_synthesis`.
+
+    Optional capabilities, declared here so that core code never probes for them: `init_kwargs`
+    (JSON-able constructor arguments; with them `lsw convert` / `save_generator` can write the
+    generator as a folder), `ground_truth(ws)` (exact attributes of what the latents render, as the
+    synthetic world knows them; `has_ground_truth` says whether a backend overrides it) and `device`.
     """
 
     z_dim: int
@@ -55,6 +65,27 @@ class Generator(nn.Module, abc.ABC):
     camera: CameraSpec | None = None
     #: Name under which the plugin registry loaded this generator (set by `load_generator`).
     backend_name: str = ""
+    #: The JSON-able arguments that rebuild this generator (None: it cannot be saved as a folder).
+    init_kwargs: dict[str, Any] | None = None
+
+    @property
+    def device(self) -> torch.device:
+        """Where the generator's tensors live (the CPU for one without any)."""
+        for tensor in self.buffers():
+            return tensor.device
+        for tensor in self.parameters():
+            return tensor.device
+        return torch.device("cpu")
+
+    @property
+    def has_ground_truth(self) -> bool:
+        return type(self).ground_truth is not Generator.ground_truth
+
+    def ground_truth(self, ws: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The exact attributes of what W+ codes [B, num_ws, w_dim] render: `identity`, `expression`,
+        `pose` (and optionally `appearance`), each [B, ...]. Only backends with a known ground truth
+        (the synthetic world) implement it; evaluation then needs no embedder or shape model."""
+        raise LswError(f"generator {self.backend_name or type(self).__name__!r} has no ground truth")
 
     @property
     def layer_groups(self) -> dict[str, range]:
@@ -164,7 +195,8 @@ class ShapeModel(nn.Module, abc.ABC):
 class Inversion:
     """The result of inverting images: W+ pivots [B, num_ws, w_dim], the generator to synthesise them
     with (tuned by PTI, else the input generator), the camera found for camera-aware backends, extra
-    synthesis arguments a backend needs (e.g. a background code) and reconstruction metrics."""
+    synthesis arguments a backend needs (tensors with one row per image, e.g. a background code) and
+    reconstruction metrics."""
 
     ws: torch.Tensor
     generator: Generator
@@ -174,11 +206,117 @@ class Inversion:
 
 
 class Inverter(abc.ABC):
-    """Images → latents of a given generator (and, for PTI, a tuned generator)."""
+    """Images → latents of a given generator, in two stages that a pipeline can run apart:
 
-    def invert(self, generator: Generator, images: torch.Tensor, **kwargs: Any) -> Inversion:
+    - `project(generator, images)`: each image on its own → its pivot (W+ codes, a camera for a
+      camera-aware generator). Pivots depend only on the image, the generator's weights and the
+      inverter's settings, so they are cached per image under `cache_key()`.
+    - `refine(generator, pivots, images)`: optional joint stage on several pivots at once, e.g. PTI
+      tuning one generator copy on the source and target together. The default keeps the pivots.
+
+    `invert` runs both. A swap of a clip projects its source once and refines per target frame.
+    Subclasses implement `_project` (and `_refine` when they tune), and `cache_key`.
+    """
+
+    #: Whether `refine` changes the generator (a pipeline may then cache the tuned weights per pair).
+    refines: bool = False
+
+    def invert(self, generator: Generator, images: torch.Tensor, progress: Any = None) -> Inversion:
         check_images("images", images, generator.resolution)
-        return self._invert(generator, images, **kwargs)
+        pivots = self._project(generator, images, progress=progress)
+        return self._refine(generator, pivots, images, progress=progress)
+
+    def project(self, generator: Generator, images: torch.Tensor, progress: Any = None) -> Inversion:
+        """Per-image pivots of `images` [B, 3, R, R] in [-1, 1]."""
+        check_images("images", images, generator.resolution)
+        pivots = self._project(generator, images, progress=progress)
+        check_shape(f"{type(self).__name__} pivots", pivots.ws, [images.shape[0], generator.num_ws, generator.w_dim])
+        return pivots
+
+    def refine(self, generator: Generator, pivots: Inversion, images: torch.Tensor, progress: Any = None) -> Inversion:
+        """The joint stage on `pivots` of `images` (e.g. read from a cache): returns the pivots with
+        the generator to synthesise them with."""
+        check_images("images", images, generator.resolution)
+        check_shape("pivots", pivots.ws, [images.shape[0], generator.num_ws, generator.w_dim])
+        return self._refine(generator, pivots, images, progress=progress)
 
     @abc.abstractmethod
-    def _invert(self, generator: Generator, images: torch.Tensor, **kwargs: Any) -> Inversion: ...
+    def cache_key(self, generator: Generator, stage: str = "project") -> tuple | None:
+        """What makes this inverter's results on `generator` differ from another's, as a tuple of plain
+        values (names, numbers, frozen settings: their `repr` is hashed): for `stage` "project" the
+        settings and components of projection, for "refine" those of the joint stage. Results are
+        cached under the images' hash, the generator's fingerprint and this key. None: never cache."""
+
+    @abc.abstractmethod
+    def _project(self, generator: Generator, images: torch.Tensor, *, progress: Any) -> Inversion: ...
+
+    def _refine(self, generator: Generator, pivots: Inversion, images: torch.Tensor, *, progress: Any) -> Inversion:
+        return pivots
+
+
+class Aligner(abc.ABC):
+    """A photo → the aligned crop of one of its faces, with the geometry to paste a result back.
+
+    `align(image, resolution, face_index=None)`: image RGB uint8 [H, W, 3]; faces numbered by
+    decreasing size, the largest when `face_index` is None. Raises `ImageError` when there is no such
+    face (the caller adds which file it was)."""
+
+    def align(self, image: np.ndarray, resolution: int, face_index: int | None = None) -> AlignedFace:
+        if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+            found = f"{image.dtype} {list(image.shape)}" if isinstance(image, np.ndarray) else type(image).__name__
+            raise ImageError(f"aligner: expected an RGB uint8 image [H, W, 3], got {found}")
+        if face_index is not None and face_index < 0:
+            raise ImageError(f"face index: expected 0 (the largest face) or more, got {face_index}")
+        face = self._align(image, resolution, face_index)
+        if tuple(face.image.shape) != (resolution, resolution, 3):
+            raise ShapeError(
+                f"{type(self).__name__}: expected a {resolution}×{resolution} RGB crop, got {list(face.image.shape)}"
+            )
+        return face
+
+    @abc.abstractmethod
+    def _align(self, image: np.ndarray, resolution: int, face_index: int | None) -> AlignedFace: ...
+
+
+class PerceptualLoss(nn.Module, abc.ABC):
+    """Distance between two image batches [B, 3, H, W] in [-1, 1] → [B], differentiable in both."""
+
+    def forward(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        check_images("a", a)
+        check_shape("b", b, list(a.shape))
+        return check_shape(f"{type(self).__name__} output", self._distance(a, b).reshape(-1), [a.shape[0]])
+
+    @abc.abstractmethod
+    def _distance(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor: ...
+
+
+class LatentEncoder(nn.Module, abc.ABC):
+    """Images [B, 3, H, W] in [-1, 1] → w [B, w_dim], a start for W projection, trained for one
+    generator's weights: `trained_for` is (backend name, `lsw_core.artifacts.fingerprint` of the
+    weights), or None when unknown; `check_generator` refuses any other generator."""
+
+    w_dim: int
+    trained_for: tuple[str, str] | None = None
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        check_images("images", images)
+        return check_shape(f"{type(self).__name__} output", self._encode(images), [images.shape[0], self.w_dim])
+
+    def check_generator(self, generator: Generator) -> None:
+        """Raise a `CheckpointError` unless this encoder was trained for `generator`'s weights."""
+        if generator.w_dim != self.w_dim:
+            raise CheckpointError(
+                f"latent encoder: predicts w of {self.w_dim} dims, the generator's w has {generator.w_dim}"
+            )
+        if self.trained_for is None:
+            return
+        actual = (generator.backend_name, fingerprint(generator))
+        names_differ = all((actual[0], self.trained_for[0])) and actual[0] != self.trained_for[0]
+        if names_differ or actual[1] != self.trained_for[1]:  # a generator built directly has no name
+            raise CheckpointError(
+                f"latent encoder: trained for generator {self.trained_for[0]!r} (weights {self.trained_for[1]}), "
+                f"not for {actual[0]!r} (weights {actual[1]}); train one for these weights with `lsw encoder train`"
+            )
+
+    @abc.abstractmethod
+    def _encode(self, images: torch.Tensor) -> torch.Tensor: ...

@@ -20,6 +20,10 @@ from lsw_core.errors import LswError
 from lsw_core.interfaces import Generator
 
 SPACES = ("w+", "w", "z")
+#: The truncation the authors' code trains with: ψ = 0.5 on the first 8 W+ rows. A mixer samples,
+#: and is applied to, latents truncated as it was trained (its folder records what it used).
+TRAINING_TRUNCATION_PSI = 0.5
+TRAINING_TRUNCATION_CUTOFF = 8
 
 
 def check_space(space: str) -> str:

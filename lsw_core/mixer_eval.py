@@ -68,7 +68,7 @@ def evaluate_mixer(
     rng = torch.Generator().manual_seed(seed)
     z_s = torch.randn(pairs, G.z_dim, generator=rng)
     z_t = torch.randn(pairs, G.z_dim, generator=rng)
-    oracle = hasattr(G, "ground_truth")
+    oracle = G.has_ground_truth
     if not oracle and (embedder is None or shape_model is None):
         raise LswError("this generator has no ground truth: pass an identity embedder and a shape model")
     collected: dict[str, dict[str, list[torch.Tensor]]] = {"source": {}, "target": {}, "swap": {}}

@@ -2,8 +2,9 @@
 
 l_swap = F(l_s, l_t); with `groups`, the swapped code is used only on the named layer groups and the
 target code elsewhere (the paper's layer-wise analysis, Fig. 10). Camera-aware generators render
-one image per camera. Real images go through an `Inverter` first (PTI in the paper), and the swap is
-synthesised with the generator the inversion returns (the tuned one, for PTI).
+one image per camera. The swapper works on latents only: photos are aligned and inverted by
+`lsw_core.photo.PhotoSwapper`, which mixes their pivots here (`swap_inversion`) and synthesises with
+the generator the inversion returns (the tuned one, for PTI).
 """
 
 from __future__ import annotations
@@ -20,9 +21,9 @@ from lsw_core.camera import Camera
 from lsw_core.checkpoint import load_mixer
 from lsw_core.checks import check_latents, check_z
 from lsw_core.errors import CheckpointError, LswError, ShapeError
-from lsw_core.interfaces import Generator, Inversion, Inverter
+from lsw_core.interfaces import Generator, Inversion
 from lsw_core.mixer import LatentMixer
-from lsw_core.plugins import load_generator, load_inverter
+from lsw_core.plugins import load_generator
 
 
 @attrs.define
@@ -44,8 +45,8 @@ class Swapper:
         mixer: LatentMixer,
         *,
         space: str = "w+",
-        truncation_psi: float = 0.5,
-        truncation_cutoff: int | None = 8,
+        truncation_psi: float = latents.TRAINING_TRUNCATION_PSI,
+        truncation_cutoff: int | None = latents.TRAINING_TRUNCATION_CUTOFF,
         trained_for: str | None = None,
     ) -> None:
         rows, width = latents.mixer_shape(generator, space)
@@ -63,16 +64,27 @@ class Swapper:
 
     @classmethod
     def from_folder(
-        cls, folder: str | os.PathLike, generator: Generator | None = None, **generator_options: Any
+        cls,
+        folder: str | os.PathLike,
+        generator: Generator | None = None,
+        *,
+        backend: str | None = None,
+        **generator_options: Any,
     ) -> Swapper:
-        """Load a mixer folder written by `MixerTrainer` and the generator it names (unless given)."""
+        """Load a mixer folder written by `MixerTrainer` and the generator it names (unless given).
+
+        The generator is built with the options the mixer was trained with (e.g. its checkpoint),
+        updated by `generator_options`; with another `backend` than the trained one, with those
+        options alone."""
         mixer, config = load_mixer(folder)
         training = config.get("training", {})
         if generator is None:
-            options = {**training.get("generator_options", {}), **generator_options}
-            if "generator_checkpoint" in config and options.get("checkpoint") is None:
+            trained = backend is None or backend == config["backend"]
+            saved = training.get("generator_options", {}) if trained else {}
+            options = {**saved, **generator_options}
+            if trained and "generator_checkpoint" in config and options.get("checkpoint") is None:
                 options["checkpoint"] = os.path.join(folder, config["generator_checkpoint"])  # stored beside it
-            generator = load_generator(config["backend"], **options)
+            generator = load_generator(backend or config["backend"], **options)
         elif generator_options:
             raise LswError(f"from_folder: generator options {sorted(generator_options)} apply only without a generator")
         layout = config["latent_layout"]
@@ -85,8 +97,8 @@ class Swapper:
             generator,
             mixer,
             space=config["latent_space"],
-            truncation_psi=training.get("truncation_psi", 0.5),
-            truncation_cutoff=training.get("truncation_cutoff", 8),
+            truncation_psi=training.get("truncation_psi", latents.TRAINING_TRUNCATION_PSI),
+            truncation_cutoff=training.get("truncation_cutoff", latents.TRAINING_TRUNCATION_CUTOFF),
             trained_for=config["backend"],
         )
 
@@ -178,59 +190,30 @@ class Swapper:
 
     def swap(
         self,
-        source: Any,
-        target: Any,
+        source: torch.Tensor,
+        target: torch.Tensor,
         *,
         groups: Sequence[str] | None = None,
         cameras: Camera | None = None,
         generator: Generator | None = None,
-        inverter: Inverter | None = None,
-        **options: Any,
-    ) -> Any:
-        """Swap the identity of `source` onto `target`.
-
-        - W+ codes [B, num_ws, w_dim] (tensors): mix them and render with `generator` (e.g. a
-          PTI-tuned one) if given, from every one of `cameras` if given → `SwapResult`. Extra
-          `options` are synthesis arguments of the targets (a 3D-aware swap keeps the target's
-          background).
-        - Photos or aligned face crops (paths or RGB arrays): invert both with `inverter` (PTI when
-          None), mix the pivots and synthesise → `PhotoSwapResult` (see `swap_photos`, which takes
-          `options` such as `aligner` and `cache`).
-
-        Numpy float arrays shaped like W+ codes ([B, num_ws, w_dim] or [num_ws, w_dim]) are codes,
-        not photos."""
+        **synthesis_kwargs: Any,
+    ) -> SwapResult:
+        """Swap the identity of W+ codes `source` onto `target` [B, num_ws, w_dim]: mix them and
+        render with `generator` (e.g. a PTI-tuned one) if given, from every one of `cameras` if given.
+        Extra `synthesis_kwargs` are those of the targets (a 3D-aware swap keeps the target's
+        background). Numpy float arrays shaped like W+ codes are codes. Photos:
+        `lsw_core.photo.PhotoSwapper`."""
         G = self.generator
         if latents.is_latent_array(source, G.num_ws, G.w_dim):
             source = latents.as_wplus(source, G.num_ws, G.w_dim, name="source W+ codes")
         if latents.is_latent_array(target, G.num_ws, G.w_dim):
             target = latents.as_wplus(target, G.num_ws, G.w_dim, name="target W+ codes")
-        if torch.is_tensor(source) and torch.is_tensor(target):
-            ws = self.mix(source, target, groups)
-            return SwapResult(ws, self.render(ws, cameras, generator, **options), generator or self.generator)
-        if torch.is_tensor(source) or torch.is_tensor(target):
-            raise LswError("swap: expected two W+ code tensors or two photos/crops, got one of each")
-        if cameras is not None or generator is not None:
-            raise LswError("swap: cameras and generator apply to W+ codes; photos are synthesised by their inversion")
-        if inverter is None:
-            inverter = load_inverter("pti")
-        return self.swap_photos(source, target, inverter, groups=groups, **options)
-
-    def swap_images(
-        self,
-        source: torch.Tensor,
-        target: torch.Tensor,
-        inverter: Inverter,
-        *,
-        groups: Sequence[str] | None = None,
-        cameras: Camera | None = None,
-        **invert_options: Any,
-    ) -> SwapResult:
-        """Swap aligned face images [B, 3, R, R] in [-1, 1]: invert sources and targets together,
-        mix the pivots and synthesise with the generator the inversion returns."""
-        if source.shape != target.shape:
-            raise LswError(f"source and target batches differ: {list(source.shape)} vs {list(target.shape)}")
-        inversion = inverter.invert(self.generator, torch.cat([source, target]).to(self.device), **invert_options)
-        return self.swap_inversion(inversion, source.shape[0], groups=groups, cameras=cameras)
+        if not (torch.is_tensor(source) and torch.is_tensor(target)):
+            raise LswError(
+                "swap: expected two W+ code tensors; swap photos or face crops with lsw_core.photo.PhotoSwapper"
+            )
+        ws = self.mix(source, target, groups)
+        return SwapResult(ws, self.render(ws, cameras, generator, **synthesis_kwargs), generator or self.generator)
 
     def swap_inversion(
         self,
@@ -254,13 +237,3 @@ class Swapper:
         with torch.no_grad():
             images = G.synthesis(ws, camera=camera, noise_mode="const", **kwargs)
         return SwapResult(ws, images, G)
-
-    def swap_photos(
-        self, source: Any, target: Any, inverter: Inverter, *, aligner: Any = None, cache: Any = None, **options: Any
-    ) -> Any:
-        """Swap faces in photos or aligned crops (paths or RGB arrays): the aligned swap and, for a
-        target photo, the photo with it pasted back (`lsw_core.photo_swap.PhotoSwapResult`). `aligner`
-        (e.g. `load_aligner("dlib-ffhq")`) is needed for photos; `cache` is a `PivotCache`."""
-        from lsw_core.photo_swap import PhotoSwapper
-
-        return PhotoSwapper(self, inverter, aligner=aligner, cache=cache).swap(source, target, **options)

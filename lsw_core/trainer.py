@@ -60,8 +60,10 @@ class TrainConfig:
     lambda_lp: float = attrs.field(default=100.0, validator=number(ge=0))
     mu_shape: float = attrs.field(default=0.1, validator=number(ge=0))
     same_pair_prob: float = attrs.field(default=0.2, validator=number(ge=0, le=1))
-    truncation_psi: float = attrs.field(default=0.5, validator=number())
-    truncation_cutoff: int | None = attrs.field(default=8, validator=optional(integer(ge=0)))
+    truncation_psi: float = attrs.field(default=latents.TRAINING_TRUNCATION_PSI, validator=number())
+    truncation_cutoff: int | None = attrs.field(
+        default=latents.TRAINING_TRUNCATION_CUTOFF, validator=optional(integer(ge=0))
+    )
     residual_coefficient: float = attrs.field(default=1.0, validator=number())
     mixer_depth: int = attrs.field(default=DEFAULT_DEPTH, validator=lambda i, a, v: check_depth(v))
     batch_size: int = attrs.field(default=64, validator=integer(gt=0))

@@ -52,7 +52,7 @@ def test_corrupt_and_mismatched_mixer_folders_are_refused(tmp_path):
     with pytest.raises(CheckpointError, match="cannot read mixer weights"):
         load_mixer(tmp_path)
     save_mixer(tmp_path, LatentMixer(num_rows=3, w_dim=4), json.loads((tmp_path / "config.json").read_text()))
-    with pytest.raises(CheckpointError, match="does not match its config"):
+    with pytest.raises(CheckpointError, match="do not match its config"):
         load_mixer(tmp_path)
     (tmp_path / "config.json").write_text("{not json")
     with pytest.raises(CheckpointError, match="not valid JSON"):

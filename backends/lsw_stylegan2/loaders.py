@@ -20,6 +20,7 @@ from typing import Any
 
 import torch
 
+from lsw_core import artifacts
 from lsw_core.errors import CheckpointError
 from lsw_core.generator_io import is_generator_folder, read_generator_folder
 from lsw_core.netpickle import PersistentObject, load_network_pickle, module_state_dict
@@ -67,27 +68,11 @@ def build_generator(
 
 
 def load_checked(G: StyleGAN2Generator, state_dict: dict[str, torch.Tensor], source: str) -> None:
-    """`G.load_state_dict` that reports missing, unexpected and mis-shaped keys as one `CheckpointError`."""
-    expected = G.state_dict()
-    missing = sorted(set(expected) - set(state_dict))
-    unexpected = sorted(set(state_dict) - set(expected))
-    shapes = [
-        f"{k}: expected {list(expected[k].shape)}, found {list(state_dict[k].shape)}"
-        for k in expected
-        if k in state_dict and tuple(expected[k].shape) != tuple(state_dict[k].shape)
-    ]
-    if missing or unexpected or shapes:
-        parts = []
-        if missing:
-            parts.append(f"{len(missing)} missing keys (e.g. {missing[:3]})")
-        if unexpected:
-            parts.append(f"{len(unexpected)} unexpected keys (e.g. {unexpected[:3]})")
-        if shapes:
-            parts.append(f"{len(shapes)} shape mismatches (e.g. {shapes[:2]})")
-        raise CheckpointError(
-            f"{source}: state dict does not match the StyleGAN2 layout of its init kwargs: " + "; ".join(parts)
-        )
-    G.load_state_dict({k: v.to(torch.float32) if v.is_floating_point() else v for k, v in state_dict.items()})
+    """`G.load_state_dict` (in float32) that reports missing, unexpected and mis-shaped keys as one `CheckpointError`."""
+    artifacts.load_checked(
+        G, state_dict, source=source, what="the StyleGAN2 layout of its init kwargs",
+        convert=lambda v: v.to(torch.float32) if v.is_floating_point() else v,
+    )  # fmt: skip
 
 
 def load_stylegan2(

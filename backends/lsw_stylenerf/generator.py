@@ -34,6 +34,8 @@ class StyleNeRFGenerator(Generator):
     `Camera` batch or a pair of [B, 4, 4] tensors (K_inv, cam2world) as StyleNeRF builds them; CODE is
     the [B, z_dim_bg] background latent (zeros, the prior's mean, when omitted)."""
 
+    backend_name = "stylenerf"
+
     def __init__(self, config: StyleNeRFConfig, init_kwargs: dict[str, Any] | None = None):
         super().__init__()
         self.config = config

@@ -2,30 +2,30 @@
 
 Accepted: an official network pickle (`G_ema` is read through the restricted unpickler; omegaconf
 `DictConfig`/`ListConfig` init kwargs are rebuilt as plain dicts/lists without importing omegaconf),
-a plain torch file `{"init_kwargs", "state_dict"}` with the reference's key names, and our folder
-format (`config.json` + `model.safetensors`).
+a plain torch file `{"init_kwargs", "state_dict"}` with the reference's key names, and the lsw
+generator folder (`config.json` + `model.safetensors`, written by `lsw convert` / `save_generator`;
+folders of the older "lsw-stylenerf" format load too).
 """
 
 from __future__ import annotations
 
-import json
 import os
 import re
-import tempfile
 import zipfile
-from pathlib import Path
 from typing import Any
 
 import torch
 
 from lsw_core import netpickle
 from lsw_core.architecture import MAX_DEPTH, MAX_WIDTH, check_count, check_int, check_resolution
+from lsw_core.artifacts import load_checked
 from lsw_core.errors import CheckpointError
+from lsw_core.generator_io import read_generator_folder
 from lsw_core.torchfile import load_torch_file
 from lsw_stylenerf.config import StyleNeRFConfig
 from lsw_stylenerf.generator import StyleNeRFGenerator
 
-FORMAT = "lsw-stylenerf"
+BACKEND = "stylenerf"
 _PREFIXES = {"mapping.": "mapping_network.", "synthesis.": "synthesis_network."}
 
 
@@ -233,24 +233,12 @@ def load_weights(G: StyleNeRFGenerator, state_dict: dict[str, torch.Tensor], sou
             if key.startswith(old):
                 key = new + key[len(old) :]
         renamed[key] = value
-    own = G.state_dict()
-    missing = sorted(set(own) - set(renamed))
-    unexpected = sorted(set(renamed) - set(own))
-    wrong = sorted(k for k in set(own) & set(renamed) if tuple(own[k].shape) != tuple(renamed[k].shape))
-    if missing or unexpected or wrong:
-        parts = []
-        for label, keys in (("missing", missing), ("unexpected", unexpected), ("shape mismatch", wrong)):
-            if keys:
-                parts.append(f"{label}: {', '.join(keys[:4])}{' …' if len(keys) > 4 else ''} ({len(keys)})")
-        raise CheckpointError(
-            f"{source}: weights do not match the StyleNeRF architecture of its config; " + "; ".join(parts)
-        )
     alpha = float(renamed.get("synthesis_network.alpha", torch.tensor(-1.0)))
     if not (alpha == -1 or alpha >= 1):
         raise CheckpointError(
             f"{source}: saved during progressive growing (alpha={alpha:g}); expected a finished generator (alpha 1)"
         )
-    G.load_state_dict(renamed)
+    load_checked(G, renamed, source=source, what="the StyleNeRF architecture of its config")
 
 
 def read_pickle(path: str) -> StyleNeRFGenerator:
@@ -277,18 +265,8 @@ def read_torch_file(path: str) -> StyleNeRFGenerator:
 
 
 def read_folder(path: str) -> StyleNeRFGenerator:
-    from safetensors.torch import load_file
-
-    cfg_path, weights = Path(path, "config.json"), Path(path, "model.safetensors")
-    for p in (cfg_path, weights):
-        if not p.is_file():
-            raise CheckpointError(
-                f"{path}: expected a StyleNeRF folder with config.json and model.safetensors, {p.name} is missing"
-            )
-    config = json.loads(cfg_path.read_text())
-    if config.get("format") != FORMAT:
-        raise CheckpointError(f"{cfg_path}: expected format {FORMAT!r}, found {config.get('format')!r}")
-    return build(config["init_kwargs"], load_file(str(weights)), path)
+    init_kwargs, state = read_generator_folder(path, BACKEND)
+    return build(init_kwargs, state, path)
 
 
 def load_stylenerf(checkpoint: str | os.PathLike | None = None, **options: Any) -> StyleNeRFGenerator:
@@ -313,30 +291,6 @@ def load_stylenerf(checkpoint: str | os.PathLike | None = None, **options: Any) 
     if zipfile.is_zipfile(path):  # torch.save's format
         return read_torch_file(path)
     return read_pickle(path)
-
-
-def save_folder(G: StyleNeRFGenerator, path: str | os.PathLike) -> Path:
-    """Write `G` as a folder (config.json + model.safetensors), atomically: built beside the target,
-    then renamed into place."""
-    from safetensors.torch import save_file
-
-    path = Path(path)
-    if path.exists():
-        raise CheckpointError(f"{path}: already exists; refusing to overwrite")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
-    config = {
-        "format": FORMAT,
-        "backend": "stylenerf",
-        "num_ws": G.num_ws,
-        "w_dim": G.w_dim,
-        "resolution": G.resolution,
-        "init_kwargs": G.init_kwargs,
-    }
-    (tmp / "config.json").write_text(json.dumps(config, indent=2))
-    save_file({k: v.contiguous() for k, v in G.state_dict().items()}, str(tmp / "model.safetensors"))
-    os.replace(tmp, path)
-    return path
 
 
 _TORCH_MODULES = tuple(

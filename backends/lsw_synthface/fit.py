@@ -36,6 +36,7 @@ import torch
 from torch.nn import functional as F
 from tqdm import tqdm
 
+from lsw_core.artifacts import write_text
 from lsw_core.interfaces import LANDMARK_FRAME
 from lsw_synthface.nets import (
     EMBEDDER_FILE,
@@ -350,7 +351,5 @@ def fit(config: FitConfig, out: str | os.PathLike, quiet: bool = False, command:
         "metrics": metrics,
         "environment": {"torch": torch.__version__, "python": platform.python_version(), "threads": config.threads},
     }
-    tmp = out / f".{METRICS_FILE}.{os.getpid()}.tmp"
-    tmp.write_text(json.dumps(report, indent=2) + "\n")
-    os.replace(tmp, out / METRICS_FILE)
+    write_text(out / METRICS_FILE, json.dumps(report, indent=2) + "\n")
     return report

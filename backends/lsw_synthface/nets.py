@@ -6,8 +6,10 @@ differentiable) and run the same plain convolutional backbone. They are frozen i
 training loss, where gradients flow through them to the generator, so they are kept small, smooth
 (SiLU, GroupNorm, no batch statistics, no hard argmax) and fast.
 
-Weights are a safetensors file whose metadata holds the architecture (`config`), so loading checks
-that the file fits the network it is loaded into and says what differs.
+Weights are a weights file (`lsw_core.artifacts`) whose metadata holds the architecture (`config`),
+so loading checks that the file fits the network it is loaded into and says what differs. The
+shipped files predate that format (their metadata is `{"config", "metrics"}` alone) and load as
+they are.
 """
 
 from __future__ import annotations
@@ -20,15 +22,15 @@ from typing import Any
 
 import attrs
 import torch
-from safetensors import safe_open
-from safetensors.torch import save_file
 from torch import nn
 from torch.nn import functional as F
 
 from lsw_core.architecture import MAX_DEPTH, MAX_WIDTH, check_int, check_resolution, check_size
+from lsw_core.artifacts import load_checked, read_info, read_tensors, save_weights
 from lsw_core.errors import CheckpointError, LswError
 from lsw_core.interfaces import LANDMARK_FRAME, IdentityEmbedder, ShapeModel
 
+FORMAT = "lsw-synthface-net"
 EMBEDDER_FILE = "embedder.safetensors"
 REGRESSOR_FILE = "regressor.safetensors"
 
@@ -203,39 +205,30 @@ def save_net(
     net: nn.Module, path: str | os.PathLike, dtype: torch.dtype = torch.float16, metrics: dict[str, Any] | None = None
 ) -> Path:
     """Write `net`'s weights (floating tensors as `dtype`; half precision keeps the shipped files
-    small) and its architecture (`net.config()`) to a safetensors file, atomically (a temporary
-    file in the same folder, then a rename). Loading converts back to the network's precision."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    metadata = {"config": json.dumps(net.config(), sort_keys=True)}
-    if metrics is not None:
-        metadata["metrics"] = json.dumps(metrics, sort_keys=True)
-    state = net.state_dict()
-    tensors = {k: (v.to(dtype) if v.is_floating_point() else v).detach().cpu().contiguous() for k, v in state.items()}
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    small) and its architecture (`net.config()`) to a weights file, atomically. Loading converts
+    back to the network's precision."""
+    tensors = {k: v.to(dtype) if v.is_floating_point() else v for k, v in net.state_dict().items()}
+    info = {"config": net.config(), **({"metrics": metrics} if metrics is not None else {})}
+    return save_weights(path, tensors, format=FORMAT, **info)
+
+
+def _legacy(meta: dict[str, str]) -> dict[str, Any]:
+    """Files written before the common weights-file format (the shipped ones): the architecture
+    and metrics as JSON strings, each its own metadata entry."""
+    if "config" not in meta:
+        raise CheckpointError("expected a synthface network file with a 'config' entry, found none")
     try:
-        save_file(tensors, str(tmp), metadata=metadata)
-        os.chmod(tmp, 0o644)  # package data must be readable by everyone who installs it
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
+        return {k: json.loads(meta[k]) for k in ("config", "metrics") if k in meta}
+    except ValueError as exc:
+        raise CheckpointError(f"damaged synthface network config ({type(exc).__name__}: {exc})") from None
 
 
 def read_config(path: str | os.PathLike) -> dict[str, Any]:
     """The architecture stored in a weights file written by `save_net`."""
-    path = Path(path)
-    if not path.is_file():
+    if not Path(path).is_file():
         raise CheckpointError(f"weights file not found: {path}")
+    config = read_info(path, FORMAT, what="a synthface network file", legacy=_legacy)["config"]
     try:
-        with safe_open(str(path), framework="pt") as f:
-            meta = f.metadata() or {}
-    except Exception as exc:
-        raise CheckpointError(f"{path}: expected a safetensors file, could not read it ({exc})") from exc
-    if "config" not in meta:
-        raise CheckpointError(f"{path}: expected a synthface network file with a 'config' entry, found none")
-    try:
-        config = json.loads(meta["config"])
         _check_bounds(config, str(path))
     except (ValueError, TypeError, KeyError, AttributeError) as exc:
         raise CheckpointError(f"{path}: damaged synthface network config ({type(exc).__name__}: {exc})") from None
@@ -261,8 +254,6 @@ def _check_bounds(config: dict[str, Any], source: str) -> None:
 def load_net(net: nn.Module, path: str | os.PathLike) -> nn.Module:
     """Load weights written by `save_net` into `net`, after checking the stored architecture equals
     `net`'s; returns `net` in eval mode."""
-    from safetensors.torch import load_file
-
     stored = read_config(path)
     expected = json.loads(json.dumps(net.config()))  # tuples become lists, as in the file
     if stored != expected:
@@ -271,7 +262,7 @@ def load_net(net: nn.Module, path: str | os.PathLike) -> nn.Module:
             f"{path}: architecture differs from the network it is loaded into: "
             + "; ".join(f"{k}: file has {stored.get(k)!r}, network has {expected.get(k)!r}" for k in keys)
         )
-    net.load_state_dict(load_file(str(path)))
+    load_checked(net, read_tensors(path, "synthface network weights"), source=str(path), what=type(net).__name__)
     return net.eval()
 
 

@@ -14,6 +14,8 @@ from lsw_core.errors import LswError
 from lsw_core.imageio import save_gif, save_image, stack_rows
 from lsw_core.latents import read_latents
 from lsw_core.outputs import check_output
+from lsw_core.photo.io import to_tensor
+from lsw_core.photo.record import load_swap_record, record_path
 from lsw_core.plugins import load_generator
 
 
@@ -36,6 +38,10 @@ from lsw_core.plugins import load_generator
 def edit(latents, generator, checkpoint, generator_pairs, direction, component, strengths, groups, out):
     """Edit W+ LATENTS (.npy [B, num_ws, w_dim], e.g. from `lsw swap --save-latents`) along an
     InterFaceGAN direction or a GANSpace component; writes one row per latent (and a GIF for one).
+
+    The latents of a photo swap (with LATENTS.swap.safetensors beside them, written by `lsw swap
+    --save-latents`) are rendered with the generator tuned on the swapped pair, at the target's
+    view, and pasted back into the target photo.
 
     \b
     Examples:
@@ -63,10 +69,17 @@ def edit(latents, generator, checkpoint, generator_pairs, direction, component, 
         if any(g not in known for g in names):
             raise LswError(f"unknown layer group in {names}; this generator has {list(known)}")
         rows = [r for g in names for r in known[g]]
-    with torch.no_grad():
-        frames = torch.stack(
-            [G.synthesis(apply_direction(ws, vector, v * scale, rows), noise_mode="const") for v in values], dim=1
-        )
+    record = record_path(latents)
+    if record.is_file():
+        if len(ws) != 1:
+            raise LswError(f"{latents}: a photo swap record is for one swapped code, the file has {len(ws)}")
+        swap = load_swap_record(record, G)
+        frames = torch.cat([to_tensor(swap.render(apply_direction(ws, vector, v * scale, rows))) for v in values])[None]
+    else:
+        with torch.no_grad():
+            frames = torch.stack(
+                [G.synthesis(apply_direction(ws, vector, v * scale, rows), noise_mode="const") for v in values], dim=1
+            )
     out = Path(out)
     save_image(stack_rows(list(frames)), out)
     if len(ws) == 1:

@@ -4,14 +4,16 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import click
 
+from lsw_core.artifacts import write_json, write_text
 from lsw_core.cli.options import checkpoint_option, component_options, generator_options_option
 from lsw_core.evaluation import evaluate_triples, find_triples, markdown_table
 from lsw_core.mixer_eval import evaluate_mixer
 from lsw_core.outputs import check_output
-from lsw_core.plugins import load_generator, load_identity_embedder, load_shape_model
+from lsw_core.plugins import load_identity_embedder, load_shape_model
 from lsw_core.swapper import Swapper
 
 EVAL_EMBEDDER = "dlib-resnet"  # differs from the training embedder and needs no user checkpoint
@@ -103,22 +105,14 @@ def evaluate(
             out,
         )
         return
-    options = component_options(checkpoint, generator_pairs)
-    generator = None
-    if options:
-        from lsw_core.checkpoint import read_config
-
-        generator = load_generator(read_config(mixer_dir)["backend"], **options)
-    swapper = Swapper.from_folder(mixer_dir, generator=generator)
+    swapper = Swapper.from_folder(mixer_dir, **component_options(checkpoint, generator_pairs))
     E = load_identity_embedder(embedder, **component_options(embedder_checkpoint, embedder_pairs)) if embedder else None
     S = load_shape_model(shape_model, **component_options(shape_model_checkpoint, shape_pairs)) if shape_model else None
-    if not hasattr(swapper.generator, "ground_truth") and (E is None or S is None):
+    if not swapper.generator.has_ground_truth and (E is None or S is None):
         raise click.UsageError("this generator has no ground truth: pass --embedder and --shape-model")
     result = evaluate_mixer(swapper, pairs=pairs, seed=seed, embedder=E, shape_model=S)
     text = json.dumps(result, indent=2)
     if out:
-        from lsw_core.checkpoint import write_json
-
         write_json(out, result)
     click.echo(text)
 
@@ -136,17 +130,7 @@ def _evaluate_triples(
     S = load_shape_model(shape_model, **shape_options)
     result = evaluate_triples(folder, E, S, device=device)
     result.update(embedder=embedder, shape_model=shape_model, training_embedder=training_embedder)
-    from pathlib import Path
-
-    from lsw_core.checkpoint import atomic_write, write_json
-
-    text = markdown_table(result)
-    table_path = Path(table) if table else Path(folder) / "metrics.md"
-
-    def write(tmp: str) -> None:
-        Path(tmp).write_text(text)
-
-    atomic_write(table_path, write)
+    write_text(Path(table) if table else Path(folder) / "metrics.md", markdown_table(result))
     if out:
         write_json(out, result)
     click.echo(json.dumps(result, indent=2))

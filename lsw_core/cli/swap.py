@@ -8,20 +8,19 @@ import click
 import numpy as np
 import torch
 
-from lsw_core.checkpoint import read_config
 from lsw_core.cli.options import checkpoint_option, component_options, generator_options_option, parse_options
 from lsw_core.cli.swap_photos import is_image_input, photo_options, run_photo_swap
 from lsw_core.errors import LswError
-from lsw_core.imageio import list_images, load_image, save_gif, save_image, stack_rows, swap_grid
+from lsw_core.imageio import list_images, save_gif, save_image, stack_rows, swap_grid
 from lsw_core.latents import LATENT_SUFFIXES, parse_seeds, read_latents
 from lsw_core.outputs import check_output
 from lsw_core.photo import probe_photo
-from lsw_core.plugins import load_generator, load_inverter
+from lsw_core.plugins import load_inverter
 from lsw_core.swapper import Swapper
 
 
 def parse_input(spec: str, swapper: Swapper) -> tuple[str, torch.Tensor]:
-    """`seed:1,2,3` → ("z", z); `codes.npy` or `.pt` → ("ws", W+); an image file or folder → ("images", ...)."""
+    """`seed:1,2,3` → ("z", z); `codes.npy` or `.pt` → ("ws", W+). (Images go to the photo swapper.)"""
     G = swapper.generator
     if spec.startswith("seed:"):
         return "z", swapper.latents_from_seeds(parse_seeds(spec))
@@ -32,10 +31,7 @@ def parse_input(spec: str, swapper: Swapper) -> tuple[str, torch.Tensor]:
         )
     if path.suffix in LATENT_SUFFIXES:
         return "ws", read_latents(path, G.num_ws, G.w_dim)
-    files = list_images(path) if path.is_dir() else [path]
-    if not files:
-        raise LswError(f"{path}: no images found")
-    return "images", torch.cat([load_image(f, G.resolution) for f in files])
+    raise LswError(f"{spec!r}: expected seed:N, a .npy of W+ codes, an image or a folder of images")
 
 
 @click.command()
@@ -54,13 +50,18 @@ def parse_input(spec: str, swapper: Swapper) -> tuple[str, torch.Tensor]:
 @click.option(
     "--views",
     type=click.IntRange(min=1),
-    help="Camera-aware generators: render N views (a strip PNG and a GIF beside it).",
+    help="Camera-aware generators: render N views (a strip PNG and a GIF beside it; for photos OUT_views.png).",
 )
 @click.option("--inverter", default="pti", show_default=True, help="Inverter for image inputs (see `lsw backends`).")
 @click.option(
     "--inverter-option", "inverter_pairs", multiple=True, metavar="KEY=VALUE", help="Inverter option, repeatable."
 )
-@click.option("--save-latents", is_flag=True, help="Also write the swapped W+ codes to OUT.npy.")
+@click.option(
+    "--save-latents",
+    is_flag=True,
+    help="Also write the swapped W+ codes to OUT.npy (for photos also OUT.swap.safetensors, what `lsw edit` "
+    "needs to render edits with the tuned generator and paste them back: as large as the tuned weights).",
+)
 @photo_options
 def swap(
     source,
@@ -100,62 +101,46 @@ def swap(
       lsw swap a.png b.png --mixer runs/synth --inverter-option schedule=fast --inverter-option encoder=synthface
     """
     check_output(out, folder=Path(source).is_dir() or Path(target).is_dir())
-    config = read_config(mixer_dir)
-    options = component_options(checkpoint, generator_pairs)
-    G = load_generator(generator or config["backend"], **options) if (generator or options) else None
-    swapper = Swapper.from_folder(mixer_dir, generator=G)
+    swapper = Swapper.from_folder(mixer_dir, backend=generator, **component_options(checkpoint, generator_pairs))
     group_list = [g.strip() for g in groups.split(",")] if groups else None
     cameras = None
     if views is not None:
         if swapper.generator.camera is None:
             raise LswError(f"--views needs a camera-aware generator; {swapper.generator.backend_name!r} is 2D")
         cameras = swapper.generator.camera.yaw_sweep(views)
-    if cameras is None and (is_image_input(source) or is_image_input(target)):
+    if is_image_input(source) or is_image_input(target):
         if not (is_image_input(source) and is_image_input(target)):
             raise LswError("image inputs swap pairwise: give images (or folders of them) for both")
         for spec in (source, target):  # damaged or oversized images fail before the inverter loads
             for path in list_images(spec) if Path(spec).is_dir() else [Path(spec)]:
                 probe_photo(path)
         inv = load_inverter(inverter, **parse_options(inverter_pairs))
-        run_photo_swap(swapper, source, target, out, inv, groups=group_list, save_latents=save_latents, **photo)
+        run_photo_swap(swapper, source, target, out, inv, groups=group_list, save_latents=save_latents,
+                       cameras=cameras, **photo)  # fmt: skip
         return
     (kind_s, src), (kind_t, tgt) = parse_input(source, swapper), parse_input(target, swapper)
     out = Path(out)
-
-    if "images" in (kind_s, kind_t):
-        if kind_s != kind_t or len(src) != len(tgt):
-            raise LswError("image inputs swap pairwise: give images (or folders with equally many) for both")
-        inv = load_inverter(inverter, **parse_options(inverter_pairs))
-        result = swapper.swap_images(src, tgt, inv, groups=group_list, cameras=cameras)
-        ws, images = result.ws, result.images
-        src_img, tgt_img = src, tgt
-        pairwise = True
+    if kind_s == kind_t == "z":
+        zs, zt = src.repeat(len(tgt), 1), tgt.repeat_interleave(len(src), 0)
+        ws = swapper.mix_z(zs, zt, group_list)
+        ws_s, ws_t = swapper.wplus_from_z(src), swapper.wplus_from_z(tgt)
     else:
-        if kind_s == kind_t == "z":
-            zs, zt = src.repeat(len(tgt), 1), tgt.repeat_interleave(len(src), 0)
-            ws = swapper.mix_z(zs, zt, group_list)
-            ws_s, ws_t = swapper.wplus_from_z(src), swapper.wplus_from_z(tgt)
-        else:
-            ws_s = swapper.wplus_from_z(src) if kind_s == "z" else src
-            ws_t = swapper.wplus_from_z(tgt) if kind_t == "z" else tgt
-            ws = swapper.mix(ws_s.repeat(len(ws_t), 1, 1), ws_t.repeat_interleave(len(ws_s), 0), group_list)
-        images = swapper.render(ws, cameras)
-        src_img, tgt_img = swapper.render(ws_s, cameras), swapper.render(ws_t, cameras)
-        pairwise = False
+        ws_s = swapper.wplus_from_z(src) if kind_s == "z" else src
+        ws_t = swapper.wplus_from_z(tgt) if kind_t == "z" else tgt
+        ws = swapper.mix(ws_s.repeat(len(ws_t), 1, 1), ws_t.repeat_interleave(len(ws_s), 0), group_list)
+    images = swapper.render(ws, cameras)
+    src_img, tgt_img = swapper.render(ws_s, cameras), swapper.render(ws_t, cameras)
 
     out.parent.mkdir(parents=True, exist_ok=True)
     if cameras is not None:
         # One strip per pair: source, target and swap rows across the views; the swap as a GIF.
         n = images.shape[0]
         for i in range(n):
-            s_i, t_i = (i, i) if pairwise else (i % len(src_img), i // len(src_img))
+            s_i, t_i = i % len(src_img), i // len(src_img)
             path = out if n == 1 else out.with_name(f"{out.stem}_{i:03d}{out.suffix}")
             save_image(stack_rows([src_img[s_i], tgt_img[t_i], images[i]]), path)
             save_gif(images[i], path.with_suffix(".gif"))
         click.echo(f"wrote {n} strip(s) of {views} views and GIF(s) to {out.parent}")
-    elif pairwise:
-        save_image(stack_rows([src_img, tgt_img, images.cpu()]) if len(images) > 1 else images[0], out)
-        click.echo(f"wrote {out}")
     else:
         save_image(
             images[0]

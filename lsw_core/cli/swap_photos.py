@@ -5,14 +5,18 @@ from __future__ import annotations
 
 import functools
 from pathlib import Path
-from typing import Any
 
 import click
 import numpy as np
 
+from lsw_core.camera import Camera
 from lsw_core.errors import LswError
-from lsw_core.imageio import IMAGE_SUFFIXES, list_images
-from lsw_core.photo import PivotCache
+from lsw_core.imageio import IMAGE_SUFFIXES, list_images, save_gif, save_image, stack_rows
+from lsw_core.interfaces import Inverter
+from lsw_core.photo import PhotoSwapper, PivotCache, check_pairs, write_result
+from lsw_core.photo.record import record_path, save_swap_record
+from lsw_core.plugins import load_aligner
+from lsw_core.swapper import Swapper
 
 
 def default_cache_dir() -> Path:
@@ -85,16 +89,16 @@ class StepBar:
 
 
 def run_photo_swap(
-    swapper: Any, source: str, target: str, out: str, inverter: Any, *, groups: list[str] | None, aligned: bool | None,
-    source_face: int | None, target_face: int | None, aligner: str, paste: str, feather: float,
+    swapper: Swapper, source: str, target: str, out: str, inverter: Inverter, *, groups: list[str] | None,
+    aligned: bool | None, source_face: int | None, target_face: int | None, aligner: str, paste: str, feather: float,
     cache_dir: str | None, no_cache: bool, cache_tuned: bool = False, save_latents: bool = False,
+    cameras: Camera | None = None,
 ) -> None:  # fmt: skip
     """Swap photos (or aligned crops): one pair → OUT (+ OUT_aligned beside it for a photo target);
-    a folder on either side → one result per pair in the folder OUT."""
+    a folder on either side → one result per pair in the folder OUT. With `cameras`, also
+    OUT_views.png (source, target and swap rows across the views) and OUT_views.gif. With
+    `save_latents`, OUT.npy and the record `lsw edit` renders edits with (OUT.swap.safetensors)."""
     from tqdm.auto import tqdm
-
-    from lsw_core.photo_swap import PhotoSwapper, check_pairs, write_result
-    from lsw_core.plugins import load_aligner
 
     src_path, tgt_path = Path(source), Path(target)
     sources = list_images(src_path) if src_path.is_dir() else [src_path]
@@ -121,13 +125,21 @@ def run_photo_swap(
     steps = StepBar(None)
     written = []
     for s, t in tqdm(pairs, desc="swap", unit="pair", disable=None if len(pairs) > 1 else True):
-        result = photo_swapper.swap(prepare(s, source_face), prepare(t, target_face), groups=groups, progress=steps)
+        result = photo_swapper.swap(
+            prepare(s, source_face), prepare(t, target_face), groups=groups, cameras=cameras, progress=steps
+        )
         steps.close()
         path = out / f"{s.stem}__{t.stem}.png" if batch else out
         written += write_result(result, path)
+        if result.views is not None:
+            views = path.with_name(f"{path.stem}_views{path.suffix}")
+            save_image(stack_rows(list(result.views)), views)
+            save_gif(result.views[-1], views.with_suffix(".gif"))
+            written += [views, views.with_suffix(".gif")]
         if save_latents:
             np.save(path.with_suffix(".npy"), result.ws.numpy())
-            written.append(path.with_suffix(".npy"))
+            written += [path.with_suffix(".npy"), save_swap_record(record_path(path.with_suffix(".npy")), result,
+                                                                   swapper.generator, paste=paste, feather=feather)]  # fmt: skip
         hits = sum(result.cache_hits)
         psnr = result.metrics.get("psnr")
         quality = f", reconstruction PSNR {min(psnr):.1f} dB" if psnr else ""

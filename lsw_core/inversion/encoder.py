@@ -23,8 +23,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from lsw_core.architecture import MAX_WIDTH, check_int, check_resolution, check_size
+from lsw_core.artifacts import fingerprint, load_checked, read_info, read_tensors, save_weights
 from lsw_core.errors import CheckpointError, LswError
-from lsw_core.interfaces import Generator
+from lsw_core.interfaces import Generator, LatentEncoder
 from lsw_core.inversion.loss import ramped_lr
 from lsw_core.validators import choice, integer, number, optional
 
@@ -70,7 +71,7 @@ def resize(images: torch.Tensor, resolution: int) -> torch.Tensor:
     return F.interpolate(images, size=(resolution, resolution), mode="area" if size > resolution else "bilinear")
 
 
-class LatentEncoder(nn.Module):
+class ConvLatentEncoder(LatentEncoder):
     """Image [B, 3, R, R] in [-1, 1] → w [B, w_dim]. The image is area-resized to `resolution`,
     standardised by the training samples' mean image and spread (buffers), halved by stride-2 conv
     blocks down to 4×4 (`channels` doubling up to `max_channels`), and a two-layer head predicts w
@@ -99,7 +100,6 @@ class LatentEncoder(nn.Module):
         self.register_buffer("image_std", torch.ones(()))
         self.register_buffer("w_mean", torch.zeros(w_dim))
         self.register_buffer("w_std", torch.ones(w_dim))
-        #: (backend name, generator fingerprint) of the weights it was trained on, when known.
         self.trained_for: tuple[str, str] | None = None
 
     def config(self) -> dict[str, int]:
@@ -110,28 +110,8 @@ class LatentEncoder(nn.Module):
         """The head's output: w standardised by `w_mean` / `w_std` (what training regresses)."""
         return self.head(self.features((resize(images, self.resolution) - self.image_mean) / self.image_std))
 
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
-        if images.ndim != 4 or images.shape[1] != 3:
-            raise LswError(f"encoder: expected images [B, 3, H, W], got {tuple(images.shape)}")
+    def _encode(self, images: torch.Tensor) -> torch.Tensor:
         return self.w_mean + self.w_std * self.standardised(images.to(self.w_mean.dtype))
-
-    def check_generator(self, generator: Generator) -> None:
-        """Raise a `CheckpointError` unless this encoder was trained for `generator`'s weights."""
-        from lsw_core.photo import generator_fingerprint
-
-        if generator.w_dim != self.w_dim:
-            raise CheckpointError(
-                f"latent encoder: predicts w of {self.w_dim} dims, the generator's w has {generator.w_dim}"
-            )
-        if self.trained_for is None:
-            return
-        actual = (generator.backend_name, generator_fingerprint(generator))
-        names_differ = all((actual[0], self.trained_for[0])) and actual[0] != self.trained_for[0]
-        if names_differ or actual[1] != self.trained_for[1]:  # a generator built directly has no name
-            raise CheckpointError(
-                f"latent encoder: trained for generator {self.trained_for[0]!r} (weights {self.trained_for[1]}), "
-                f"not for {actual[0]!r} (weights {actual[1]}); train one for these weights with `lsw encoder train`"
-            )
 
 
 def _render_pool(
@@ -139,7 +119,7 @@ def _render_pool(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """`pool_size` (image at the encoder resolution [N, 3, r, r], w [N, w_dim]) on the CPU (float32:
     pool_size·3·r²·4 bytes, 1.2 GB for the defaults)."""
-    device = generator.w_avg.device
+    device = generator.device
     rng = torch.Generator().manual_seed(config.seed)
     images, ws = [], []
     chunks = math.ceil(config.pool_size / 50)
@@ -162,23 +142,21 @@ def train_encoder(
     generator: Generator,
     config: EncoderConfig = EncoderConfig(),
     progress: Callable[[str, int, int], None] | None = None,
-) -> tuple[LatentEncoder, dict[str, Any]]:
-    """Train a `LatentEncoder` for `generator` on its own samples. Returns it (in eval mode, on the
+) -> tuple[ConvLatentEncoder, dict[str, Any]]:
+    """Train a `ConvLatentEncoder` for `generator` on its own samples. Returns it (in eval mode, on the
     generator's device) and metrics: the held-out standardised w error (1.0 = no better than always
     guessing the mean), the steps run and the seconds spent rendering and training."""
-    from lsw_core.photo import generator_fingerprint
-
     start = time.perf_counter()
-    device = generator.w_avg.device
+    device = generator.device
     generator = generator.eval()
     images, ws = _render_pool(generator, config, progress)
     rendered = time.perf_counter()
     train_images, val_images = images[: -config.held_out], images[-config.held_out :]
     train_ws, val_ws = ws[: -config.held_out], ws[-config.held_out :]
     torch.manual_seed(config.seed)  # the initial weights
-    encoder = LatentEncoder(w_dim=generator.w_dim, resolution=config.resolution, channels=config.channels,
+    encoder = ConvLatentEncoder(w_dim=generator.w_dim, resolution=config.resolution, channels=config.channels,
                             max_channels=config.max_channels, hidden=config.hidden)  # fmt: skip
-    encoder.trained_for = (generator.backend_name, generator_fingerprint(generator))
+    encoder.trained_for = (generator.backend_name, fingerprint(generator))
     encoder.image_mean.copy_(train_images.mean(dim=0))
     encoder.image_std.copy_((train_images - encoder.image_mean).std().clamp_min(1e-6))
     encoder.w_mean.copy_(train_ws.mean(dim=0))
@@ -213,7 +191,7 @@ def train_encoder(
     return encoder, metrics
 
 
-def _standardised_error(encoder: LatentEncoder, images: torch.Tensor, ws: torch.Tensor) -> float:
+def _standardised_error(encoder: ConvLatentEncoder, images: torch.Tensor, ws: torch.Tensor) -> float:
     """Mean squared error of the standardised w on held-out samples."""
     device = encoder.w_mean.device
     with torch.no_grad():
@@ -224,72 +202,63 @@ def _standardised_error(encoder: LatentEncoder, images: torch.Tensor, ws: torch.
     return float(torch.cat(errors).mean())
 
 
-def save_encoder(path: str | os.PathLike, encoder: LatentEncoder, metrics: dict | None = None) -> None:
-    """Write the encoder's weights (half precision) to a safetensors file, atomically, with its
-    architecture, the generator it belongs to (`trained_for`) and `metrics` in the metadata."""
-    from safetensors.torch import save_file
-
-    from lsw_core.checkpoint import atomic_write
-
+def save_encoder(path: str | os.PathLike, encoder: ConvLatentEncoder, metrics: dict | None = None) -> None:
+    """Write the encoder's weights (half precision) to a weights file (`lsw_core.artifacts`) with its
+    architecture, the generator it belongs to (`trained_for`) and `metrics`."""
     if encoder.trained_for is None:
         raise LswError("save_encoder: the encoder does not say which generator it was trained for")
-    metadata = {
-        "format": FORMAT,
-        "config": json.dumps(encoder.config(), sort_keys=True),
-        "backend": encoder.trained_for[0],
-        "generator_fingerprint": encoder.trained_for[1],
-        "metrics": json.dumps(metrics or {}, sort_keys=True),
-    }
     # weights in half precision; the standardisation buffers stay float32 (tiny images vary little)
-    tensors = {k: (t.float() if k in STATISTICS else t.half()).detach().cpu().contiguous()
-               for k, t in encoder.state_dict().items()}  # fmt: skip
-    atomic_write(path, lambda tmp: save_file(tensors, tmp, metadata=metadata))
+    tensors = {k: (t.float() if k in STATISTICS else t.half()) for k, t in encoder.state_dict().items()}
+    save_weights(path, tensors, format=FORMAT, config=encoder.config(), backend=encoder.trained_for[0],
+                 generator_fingerprint=encoder.trained_for[1], metrics=metrics or {})  # fmt: skip
+
+
+def _legacy_metadata(meta: dict[str, str]) -> dict[str, Any]:
+    """Encoder files written before the common weights-file format: the architecture and metrics as
+    JSON strings, backend and fingerprint as plain strings, each its own metadata entry."""
+    if meta.get("format") != FORMAT:
+        raise CheckpointError(f"not a latent encoder file (format {meta.get('format')!r}, expected {FORMAT!r})")
+    try:
+        return {"config": json.loads(meta["config"]), "backend": meta["backend"],
+                "generator_fingerprint": meta["generator_fingerprint"], "metrics": json.loads(meta.get("metrics", "{}"))}  # fmt: skip
+    except (KeyError, ValueError):
+        return {}
 
 
 def read_encoder_metadata(path: str | os.PathLike) -> dict[str, Any]:
-    """The metadata of an encoder file; a clear error when it is not one."""
-    from safetensors import safe_open
-
-    try:
-        with safe_open(str(path), framework="pt") as f:
-            meta = f.metadata() or {}
-    except Exception as exc:
-        raise CheckpointError(f"{path}: expected a latent encoder safetensors file, could not read it ({exc})") from exc
-    if meta.get("format") != FORMAT:
-        raise CheckpointError(f"{path}: not a latent encoder file (format {meta.get('format')!r}, expected {FORMAT!r})")
+    """The architecture, generator (`backend`, `generator_fingerprint`) and metrics of an encoder
+    file; a clear error when it is not one."""
+    meta = read_info(path, FORMAT, what="a latent encoder file", legacy=_legacy_metadata)
     expected = {"w_dim", "resolution", "channels", "max_channels", "hidden"}
-    try:
-        config = json.loads(meta["config"])
-        ok = set(config) == expected and all(isinstance(v, int) and 0 < v <= 65536 for v in config.values())
-        backend, fingerprint = meta["backend"], meta["generator_fingerprint"]
-        metrics = json.loads(meta.get("metrics", "{}"))
-    except (KeyError, ValueError, TypeError, AttributeError):
-        ok = False
+    config = meta.get("config")
+    ok = (
+        isinstance(config, dict)
+        and set(config) == expected
+        and all(isinstance(v, int) and 0 < v <= 65536 for v in config.values())
+        and isinstance(meta.get("backend"), str)
+        and isinstance(meta.get("generator_fingerprint"), str)
+        and isinstance(meta.get("metrics", {}), dict)
+    )
     if not ok:
         raise CheckpointError(
             f"{path}: damaged latent encoder metadata: expected an architecture with {sorted(expected)} "
             "(positive integers), the generator's backend name and its weights fingerprint"
         )
-    return {**meta, "config": config, "backend": backend, "generator_fingerprint": fingerprint, "metrics": metrics}
+    return {"metrics": {}, **meta}
 
 
-def load_encoder(path: str | os.PathLike) -> LatentEncoder:
+def load_encoder(path: str | os.PathLike) -> ConvLatentEncoder:
     """Load an encoder file (on the CPU, in eval mode)."""
-    from safetensors.torch import load_file
-
     meta = read_encoder_metadata(path)
     config = meta["config"]
     check_resolution("encoder resolution", config["resolution"], source=str(path))
     for name in ("w_dim", "channels", "max_channels", "hidden"):
         check_int(f"encoder {name}", config[name], 1, MAX_WIDTH, source=str(path))
-    check_size(lambda: LatentEncoder(**config), what="latent encoder", source=str(path))
-    encoder = LatentEncoder(**config)
+    check_size(lambda: ConvLatentEncoder(**config), what="latent encoder", source=str(path))
+    encoder = ConvLatentEncoder(**config)
     encoder.trained_for = (meta["backend"], meta["generator_fingerprint"])
-    state = load_file(str(path))
-    try:
-        encoder.load_state_dict({k: t.float() for k, t in state.items()})
-    except RuntimeError as exc:
-        raise CheckpointError(f"{path}: weights do not match the recorded encoder architecture ({exc})") from exc
+    load_checked(encoder, read_tensors(path, "latent encoder weights"), source=str(path),
+                 what="the recorded encoder architecture", convert=lambda t: t.float())  # fmt: skip
     return encoder.eval().requires_grad_(False)
 
 

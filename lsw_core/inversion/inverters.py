@@ -9,6 +9,7 @@ import attrs
 import torch
 from torch import nn
 
+from lsw_core.artifacts import fingerprint
 from lsw_core.errors import LswError
 from lsw_core.interfaces import Generator, Inversion, Inverter
 from lsw_core.inversion.encoder import resolve_encoder
@@ -28,9 +29,14 @@ def _split_options(cls: type, prefix: str, options: dict[str, Any]) -> dict[str,
     return picked
 
 
+def _component_key(perceptual: nn.Module | None, encoder: nn.Module | None) -> tuple[str, ...]:
+    """What identifies the perceptual loss (its class) and the latent encoder (its weights)."""
+    return (type(perceptual).__name__, *([fingerprint(encoder)] if encoder is not None else []))
+
+
 class ProjectionInverter(Inverter):
     """Projection into W (`space="w"`) or W+ (`space="wplus"`) with a pixel + perceptual loss, from
-    a latent encoder's guess when `config.init` is "encoder"."""
+    a latent encoder's guess when `config.init` is "encoder". Nothing to refine."""
 
     def __init__(
         self, config: ProjectionConfig, perceptual: nn.Module | None, progress: Progress | None = None,
@@ -41,17 +47,18 @@ class ProjectionInverter(Inverter):
         self.progress = progress
         self.encoder = encoder
 
-    def _invert(self, generator: Generator, images: torch.Tensor, **kwargs: Any) -> Inversion:
-        progress = kwargs.get("progress", self.progress)
-        return project(generator, images, self.config, self.perceptual, progress, self.encoder)
+    def cache_key(self, generator: Generator, stage: str = "project") -> tuple:
+        return (type(self).__name__, self.config, *_component_key(self.perceptual, self.encoder))
+
+    def _project(self, generator: Generator, images: torch.Tensor, *, progress: Progress | None) -> Inversion:
+        return project(generator, images, self.config, self.perceptual, progress or self.progress, self.encoder)
 
 
 class PTIInverter(Inverter):
-    """PTI: project every image to a W pivot, then tune one copy of the generator on all pivots at once.
+    """PTI: project every image to a W pivot, then tune one copy of the generator on all pivots at once
+    (`refine`)."""
 
-    `invert(generator, images, pivots=...)` skips projection when the pivots are already known (from
-    the pivot cache), and `tune=False` stops after projection.
-    """
+    refines = True
 
     def __init__(
         self,
@@ -71,17 +78,17 @@ class PTIInverter(Inverter):
         self.progress = progress
         self.encoder = encoder
 
-    def project(self, generator: Generator, images: torch.Tensor, progress: Progress | None = None) -> Inversion:
+    def cache_key(self, generator: Generator, stage: str = "project") -> tuple:
+        if stage == "refine":
+            return (self.tuning,)
+        return (type(self).__name__, self.projection, *_component_key(self.perceptual, self.encoder))
+
+    def _project(self, generator: Generator, images: torch.Tensor, *, progress: Progress | None) -> Inversion:
         return project(generator, images, self.projection, self.perceptual, progress or self.progress, self.encoder)
 
-    def _invert(
-        self, generator: Generator, images: torch.Tensor, pivots: Inversion | None = None, tune_generator: bool = True,
-        progress: Progress | None = None,
-    ) -> Inversion:  # fmt: skip
-        if pivots is None:
-            pivots = self.project(generator, images, progress)
-        if not tune_generator:
-            return pivots
+    def _refine(
+        self, generator: Generator, pivots: Inversion, images: torch.Tensor, *, progress: Progress | None
+    ) -> Inversion:
         return tune(generator, pivots, images, self.tuning, self.perceptual, progress or self.progress)
 
 

@@ -22,7 +22,7 @@ Progress = Callable[[int, int, dict], None]
 
 def w_statistics(generator: Generator, samples: int, seed: int = 0) -> tuple[torch.Tensor, float]:
     """Mean w [w_dim] and its spread σ_w (root mean squared distance to the mean) from `samples` mapped z."""
-    device = generator.w_avg.device
+    device = generator.device
     z = torch.randn(samples, generator.z_dim, generator=torch.Generator().manual_seed(seed)).to(device)
     with torch.no_grad():
         w = generator.mapping(z)[:, 0]

@@ -9,10 +9,11 @@ import numpy as np
 from lsw_align.detector import DlibFaceDetector
 from lsw_align.ffhq import align_ffhq
 from lsw_core.errors import ImageError
-from lsw_core.photo import AlignedFace
+from lsw_core.interfaces import Aligner
+from lsw_core.photo.geometry import AlignedFace
 
 
-class DlibFfhqAligner:
+class DlibFfhqAligner(Aligner):
     """`align(photo, resolution, face_index=None)` → `AlignedFace`. Faces are numbered by decreasing
     size; by default the largest is taken."""
 
@@ -21,19 +22,17 @@ class DlibFfhqAligner:
     ) -> None:
         self.detector = DlibFaceDetector(predictor=predictor, upsample=upsample, min_score=min_score)
 
-    def align(
-        self, photo: np.ndarray, resolution: int, face_index: int | None = None, name: str = "photo"
-    ) -> AlignedFace:
+    def _align(self, photo: np.ndarray, resolution: int, face_index: int | None) -> AlignedFace:
         faces = self.detector.detect(photo)
         h, w = photo.shape[:2]
         if not faces:
             raise ImageError(
-                f"{name}: no face found ({w}×{h} pixels); use a photo with a visible, roughly frontal face"
+                f"no face found ({w}×{h} pixels); use a photo with a visible, roughly frontal face"
                 " at least ~80 px wide, or pass an already aligned crop"
             )
         index = 0 if face_index is None else face_index
         if not 0 <= index < len(faces):
-            raise ImageError(f"{name}: face {index} requested, but {len(faces)} face(s) found (0 = largest)")
+            raise ImageError(f"face {index} requested, but {len(faces)} face(s) found (0 = largest)")
         face = faces[index]
         return align_ffhq(photo, face.landmarks, resolution, box=face.box, face_index=index)
 

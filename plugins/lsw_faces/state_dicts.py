@@ -9,6 +9,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from lsw_core.artifacts import load_checked
 from lsw_core.errors import CheckpointError
 from lsw_core.torchfile import load_torch_file
 
@@ -41,18 +42,4 @@ def strip_prefix(state: dict[str, torch.Tensor], prefix: str) -> dict[str, torch
 def load_exact(module: nn.Module, state: dict[str, torch.Tensor], *, what: str) -> None:
     """`load_state_dict(strict=True)` with shape checks, raising one `CheckpointError` naming the
     first missing, unexpected or mis-shaped keys."""
-    own = module.state_dict()
-    missing = [k for k in own if k not in state]
-    unexpected = [k for k in state if k not in own]
-    wrong = [
-        f"{k} {list(state[k].shape)} (expected {list(own[k].shape)})"
-        for k in own
-        if k in state and state[k].shape != own[k].shape
-    ]
-    if missing or unexpected or wrong:
-        parts = []
-        for label, keys in (("missing", missing), ("unexpected", unexpected), ("wrong shape", wrong)):
-            if keys:
-                parts.append(f"{label}: {', '.join(keys[:3])}{' ...' if len(keys) > 3 else ''} ({len(keys)})")
-        raise CheckpointError(f"{what}: checkpoint does not match the architecture; " + "; ".join(parts))
-    module.load_state_dict(state, strict=True)
+    load_checked(module, state, source=what, what="the architecture")

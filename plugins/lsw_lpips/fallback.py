@@ -8,14 +8,14 @@ with it reach a similar PSNR but may look softer than with LPIPS.
 from __future__ import annotations
 
 import torch
-from torch import nn
 
+from lsw_core.interfaces import PerceptualLoss
 from lsw_core.inversion.quality import ssim
 
 
-class PixelSSIM(nn.Module):
+class PixelSSIM(PerceptualLoss):
     """Pixel + SSIM distance between two image batches in [-1, 1] → [B]."""
 
-    def forward(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    def _distance(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         mse = ((a - b) / 2).square().flatten(1).mean(dim=1)
         return mse + (1 - ssim(a, b)) / 2

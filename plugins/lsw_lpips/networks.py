@@ -12,6 +12,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from lsw_core.interfaces import PerceptualLoss
+
 # Layer index (in `features`) after which each of the five feature maps is taken.
 ALEX_TAPS = (1, 4, 7, 9, 11)
 VGG_TAPS = (3, 8, 15, 22, 29)
@@ -53,7 +55,7 @@ def _unit_normalise(x: torch.Tensor, eps: float = 1e-10) -> torch.Tensor:
     return x / (x.square().sum(dim=1, keepdim=True).sqrt() + eps)
 
 
-class LPIPS(nn.Module):
+class LPIPS(PerceptualLoss):
     """Learned perceptual distance between two image batches in [-1, 1] → [B].
 
     `trunk` is "alex" or "vgg". All parameters are frozen; gradients still flow to the inputs, so the
@@ -90,7 +92,7 @@ class LPIPS(nn.Module):
                 break
         return out
 
-    def forward(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    def _distance(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         dist = a.new_zeros(a.shape[0])
         for fa, fb, w in zip(self.feature_maps(a), self.feature_maps(b), self.heads):
             dist = dist + ((fa - fb).square() * w).sum(dim=1).mean(dim=(1, 2))

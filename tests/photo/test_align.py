@@ -64,7 +64,7 @@ def test_choosing_among_several_faces(aligner, astronaut):
 def test_photo_without_a_face_is_a_clear_error(aligner):
     scenery = skimage_data.coffee()
     with pytest.raises(ImageError, match="no face found"):
-        aligner.align(scenery, 64, name="coffee.png")
+        aligner.align(scenery, 64)
 
 
 def test_grayscale_and_tiny_photos(aligner, astronaut):

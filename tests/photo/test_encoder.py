@@ -10,7 +10,7 @@ from safetensors.torch import save_file
 
 from lsw_core.errors import CheckpointError, LswError
 from lsw_core.inversion import ProjectionConfig, project, psnr
-from lsw_core.inversion.encoder import EncoderConfig, LatentEncoder, load_encoder, save_encoder, train_encoder
+from lsw_core.inversion.encoder import ConvLatentEncoder, EncoderConfig, load_encoder, save_encoder, train_encoder
 from lsw_core.plugins import load_generator, load_inverter, registry
 from lsw_lpips import PixelSSIM
 from tests.conftest import run_lsw
@@ -70,14 +70,14 @@ def test_encoder_file_round_trip_refuses_other_generators(tmp_path, tiny_generat
     with pytest.raises(CheckpointError, match="trained for generator"):
         project(other, images, ProjectionConfig(steps=0, init="encoder"), PixelSSIM(), encoder=loaded)
     with pytest.raises(CheckpointError, match="w of 16 dims"):
-        LatentEncoder(w_dim=16).check_generator(load_generator("synthface"))
+        ConvLatentEncoder(w_dim=16).check_generator(load_generator("synthface"))
 
 
 def test_encoder_reads_images_of_any_size(tiny_generator):
     encoder, _ = train_encoder(tiny_generator, EncoderConfig(resolution=64, pool_size=100, steps=2))  # 32 px up
     for size in (16, 32, 64, 128):
         assert encoder(torch.zeros(2, 3, size, size)).shape == (2, tiny_generator.w_dim)
-    with pytest.raises(LswError, match=r"expected images \[B, 3, H, W\]"):
+    with pytest.raises(LswError, match=r"images: expected shape \[B, 3, \*, \*\]"):
         encoder(torch.zeros(3, 32, 32))
 
 

@@ -69,7 +69,7 @@ def test_pti_reuses_given_pivots_and_regularises_locality(tiny_generator):
     _, images = targets(G, seed=13)
     pivots = project(G, images, ProjectionConfig(steps=20, lr=2e-2), PixelSSIM())
     inverter = load_inverter("pti", perceptual="pixel-ssim", tuning_steps=5, tuning_locality_weight=0.1)
-    out = inverter.invert(G, images, pivots=pivots)
+    out = inverter.refine(G, pivots, images)
     assert torch.equal(out.ws, pivots.ws)
     assert out.metrics["projection_steps"] == 20 and out.metrics["steps"] == 5
 

@@ -13,7 +13,7 @@ import lsw_core.plugins
 from lsw_core.checkpoint import mixer_config, save_mixer
 from lsw_core.errors import LswError
 from lsw_core.mixer import LatentMixer
-from lsw_core.photo import PivotCache, load_photo
+from lsw_core.photo import PhotoSwapper, PivotCache, load_photo
 from lsw_core.plugins import hookimpl, load_aligner, load_inverter
 from lsw_core.swapper import Swapper
 
@@ -68,7 +68,8 @@ def test_photo_pair_is_pasted_back_at_the_target_size_and_cached(mixer_dir, phot
     cache = PivotCache(tmp_path / "cache")
     inverter = load_inverter("pti", **FAST_PTI)
     aligner = load_aligner("dlib-ffhq")
-    first = swapper.swap(photos / "a.png", photos / "b.jpg", inverter=inverter, aligner=aligner, cache=cache)
+    photo_swapper = PhotoSwapper(swapper, inverter, aligner=aligner, cache=cache)
+    first = photo_swapper.swap(photos / "a.png", photos / "b.jpg")
     target = load_photo(photos / "b.jpg")
     assert first.aligned.shape == (32, 32, 3)
     assert first.pasted.shape == target.shape
@@ -76,7 +77,7 @@ def test_photo_pair_is_pasted_back_at_the_target_size_and_cached(mixer_dir, phot
     changed = np.any(first.pasted != target, axis=-1)
     ys, xs = np.nonzero(changed)
     assert changed.any() and xs.min() > 150 and xs.max() < 500 and ys.max() < 250  # only around the face
-    again = swapper.swap_photos(photos / "a.png", photos / "b.jpg", inverter, aligner=aligner, cache=cache)
+    again = photo_swapper.swap(photos / "a.png", photos / "b.jpg")
     assert again.cache_hits == (True, True)
     assert again.seconds["invert"] < first.seconds["invert"]
 
@@ -90,9 +91,9 @@ def test_aligned_crops_swap_without_paste_back(mixer_dir, tmp_path):
 
     with torch.no_grad():
         crops = [from_tensor(G.synthesis(G.mapping(torch.randn(1, 16)))) for _ in range(2)]
-    result = swapper.swap(crops[0], crops[1], inverter=load_inverter("w", steps=3, perceptual="pixel-ssim"))
+    result = PhotoSwapper(swapper, load_inverter("w", steps=3, perceptual="pixel-ssim")).swap(crops[0], crops[1])
     assert result.pasted is None and result.aligned.shape == (32, 32, 3)
-    with pytest.raises(LswError, match="two W\\+ code tensors or two photos/crops, got one of each"):
+    with pytest.raises(LswError, match="expected two W\\+ code tensors; swap photos"):
         swapper.swap(G.mapping(torch.randn(1, 16)), crops[1])
 
 
@@ -152,8 +153,7 @@ def test_cli_bad_photos_exit_2_with_one_line(mixer_dir, photos, tmp_path, case, 
 def test_camera_aware_swap_renders_at_the_targets_fitted_view(tmp_path):
     import torch
 
-    from lsw_core.photo import from_tensor
-    from lsw_core.photo_swap import PhotoSwapper
+    from lsw_core.photo import PhotoSwapper, from_tensor
 
     G = TinyGenerator(camera=True).eval()
     mixer = LatentMixer(num_rows=G.num_ws, w_dim=G.w_dim)
@@ -178,8 +178,7 @@ def test_camera_aware_swap_renders_at_the_targets_fitted_view(tmp_path):
 def test_cached_tuned_generator_reproduces_the_swap(mixer_dir, tmp_path):
     import torch
 
-    from lsw_core.photo import from_tensor
-    from lsw_core.photo_swap import PhotoSwapper
+    from lsw_core.photo import PhotoSwapper, from_tensor
 
     swapper = Swapper.from_folder(mixer_dir)
     G = swapper.generator

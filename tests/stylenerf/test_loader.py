@@ -7,20 +7,54 @@ import pytest
 import torch
 
 from lsw_core.errors import CheckpointError, PluginError
+from lsw_core.generator_io import save_generator
 from lsw_stylenerf import plugin
-from lsw_stylenerf.loader import load_stylenerf, save_folder
+from lsw_stylenerf.loader import load_stylenerf
+
+
+def save_folder(G, path):
+    save_generator(G, path)
+    return path
+
+
+def _renders_like(G, reference) -> bool:
+    ws = G.mapping(torch.randn(1, G.z_dim, generator=torch.Generator().manual_seed(0)))
+    with torch.no_grad():
+        return torch.equal(G.synthesis(ws), reference.synthesis(ws))
 
 
 def test_folder_round_trip_renders_the_same(tiny64, tmp_path):
     path = save_folder(tiny64, tmp_path / "G")
     assert sorted(os.listdir(path)) == ["config.json", "model.safetensors"]
-    G = load_stylenerf(path)
-    ws = G.mapping(torch.randn(1, G.z_dim, generator=torch.Generator().manual_seed(0)))
-    with torch.no_grad():
-        assert torch.equal(G.synthesis(ws), tiny64.synthesis(ws))
-    with pytest.raises(CheckpointError, match="already exists"):
-        save_folder(tiny64, path)
+    assert _renders_like(load_stylenerf(path), tiny64)
     assert [p.name for p in tmp_path.iterdir()] == ["G"]  # no temporary left behind
+
+
+def test_lsw_convert_writes_a_folder_the_backend_loads(fixtures_dir, tiny64, tmp_path):
+    from click.testing import CliRunner
+
+    from lsw_core.cli import _add_commands, cli
+    from lsw_core.plugins import load_generator
+
+    _add_commands()
+    out = tmp_path / "converted"
+    res = CliRunner().invoke(cli, ["convert", str(fixtures_dir / "tiny64.pt"), str(out), "-g", "stylenerf"])
+    assert res.exit_code == 0, res.output
+    assert _renders_like(load_generator("stylenerf", checkpoint=out), tiny64)
+
+
+def test_folders_of_the_older_stylenerf_format_still_load(tiny64, tmp_path):
+    import json
+
+    from safetensors.torch import save_file
+
+    old = tmp_path / "old"
+    old.mkdir()
+    config = {"format": "lsw-stylenerf", "backend": "stylenerf", "num_ws": tiny64.num_ws, "w_dim": tiny64.w_dim,
+              "resolution": tiny64.resolution, "init_kwargs": tiny64.init_kwargs}  # fmt: skip
+    (old / "config.json").write_text(json.dumps(config, indent=2))
+    save_file({k: v.contiguous() for k, v in tiny64.state_dict().items()}, str(old / "model.safetensors"))
+    assert _renders_like(load_stylenerf(old), tiny64)
 
 
 def test_folder_missing_weights(tiny64, tmp_path):

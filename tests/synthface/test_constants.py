@@ -9,7 +9,7 @@ import pytest
 import torch
 from safetensors import safe_open
 
-from lsw_core.photo import generator_fingerprint
+from lsw_core.artifacts import fingerprint as generator_fingerprint
 from lsw_synthface import constants, shape3d
 from lsw_synthface.generator import synthface, synthface3d
 from lsw_synthface.nets import shipped_weights
