@@ -9,6 +9,7 @@ from lsw_core.interfaces import (
     Inverter,
     LatentLayout,
     ShapeModel,
+    TrainingDefaults,
     layer_groups_from_resolutions,
 )
 from lsw_core.plugins import (
@@ -36,6 +37,7 @@ __all__ = [
     "PluginError",
     "ShapeError",
     "ShapeModel",
+    "TrainingDefaults",
     "hookimpl",
     "layer_groups_from_resolutions",
     "load_aligner",

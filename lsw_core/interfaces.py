@@ -41,6 +41,20 @@ class LatentLayout:
         return f"{self.num_ws}x{self.w_dim}"
 
 
+@attrs.frozen(kw_only=True)
+class TrainingDefaults:
+    """How a mixer is best trained on a generator, used by the trainer and `lsw train` unless the
+    user says otherwise: the truncation ψ applied to the first `truncation_cutoff` rows (all rows
+    when None) of sampled latents, and the plugin names of the identity embedder and the shape
+    model it is meant for (None: the user must name one). The base class has the paper's ψ = 0.5 on
+    the first 8 rows and no components."""
+
+    truncation_psi: float = 0.5
+    truncation_cutoff: int | None = 8
+    embedder: str | None = None
+    shape_model: str | None = None
+
+
 class Generator(nn.Module, abc.ABC):
     """A frozen pretrained generator: z → (mapping) → W+ [B, num_ws, w_dim] → (synthesis) → image.
 
@@ -55,6 +69,8 @@ class Generator(nn.Module, abc.ABC):
     camera: CameraSpec | None = None
     #: Name under which the plugin registry loaded this generator (set by `load_generator`).
     backend_name: str = ""
+    #: Truncation and default components for training mixers on this generator.
+    training_defaults: TrainingDefaults = TrainingDefaults()
 
     @property
     def layer_groups(self) -> dict[str, range]:

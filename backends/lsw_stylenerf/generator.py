@@ -10,7 +10,7 @@ import torch
 from lsw_core.camera import Camera, CameraSpec
 from lsw_core.checks import check_shape
 from lsw_core.errors import LswError, ShapeError
-from lsw_core.interfaces import Generator, layer_groups_from_resolutions
+from lsw_core.interfaces import Generator, TrainingDefaults, layer_groups_from_resolutions
 from lsw_stylenerf.config import StyleNeRFConfig
 from lsw_stylenerf.layers import MappingNetwork
 from lsw_stylenerf.synthesis import NeRFSynthesisNetwork, SynthesisOutput
@@ -33,6 +33,9 @@ class StyleNeRFGenerator(Generator):
     """StyleNeRF (FFHQ architecture). `synthesis(ws, camera=CAM, background=CODE)` renders from a
     `Camera` batch or a pair of [B, 4, 4] tensors (K_inv, cam2world) as StyleNeRF builds them; CODE is
     the [B, z_dim_bg] background latent (zeros, the prior's mean, when omitted)."""
+
+    #: The authors' sampling, as for StyleGAN2: ψ = 0.5 on the first 8 rows.
+    training_defaults = TrainingDefaults(truncation_psi=0.5, truncation_cutoff=8)
 
     def __init__(self, config: StyleNeRFConfig, init_kwargs: dict[str, Any] | None = None):
         super().__init__()
