@@ -15,6 +15,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from lsw_core.errors import CheckpointError, LswError, SettingError
+from lsw_core.gated_mixer import MIXER_KINDS, kind_config, make_mixer
 from lsw_core.interfaces import LatentLayout
 from lsw_core.mixer import LatentMixer
 from lsw_core.validators import check, choice, integer, number, text
@@ -71,6 +72,7 @@ def mixer_config(mixer: LatentMixer, *, backend: str, layout: LatentLayout, spac
         "num_rows": mixer.num_rows,
         "w_dim": mixer.w_dim,
         "residual_coefficient": mixer.residual_coefficient,
+        **kind_config(mixer),
         **extra,
     }
 
@@ -125,6 +127,10 @@ def _check_config(config: dict) -> None:
         check(f"latent_layout.{name}", layout.get(name), integer(gt=0))
     if "step" in config:
         check("step", config["step"], integer(ge=0))
+    if "mixer_kind" in config:
+        check("mixer_kind", config["mixer_kind"], choice(*MIXER_KINDS))
+    if "gate_init" in config:
+        check("gate_init", config["gate_init"], number())
     if "training" in config:
         from lsw_core.trainer import TrainConfig  # the trainer writes these files: it imports this module
 
@@ -140,8 +146,13 @@ def load_mixer(folder: str | os.PathLike) -> tuple[LatentMixer, dict]:
     """Rebuild a mixer from its folder; returns (mixer, config)."""
     folder = Path(folder)
     config = read_config(folder)
-    mixer = LatentMixer(
-        num_rows=config["num_rows"], w_dim=config["w_dim"], residual_coefficient=config["residual_coefficient"]
+    options = {"gate_init": config["gate_init"]} if "gate_init" in config else {}
+    mixer = make_mixer(
+        config.get("mixer_kind", "paper"),
+        num_rows=config["num_rows"],
+        w_dim=config["w_dim"],
+        residual_coefficient=config["residual_coefficient"],
+        **options,
     )
     try:
         tensors = load_file(str(folder / WEIGHTS_NAME))

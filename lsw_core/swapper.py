@@ -141,15 +141,8 @@ class Swapper:
         """Keep the swapped code only on the rows of `groups`; the target's elsewhere."""
         if groups is None:
             return ws_swap
-        if isinstance(groups, str):  # one group by name, not a sequence of letters
-            groups = [groups]
-        known = self.generator.layer_groups
-        unknown = [g for g in groups if g not in known]
-        if unknown:
-            raise LswError(f"unknown layer group(s) {unknown}; this generator has {list(known)}")
         keep = torch.zeros(self.generator.num_ws, dtype=torch.bool, device=ws_swap.device)
-        for g in groups:
-            keep[list(known[g])] = True
+        keep[group_rows(self.generator, groups)] = True
         return torch.where(keep[None, :, None], ws_swap, ws_target)
 
     # --- images ------------------------------------------------------------------------------
@@ -262,3 +255,19 @@ class Swapper:
         from lsw_core.photo_swap import PhotoSwapper
 
         return PhotoSwapper(self, inverter, aligner=aligner, cache=cache).swap(source, target, **options)
+
+
+def group_rows(generator: Generator, groups: Sequence[str]) -> list[int]:
+    """The W+ rows of the named layer groups; an unknown group, or one with no rows on this
+    generator, is an error."""
+    if isinstance(groups, str):  # one group by name, not a sequence of letters
+        groups = [groups]
+    known = generator.layer_groups
+    unknown = [g for g in groups if g not in known]
+    if unknown:
+        raise LswError(f"unknown layer group(s) {unknown}; this generator has {list(known)}")
+    empty = [g for g in groups if len(known[g]) == 0]
+    if empty:
+        present = [g for g, rows in known.items() if len(rows)]
+        raise LswError(f"layer group(s) {empty} have no rows on this generator; it has {present}")
+    return [r for g in groups for r in known[g]]

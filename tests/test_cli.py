@@ -12,6 +12,8 @@ TRAIN = [
     "example-tiny",
     "--embedder",
     "example-embedder",
+    "--mu",
+    "0",
     "--batch-size",
     "4",
     "--steps",

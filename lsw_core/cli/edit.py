@@ -15,6 +15,7 @@ from lsw_core.imageio import save_gif, save_image, stack_rows
 from lsw_core.latents import read_latents
 from lsw_core.outputs import check_output
 from lsw_core.plugins import load_generator
+from lsw_core.swapper import group_rows
 
 
 @click.command()
@@ -58,11 +59,7 @@ def edit(latents, generator, checkpoint, generator_pairs, direction, component, 
         vector, scale = components[component], stddev[component].item()
     rows = None
     if groups:
-        known = G.layer_groups
-        names = [g.strip() for g in groups.split(",")]
-        if any(g not in known for g in names):
-            raise LswError(f"unknown layer group in {names}; this generator has {list(known)}")
-        rows = [r for g in names for r in known[g]]
+        rows = group_rows(G, [g.strip() for g in groups.split(",")])
     with torch.no_grad():
         frames = torch.stack(
             [G.synthesis(apply_direction(ws, vector, v * scale, rows), noise_mode="const") for v in values], dim=1

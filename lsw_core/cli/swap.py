@@ -17,7 +17,7 @@ from lsw_core.latents import LATENT_SUFFIXES, parse_seeds, read_latents
 from lsw_core.outputs import check_output
 from lsw_core.photo import probe_photo
 from lsw_core.plugins import load_generator, load_inverter
-from lsw_core.swapper import Swapper
+from lsw_core.swapper import Swapper, group_rows
 
 
 def parse_input(spec: str, swapper: Swapper) -> tuple[str, torch.Tensor]:
@@ -105,6 +105,8 @@ def swap(
     G = load_generator(generator or config["backend"], **options) if (generator or options) else None
     swapper = Swapper.from_folder(mixer_dir, generator=G)
     group_list = [g.strip() for g in groups.split(",")] if groups else None
+    if group_list:
+        group_rows(swapper.generator, group_list)
     cameras = None
     if views is not None:
         if swapper.generator.camera is None:
