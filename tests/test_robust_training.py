@@ -91,7 +91,9 @@ def test_generator_training_defaults_are_used_unless_told(example_plugin, tmp_pa
     trainer = MixerTrainer(config, tmp_path / "d", generator=G, progress=False)
     assert (trainer.config.truncation_psi, trainer.config.truncation_cutoff) == (0.7, 2)
     assert trainer.components["embedder"] == "example-embedder"
-    told = TrainConfig(generator="example-tiny", mu_shape=0.0, batch_size=2, truncation_psi=1.0, truncation_cutoff=None)
+    told = TrainConfig(
+        generator="example-tiny", mu_shape=0.0, batch_size=2, steps=1, truncation_psi=1.0, truncation_cutoff=None
+    )
     trainer = MixerTrainer(told, tmp_path / "t", generator=G, progress=False)
     assert (trainer.config.truncation_psi, trainer.config.truncation_cutoff) == (1.0, None)
     trainer.train()
