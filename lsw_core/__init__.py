@@ -12,6 +12,7 @@ from lsw_core.interfaces import (
     LatentLayout,
     PerceptualLoss,
     ShapeModel,
+    TrainingDefaults,
     layer_groups_from_resolutions,
 )
 from lsw_core.plugins import (
@@ -42,6 +43,7 @@ __all__ = [
     "PluginError",
     "ShapeError",
     "ShapeModel",
+    "TrainingDefaults",
     "hookimpl",
     "layer_groups_from_resolutions",
     "load_aligner",

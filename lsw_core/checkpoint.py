@@ -14,6 +14,7 @@ from lsw_core.artifacts import atomic_write, load_checked, read_tensors, write_f
 from lsw_core.artifacts import read_config as _read_folder_config
 from lsw_core.artifacts import write_json as write_json  # callers that save JSON beside a mixer
 from lsw_core.errors import CheckpointError, LswError, SettingError
+from lsw_core.gated_mixer import MIXER_KINDS, kind_config, make_mixer
 from lsw_core.interfaces import LatentLayout
 from lsw_core.mixer import DEFAULT_DEPTH, MAX_DEPTH, LatentMixer
 from lsw_core.validators import check, choice, integer, number, text
@@ -38,6 +39,7 @@ def mixer_config(mixer: LatentMixer, *, backend: str, layout: LatentLayout, spac
         "w_dim": mixer.w_dim,
         "residual_coefficient": mixer.residual_coefficient,
         "mixer_depth": mixer.depth,
+        **kind_config(mixer),
         **extra,
     }
 
@@ -80,6 +82,10 @@ def _check_config(config: dict) -> None:
         check("step", config["step"], integer(ge=0))
     if "mixer_depth" in config:  # absent in folders from before depth was a setting: depth 5
         check("mixer_depth", config["mixer_depth"], integer(ge=1, le=MAX_DEPTH))
+    if "mixer_kind" in config:
+        check("mixer_kind", config["mixer_kind"], choice(*MIXER_KINDS))
+    if "gate_init" in config:
+        check("gate_init", config["gate_init"], number())
     if "training" in config:
         from lsw_core.trainer import TrainConfig  # the trainer writes these files: it imports this module
 
@@ -96,11 +102,14 @@ def load_mixer(folder: str | os.PathLike) -> tuple[LatentMixer, dict]:
     folder = Path(folder)
     config = read_config(folder)
     tensors = read_tensors(folder / WEIGHTS_NAME, "mixer weights")
-    mixer = LatentMixer(
+    options = {"gate_init": config["gate_init"]} if "gate_init" in config else {}
+    mixer = make_mixer(
+        config.get("mixer_kind", "paper"),
         num_rows=config["num_rows"],
         w_dim=config["w_dim"],
         residual_coefficient=config["residual_coefficient"],
         depth=config.get("mixer_depth", DEFAULT_DEPTH),  # folders from before depth was a setting have 5
+        **options,
     )
     what = f"its config ({config['num_rows']} rows × {config['w_dim']})"
     load_checked(mixer, tensors, source=str(folder / WEIGHTS_NAME), what=what)

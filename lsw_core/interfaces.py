@@ -46,6 +46,20 @@ class LatentLayout:
         return f"{self.num_ws}x{self.w_dim}"
 
 
+@attrs.frozen(kw_only=True)
+class TrainingDefaults:
+    """How a mixer is best trained on a generator, used by the trainer and `lsw train` unless the
+    user says otherwise: the truncation ψ applied to the first `truncation_cutoff` rows (all rows
+    when None) of sampled latents, and the plugin names of the identity embedder and the shape
+    model it is meant for (None: the user must name one). The base class has the paper's ψ = 0.5 on
+    the first 8 rows and no components."""
+
+    truncation_psi: float = 0.5
+    truncation_cutoff: int | None = 8
+    embedder: str | None = None
+    shape_model: str | None = None
+
+
 class Generator(nn.Module, abc.ABC):
     """A frozen pretrained generator: z → (mapping) → W+ [B, num_ws, w_dim] → (synthesis) → image.
 
@@ -86,6 +100,9 @@ class Generator(nn.Module, abc.ABC):
         `pose` (and optionally `appearance`), each [B, ...]. Only backends with a known ground truth
         (the synthetic world) implement it; evaluation then needs no embedder or shape model."""
         raise LswError(f"generator {self.backend_name or type(self).__name__!r} has no ground truth")
+
+    #: Truncation and default components for training mixers on this generator.
+    training_defaults: TrainingDefaults = TrainingDefaults()
 
     @property
     def layer_groups(self) -> dict[str, range]:

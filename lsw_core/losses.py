@@ -41,9 +41,12 @@ class LatentSwapLoss(nn.Module):
         *,
         lambda_lp: float = 100.0,
         mu_shape: float = 0.1,
+        identity: nn.Module | None = None,
     ) -> None:
         super().__init__()
         self.embedder = embedder
+        #: Replaces the paper's L_id: a module (source images, swap images) → loss.
+        self.identity = identity
         self.shape_model = shape_model
         self.lambda_lp = lambda_lp
         self.mu_shape = mu_shape
@@ -58,10 +61,7 @@ class LatentSwapLoss(nn.Module):
         swap_latent: torch.Tensor,
         source_embedding: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, dict[str, float]]:
-        if source_embedding is None:
-            with torch.no_grad():
-                source_embedding = self.embedder(source_image)
-        l_id = identity_loss(source_embedding, self.embedder(swap_image))
+        l_id = self.identity_term(source_image, swap_image, source_embedding)
         l_lp = latent_penalty(target_latent, swap_latent)
         total = l_id + self.lambda_lp * l_lp
         terms = {"id": l_id.item(), "lp": l_lp.item()}
@@ -71,3 +71,13 @@ class LatentSwapLoss(nn.Module):
             terms["shape"] = l_shape.item()
         terms["total"] = total.item()
         return total, terms
+
+    def identity_term(
+        self, source_image: torch.Tensor, swap_image: torch.Tensor, source_embedding: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        if self.identity is not None:
+            return self.identity(source_image, swap_image)
+        if source_embedding is None:
+            with torch.no_grad():
+                source_embedding = self.embedder(source_image)
+        return identity_loss(source_embedding, self.embedder(swap_image))

@@ -6,7 +6,8 @@ baselines "return the target" and "return the source". Generators that know the 
 their latents (`ground_truth(ws) -> {identity, expression, pose[, appearance]}`, e.g. the synthetic
 world) are measured exactly ("oracle"), with an `appearance_error` (mean absolute difference from the
 target's appearance) where the ground truth has one; otherwise an identity embedder and a shape
-model estimate the metrics.
+model estimate the metrics; with an embedder alone, identity is measured (ID retrieval and the
+fraction of swaps closer to their source than to their target) and pose and expression are not.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from lsw_core.errors import LswError
 from lsw_core.interfaces import IdentityEmbedder, ShapeModel
 from lsw_core.latents import check_seeds
 from lsw_core.metrics import id_retrieval, mean_squared_error, pose_error_deg
-from lsw_core.swapper import Swapper
+from lsw_core.swapper import Swapper, group_rows
 
 
 def _by_distance(source_ids: torch.Tensor, swap_ids: torch.Tensor) -> float:
@@ -35,11 +36,16 @@ def _scores(truth: dict[str, torch.Tensor], method: str) -> dict[str, dict[str, 
             ident = _by_distance(truth["source"]["identity"], truth[result]["identity"])
         else:
             ident = id_retrieval(truth["source"]["embedding"], truth[result]["embedding"])
-        out[name] = {
-            "id_retrieval": ident,
-            "expression_error": mean_squared_error(truth[result]["expression"], truth["target"]["expression"]),
-            "pose_error_deg": pose_error_deg(truth[result]["pose"], truth["target"]["pose"]),
-        }
+        out[name] = {"id_retrieval": ident}
+        if "embedding" in truth[result]:
+            emb, src, tgt = truth[result]["embedding"], truth["source"]["embedding"], truth["target"]["embedding"]
+            closer = (emb - src).norm(dim=1) < (emb - tgt).norm(dim=1)
+            out[name]["closer_to_source"] = closer.float().mean().item()
+        if "expression" in truth[result]:
+            out[name]["expression_error"] = mean_squared_error(
+                truth[result]["expression"], truth["target"]["expression"]
+            )
+            out[name]["pose_error_deg"] = pose_error_deg(truth[result]["pose"], truth["target"]["pose"])
         if "appearance" in truth[result]:
             difference = truth[result]["appearance"] - truth["target"]["appearance"]
             out[name]["appearance_error"] = difference.abs().mean().item()
@@ -69,8 +75,10 @@ def evaluate_mixer(
     z_s = torch.randn(pairs, G.z_dim, generator=rng)
     z_t = torch.randn(pairs, G.z_dim, generator=rng)
     oracle = G.has_ground_truth
-    if not oracle and (embedder is None or shape_model is None):
-        raise LswError("this generator has no ground truth: pass an identity embedder and a shape model")
+    if not oracle and embedder is None:
+        raise LswError("this generator has no ground truth: pass an identity embedder (and a shape model for pose)")
+    if groups is not None:
+        group_rows(G, groups)
     collected: dict[str, dict[str, list[torch.Tensor]]] = {"source": {}, "target": {}, "swap": {}}
     for zs, zt in zip(z_s.split(batch_size), z_t.split(batch_size)):
         ws = {
@@ -84,8 +92,10 @@ def evaluate_mixer(
                 attrs = {k: attrs[k] for k in ("identity", "expression", "pose", "appearance") if k in attrs}
             else:
                 images = swapper.render(codes)
-                parts = shape_model.parts(shape_model(images))
-                attrs = {"embedding": embedder(images), "expression": parts["expression"], "pose": parts["pose"]}
+                attrs = {"embedding": embedder(images)}
+                if shape_model is not None:
+                    parts = shape_model.parts(shape_model(images))
+                    attrs.update(expression=parts["expression"], pose=parts["pose"])
             for k, v in attrs.items():
                 collected[role].setdefault(k, []).append(v.float().cpu())
     truth = {role: {k: torch.cat(v) for k, v in d.items()} for role, d in collected.items()}

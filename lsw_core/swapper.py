@@ -155,15 +155,8 @@ class Swapper:
         """Keep the swapped code only on the rows of `groups`; the target's elsewhere."""
         if groups is None:
             return ws_swap
-        if isinstance(groups, str):  # one group by name, not a sequence of letters
-            groups = [groups]
-        known = self.generator.layer_groups
-        unknown = [g for g in groups if g not in known]
-        if unknown:
-            raise LswError(f"unknown layer group(s) {unknown}; this generator has {list(known)}")
         keep = torch.zeros(self.generator.num_ws, dtype=torch.bool, device=ws_swap.device)
-        for g in groups:
-            keep[list(known[g])] = True
+        keep[group_rows(self.generator, groups)] = True
         return torch.where(keep[None, :, None], ws_swap, ws_target)
 
     # --- images ------------------------------------------------------------------------------
@@ -237,3 +230,19 @@ class Swapper:
         with torch.no_grad():
             images = G.synthesis(ws, camera=camera, noise_mode="const", **kwargs)
         return SwapResult(ws, images, G)
+
+
+def group_rows(generator: Generator, groups: Sequence[str]) -> list[int]:
+    """The W+ rows of the named layer groups; an unknown group, or one with no rows on this
+    generator, is an error."""
+    if isinstance(groups, str):  # one group by name, not a sequence of letters
+        groups = [groups]
+    known = generator.layer_groups
+    unknown = [g for g in groups if g not in known]
+    if unknown:
+        raise LswError(f"unknown layer group(s) {unknown}; this generator has {list(known)}")
+    empty = [g for g in groups if len(known[g]) == 0]
+    if empty:
+        present = [g for g, rows in known.items() if len(rows)]
+        raise LswError(f"layer group(s) {empty} have no rows on this generator; it has {present}")
+    return [r for g in groups for r in known[g]]

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ import torch
 from tqdm.auto import tqdm
 
 from lsw_core import latents
+from lsw_core.calibration import describe, measure_scales
 from lsw_core.checkpoint import (
     CONFIG_NAME,
     load_training_state,
@@ -32,16 +34,25 @@ from lsw_core.checkpoint import (
     save_training_state,
 )
 from lsw_core.errors import CheckpointError, LswError, SettingError, TrainingDiverged
+from lsw_core.gated_mixer import MIXER_KINDS, make_mixer
+from lsw_core.identity_loss import IDENTITY_LOSSES, RobustIdentityLoss
 from lsw_core.imageio import resize, save_image, stack_rows
 from lsw_core.interfaces import NOISE_MODES, Generator, IdentityEmbedder, ShapeModel
 from lsw_core.losses import LatentSwapLoss
-from lsw_core.mixer import DEFAULT_DEPTH, LatentMixer, check_depth
+from lsw_core.mixer import DEFAULT_DEPTH, check_depth
 from lsw_core.plugins import load_generator, load_identity_embedder, load_shape_model
 from lsw_core.runs import LOG_NAME, STATE_NAME, claim, clear_run, read_log, resumed_settings, write_log
 from lsw_core.validators import choice, integer, number, optional, options, pair, text
 
 #: Settings `resume` may change: they alter neither the model nor the data it is trained on.
 RESUMABLE = ("steps", "max_minutes", "device", "log_every", "sample_every", "checkpoint_every")
+#: A setting taken from the generator's `training_defaults`.
+GENERATOR_DEFAULT = "generator"
+
+
+def _cutoff_or_default(instance, attribute, value):
+    if value != GENERATOR_DEFAULT:
+        integer(ge=0)(instance, attribute, value)
 
 
 @attrs.frozen(kw_only=True)
@@ -60,12 +71,25 @@ class TrainConfig:
     lambda_lp: float = attrs.field(default=100.0, validator=number(ge=0))
     mu_shape: float = attrs.field(default=0.1, validator=number(ge=0))
     same_pair_prob: float = attrs.field(default=0.2, validator=number(ge=0, le=1))
-    truncation_psi: float = attrs.field(default=latents.TRAINING_TRUNCATION_PSI, validator=number())
-    truncation_cutoff: int | None = attrs.field(
-        default=latents.TRAINING_TRUNCATION_CUTOFF, validator=optional(integer(ge=0))
-    )
+    #: None: the generator's `training_defaults` (StyleGAN2: the authors' ψ = 0.5 on 8 rows).
+    truncation_psi: float | None = attrs.field(default=None, validator=optional(number()))
+    #: Rows truncated (None: all); GENERATOR_DEFAULT: the generator's `training_defaults`.
+    truncation_cutoff: int | str | None = attrs.field(default=GENERATOR_DEFAULT, validator=optional(_cutoff_or_default))
     residual_coefficient: float = attrs.field(default=1.0, validator=number())
     mixer_depth: int = attrs.field(default=DEFAULT_DEPTH, validator=lambda i, a, v: check_depth(v))
+    #: "paper": L_id on the clean swap, exactly the paper's; "augmented": `RobustIdentityLoss`.
+    identity_loss: str = attrs.field(default="paper", validator=choice(*IDENTITY_LOSSES))
+    #: Random views per pair for the augmented identity loss.
+    id_views: int = attrs.field(default=2, validator=integer(gt=0))
+    #: Further identity embedders (plugin name → weight) added to L_id; the main one weighs 1.
+    extra_embedders: dict[str, float] = attrs.field(factory=dict, validator=options())
+    #: λ is relative to the measured loss scales: λ_eff = λ · scale(L_id) / scale(L_lp), where
+    #: scale(L_id) is L_id of the target as the swap and scale(L_lp) is L_lp of the source as the swap.
+    lambda_relative: bool = attrs.field(default=False, validator=attrs.validators.instance_of(bool))
+    calibration_batches: int = attrs.field(default=2, validator=integer(gt=0))
+    #: "paper" (`LatentMixer`) or "gated" (`GatedLatentMixer`, starting at l_t + gate_init·(l_s − l_t)).
+    mixer_kind: str = attrs.field(default="paper", validator=choice(*MIXER_KINDS))
+    gate_init: float = attrs.field(default=0.5, validator=number())
     batch_size: int = attrs.field(default=64, validator=integer(gt=0))
     steps: int = attrs.field(default=200_000, validator=integer(gt=0))
     lr: float = attrs.field(default=1e-4, validator=number(gt=0))
@@ -135,7 +159,6 @@ class MixerTrainer:
         progress: bool = True,
         existing: str = "refuse",
     ) -> None:
-        self.config = config
         self.out = Path(out)
         self.progress = progress
         self.lock = claim(self.out, existing)
@@ -155,26 +178,56 @@ class MixerTrainer:
     ) -> None:
         device = torch.device(config.device)
         G = generator or load_generator(config.generator, **config.generator_options)
-        embedder_name = config.embedder or getattr(G, "default_embedder", None)
-        shape_name = config.shape_model or getattr(G, "default_shape_model", None)
+        defaults = G.training_defaults
+        config = attrs.evolve(
+            config,
+            truncation_psi=defaults.truncation_psi if config.truncation_psi is None else config.truncation_psi,
+            truncation_cutoff=defaults.truncation_cutoff
+            if config.truncation_cutoff == GENERATOR_DEFAULT
+            else config.truncation_cutoff,
+        )
+        self.config = config
+        embedder_name = config.embedder or defaults.embedder
+        shape_name = config.shape_model or defaults.shape_model
+        if embedder is None and not embedder_name:
+            raise LswError(f"generator {config.generator!r} names no default identity embedder: pass --embedder")
+        if config.mu_shape > 0 and shape_model is None and not shape_name:
+            raise LswError(
+                f"μ = {config.mu_shape} weighs L_shape, but generator {config.generator!r} names no shape model: "
+                "pass --shape-model NAME, or --mu 0 to train without L_shape"
+            )
         if embedder is None:
-            if not embedder_name:
-                raise LswError(f"generator {config.generator!r} names no default identity embedder: pass --embedder")
             embedder = load_identity_embedder(embedder_name, **config.embedder_options)
         if shape_model is None and shape_name and config.mu_shape > 0:
             shape_model = load_shape_model(shape_name, **config.shape_model_options)
+        extra = [(load_identity_embedder(name), weight) for name, weight in config.extra_embedders.items()]
         self.generator, self.embedder, self.shape_model = (
             m.to(device).eval().requires_grad_(False) if m is not None else None for m in (G, embedder, shape_model)
         )
+        extra = [(e.to(device).eval().requires_grad_(False), w) for e, w in extra]
         self.components = {"embedder": embedder_name, "shape_model": shape_name if shape_model is not None else None}
         rows, width = latents.mixer_shape(self.generator, config.space)
         torch.manual_seed(config.seed)
-        self.mixer = LatentMixer(
-            num_rows=rows, w_dim=width, residual_coefficient=config.residual_coefficient, depth=config.mixer_depth
+        options = {"gate_init": config.gate_init} if config.mixer_kind == "gated" else {}
+        self.mixer = make_mixer(
+            config.mixer_kind,
+            num_rows=rows,
+            w_dim=width,
+            residual_coefficient=config.residual_coefficient,
+            depth=config.mixer_depth,
+            **options,
         ).to(device)
+        identity = None
+        if config.identity_loss == "augmented" or extra:
+            views = config.id_views if config.identity_loss == "augmented" else 0
+            identity = RobustIdentityLoss([(self.embedder, 1.0), *extra], samples=views)
         self.loss = LatentSwapLoss(
-            self.embedder, self.shape_model, lambda_lp=config.lambda_lp, mu_shape=config.mu_shape
+            self.embedder, self.shape_model, lambda_lp=config.lambda_lp, mu_shape=config.mu_shape, identity=identity
         )
+        self.calibration = measure_scales(self, config.calibration_batches)
+        if config.lambda_relative:
+            self.loss.lambda_lp = config.lambda_lp * self.calibration["id"] / self.calibration["lp"]
+        self.calibration["lambda_effective"] = self.loss.lambda_lp
         self.optimizer = make_adamw(self.mixer, lr=config.lr, betas=config.betas, weight_decay=config.weight_decay)
         self.rng = torch.Generator().manual_seed(config.seed)
         self.step = 0
@@ -251,6 +304,9 @@ class MixerTrainer:
         if self._start_over:
             clear_run(self.out)
             self._start_over = False
+        if self.step == 0:
+            self._log({"step": 0, "calibration": self.calibration})
+        tqdm.write(describe(self.calibration, self.loss.lambda_lp, self.config.mu_shape), file=sys.stderr)
         start = time.monotonic()
         bar = tqdm(total=cfg.steps, initial=self.step, desc="train mixer", unit="step", disable=not self.progress)
         try:

@@ -16,12 +16,30 @@ from lsw_core import LswError
 from lsw_core.trainer import MixerTrainer, TrainConfig
 from tests.conftest import run_lsw
 
-TINY = ["--generator", "example-tiny", "--embedder", "example-embedder", "--batch-size", "4", "--lr", "1e-3"]
+TINY = [
+    "--generator",
+    "example-tiny",
+    "--embedder",
+    "example-embedder",
+    "--mu",
+    "0",
+    "--batch-size",
+    "4",
+    "--lr",
+    "1e-3",
+]
 
 
 def tiny_config(**kw):
     return TrainConfig(
-        **{"generator": "example-tiny", "embedder": "example-embedder", "batch_size": 4, "lr": 1e-3, **kw}
+        **{
+            "generator": "example-tiny",
+            "embedder": "example-embedder",
+            "mu_shape": 0.0,
+            "batch_size": 4,
+            "lr": 1e-3,
+            **kw,
+        }
     )
 
 
@@ -35,13 +53,18 @@ def test_defaults_are_the_papers():
         64,
         200_000,
     )
-    assert (cfg.same_pair_prob, cfg.truncation_psi, cfg.truncation_cutoff, cfg.grad_clip, cfg.space) == (
+    assert (cfg.same_pair_prob, cfg.grad_clip, cfg.space, cfg.identity_loss, cfg.mixer_kind) == (
         0.2,
-        0.5,
-        8,
         1.0,
         "w+",
+        "paper",
+        "paper",
     )
+    # Truncation comes from the generator; StyleGAN2 declares the authors' ψ = 0.5 on 8 rows.
+    from lsw_stylegan2.generator import StyleGAN2Generator
+
+    assert (cfg.truncation_psi, cfg.truncation_cutoff) == (None, "generator")
+    assert StyleGAN2Generator.training_defaults == lsw_core.TrainingDefaults(truncation_psi=0.5, truncation_cutoff=8)
 
 
 @pytest.mark.parametrize(
@@ -63,7 +86,8 @@ def test_training_is_deterministic_and_only_the_mixer_learns(example_plugin, tmp
     assert runs[0].keys() == runs[1].keys()
     assert all(torch.equal(runs[0][k], runs[1][k]) for k in runs[0])
     log = [json.loads(line) for line in (tmp_path / "a" / "log.jsonl").read_text().splitlines()]
-    assert [r["step"] for r in log] == [1, 2, 3, 4, 5, 6] and {"id", "lp", "total", "grad_norm"} <= set(log[0])
+    assert [r["step"] for r in log] == [0, 1, 2, 3, 4, 5, 6] and {"id", "lp", "total", "grad_norm"} <= set(log[1])
+    assert set(log[0]["calibration"]) == {"id", "lp", "lambda_effective"}
 
 
 def test_gradients_flow_through_the_frozen_generator(example_plugin, tmp_path):

@@ -9,7 +9,7 @@ import torch
 
 from lsw_core.architecture import MAX_DEPTH, MAX_RESOLUTION, MAX_WIDTH, check_count, check_int, check_resolution
 from lsw_core.errors import CheckpointError
-from lsw_core.interfaces import Generator, layer_groups_from_resolutions
+from lsw_core.interfaces import Generator, TrainingDefaults, layer_groups_from_resolutions
 from lsw_stylegan2.networks import ARCHITECTURES, MappingNetwork, SynthesisNetwork
 
 MAPPING_KWARGS = {"num_layers", "embed_features", "layer_features", "activation", "lr_multiplier", "w_avg_beta"}
@@ -119,6 +119,8 @@ class StyleGAN2Generator(Generator):
     """
 
     camera = None
+    #: The authors' sampling: ψ = 0.5 on the first 8 rows; components are the user's checkpoints.
+    training_defaults = TrainingDefaults(truncation_psi=0.5, truncation_cutoff=8)
 
     def __init__(
         self,

@@ -10,7 +10,7 @@ import torch
 from lsw_core.camera import Camera, CameraSpec
 from lsw_core.checks import check_shape
 from lsw_core.errors import LswError, ShapeError
-from lsw_core.interfaces import Generator, layer_groups_from_resolutions
+from lsw_core.interfaces import Generator, TrainingDefaults, layer_groups_from_resolutions
 from lsw_stylenerf.config import StyleNeRFConfig
 from lsw_stylenerf.layers import MappingNetwork
 from lsw_stylenerf.synthesis import NeRFSynthesisNetwork, SynthesisOutput
@@ -35,6 +35,8 @@ class StyleNeRFGenerator(Generator):
     the [B, z_dim_bg] background latent (zeros, the prior's mean, when omitted)."""
 
     backend_name = "stylenerf"
+    #: The authors' sampling, as for StyleGAN2: ψ = 0.5 on the first 8 rows.
+    training_defaults = TrainingDefaults(truncation_psi=0.5, truncation_cutoff=8)
 
     def __init__(self, config: StyleNeRFConfig, init_kwargs: dict[str, Any] | None = None):
         super().__init__()

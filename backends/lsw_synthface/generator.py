@@ -35,7 +35,7 @@ from torch import nn
 
 from lsw_core.camera import Camera, CameraSpec
 from lsw_core.errors import CheckpointError, LswError
-from lsw_core.interfaces import Generator
+from lsw_core.interfaces import Generator, TrainingDefaults
 from lsw_synthface import constants, world
 from lsw_synthface.world import FACTORS, FaceParams
 
@@ -137,9 +137,9 @@ class SynthFaceGenerator(Generator):
     `num_ws` 18 (2D, like StyleGAN2 at 1024 px) or 21 with a camera (like StyleNeRF); `params(ws)`
     gives the face parameters any W+ code renders, which the oracle metrics compare."""
 
-    #: The world's own identity embedder and 3DMM regressor, used for L_id and L_shape by default.
-    default_embedder = "synthface-id"
-    default_shape_model = "synthface-3dmm"
+    #: The paper's truncation, and the world's own identity embedder and 3DMM regressor for L_id
+    #: and L_shape.
+    training_defaults = TrainingDefaults(embedder="synthface-id", shape_model="synthface-3dmm")
 
     def __init__(self, *, resolution: int = 128, seed: int = 0, camera: CameraSpec | None = None, pose_scale=1.0):
         super().__init__()

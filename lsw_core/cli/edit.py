@@ -17,6 +17,7 @@ from lsw_core.outputs import check_output
 from lsw_core.photo.io import to_tensor
 from lsw_core.photo.record import load_swap_record, record_path
 from lsw_core.plugins import load_generator
+from lsw_core.swapper import group_rows
 
 
 @click.command()
@@ -64,11 +65,7 @@ def edit(latents, generator, checkpoint, generator_pairs, direction, component, 
         vector, scale = components[component], stddev[component].item()
     rows = None
     if groups:
-        known = G.layer_groups
-        names = [g.strip() for g in groups.split(",")]
-        if any(g not in known for g in names):
-            raise LswError(f"unknown layer group in {names}; this generator has {list(known)}")
-        rows = [r for g in names for r in known[g]]
+        rows = group_rows(G, [g.strip() for g in groups.split(",")])
     record = record_path(latents)
     if record.is_file():
         if len(ws) != 1:

@@ -16,7 +16,7 @@ from lsw_core.latents import LATENT_SUFFIXES, parse_seeds, read_latents
 from lsw_core.outputs import check_output
 from lsw_core.photo import probe_photo
 from lsw_core.plugins import load_inverter
-from lsw_core.swapper import Swapper
+from lsw_core.swapper import Swapper, group_rows
 
 
 def parse_input(spec: str, swapper: Swapper) -> tuple[str, torch.Tensor]:
@@ -103,6 +103,8 @@ def swap(
     check_output(out, folder=Path(source).is_dir() or Path(target).is_dir())
     swapper = Swapper.from_folder(mixer_dir, backend=generator, **component_options(checkpoint, generator_pairs))
     group_list = [g.strip() for g in groups.split(",")] if groups else None
+    if group_list:
+        group_rows(swapper.generator, group_list)
     cameras = None
     if views is not None:
         if swapper.generator.camera is None:

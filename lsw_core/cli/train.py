@@ -15,11 +15,37 @@ from lsw_core.cli.options import (
     generator_options_option,
 )
 from lsw_core.errors import LswError
-from lsw_core.trainer import MixerTrainer, TrainConfig
+from lsw_core.gated_mixer import MIXER_KINDS
+from lsw_core.identity_loss import IDENTITY_LOSSES
+from lsw_core.trainer import GENERATOR_DEFAULT, MixerTrainer, TrainConfig
 
 
 def _d(name: str):
     return default(TrainConfig, name)
+
+
+def _cutoff(value: str | None) -> int | str | None:
+    if value is None:
+        return GENERATOR_DEFAULT
+    if value == "all":
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise LswError(f"--cutoff: expected a number of rows or 'all', got {value!r}") from None
+
+
+def _weights(pairs: tuple[str, ...]) -> dict[str, float]:
+    weights = {}
+    for pair in pairs:
+        name, sep, weight = pair.partition("=")
+        try:
+            weights[name] = float(weight)
+        except ValueError:
+            raise LswError(f"--extra-embedder: expected NAME=WEIGHT, got {pair!r}") from None
+        if not sep or not name:
+            raise LswError(f"--extra-embedder: expected NAME=WEIGHT, got {pair!r}")
+    return weights
 
 
 @click.command()
@@ -63,17 +89,15 @@ def _d(name: str):
     "--psi",
     "truncation_psi",
     type=float,
-    default=_d("truncation_psi"),
-    show_default=True,
-    help="Truncation ψ of sampled latents.",
+    default=None,
+    help="Truncation ψ of sampled latents [default: the generator's].",
 )
 @click.option(
     "--cutoff",
     "truncation_cutoff",
-    type=int,
-    default=_d("truncation_cutoff"),
-    show_default=True,
-    help="Truncate only the first N rows.",
+    metavar="N|all",
+    default=None,
+    help="Truncate only the first N rows, or all [default: the generator's].",
 )
 @click.option(
     "--mixer-depth",
@@ -89,6 +113,34 @@ def _d(name: str):
     show_default=True,
     help="c in l_swap = F(l_s, l_t) + c·l_t.",
 )
+@click.option(
+    "--identity-loss",
+    type=click.Choice(IDENTITY_LOSSES),
+    default=_d("identity_loss"),
+    show_default=True,
+    help="paper: L_id on the swap as is; augmented: averaged over random views (crop, shift, flip, blur, colour).",
+)
+@click.option("--id-views", type=int, default=_d("id_views"), show_default=True, help="Random views per pair.")
+@click.option(
+    "--extra-embedder",
+    "extra_embedders",
+    multiple=True,
+    metavar="NAME=WEIGHT",
+    help="A further identity embedder added to L_id with this weight. Repeatable.",
+)
+@click.option(
+    "--lambda-relative",
+    is_flag=True,
+    help="Read λ relative to the measured loss scales: λ·L_id(target as swap)/L_lp(source as swap).",
+)
+@click.option(
+    "--mixer-kind",
+    type=click.Choice(MIXER_KINDS),
+    default=_d("mixer_kind"),
+    show_default=True,
+    help="paper: the paper's residual MLP; gated: l_t + (l_s − l_t)·G + MLP, G starting at --gate-init.",
+)
+@click.option("--gate-init", type=float, default=_d("gate_init"), show_default=True)
 @click.option("--batch-size", type=int, default=_d("batch_size"), show_default=True)
 @click.option("--steps", type=int, default=_d("steps"), show_default=True)
 @click.option("--lr", type=float, default=_d("lr"), show_default=True, help="AdamW learning rate.")
@@ -143,9 +195,11 @@ def train(ctx: click.Context, **kw) -> None:
 # Options that are a TrainConfig setting of the same name, and those that make a component's options.
 _SETTINGS = (
     "generator", "embedder", "shape_model", "space", "lambda_lp", "mu_shape", "same_pair_prob", "truncation_psi",
-    "truncation_cutoff", "mixer_depth", "residual_coefficient", "batch_size", "steps", "lr", "max_minutes", "seed", "device", "log_every", "sample_every",
-    "checkpoint_every",
+    "truncation_cutoff", "mixer_depth", "residual_coefficient", "batch_size", "steps", "lr", "max_minutes", "seed",
+    "device", "log_every", "sample_every", "checkpoint_every", "identity_loss", "id_views", "lambda_relative",
+    "mixer_kind", "gate_init", "extra_embedders",
 )  # fmt: skip
+_CONVERTERS = {"truncation_cutoff": lambda v: _cutoff(v), "extra_embedders": lambda v: _weights(v)}
 _COMPONENT_OPTIONS = {
     "generator_options": ("checkpoint", "generator_pairs"),
     "embedder_options": ("embedder_checkpoint", "embedder_pairs"),
@@ -155,7 +209,7 @@ _COMPONENT_OPTIONS = {
 
 def _settings(kw: dict, given: set[str]) -> dict:
     """TrainConfig settings from the options named in `given`."""
-    settings = {name: kw[name] for name in _SETTINGS if name in given}
+    settings = {name: _CONVERTERS.get(name, lambda v: v)(kw[name]) for name in _SETTINGS if name in given}
     for name, (checkpoint, pairs) in _COMPONENT_OPTIONS.items():
         if checkpoint in given or pairs in given:
             settings[name] = component_options(kw[checkpoint], kw[pairs])

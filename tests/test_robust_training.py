@@ -1,0 +1,149 @@
+"""Training against real embedders: augmented identity loss, several embedders, loss-scale
+calibration and relative λ, the gated mixer, generator training defaults, μ without a shape model."""
+
+import json
+
+import pytest
+import torch
+
+import lsw_core
+from lsw_core.checkpoint import load_mixer, mixer_config, save_mixer
+from lsw_core.gated_mixer import GatedLatentMixer
+from lsw_core.identity_loss import Augmentation, RobustIdentityLoss, augment, paired_views
+from lsw_core.losses import identity_loss
+from lsw_core.mixer import LatentMixer
+from lsw_core.trainer import MixerTrainer, TrainConfig
+from tests.conftest import run_lsw
+
+NO_AUGMENTATION = Augmentation(scale=0, shift=0, flip=0, blur=0, colour=0)
+
+
+def tiny(**kw):
+    base = {"generator": "example-tiny", "embedder": "example-embedder", "mu_shape": 0.0, "batch_size": 4}
+    return TrainConfig(**{**base, "lr": 1e-3, "log_every": 1, **kw})
+
+
+def test_views_are_differentiable_and_the_null_view_is_the_image():
+    x = (torch.rand(3, 3, 32, 32) * 2 - 1).requires_grad_()
+    assert torch.allclose(augment(x, NO_AUGMENTATION), x, atol=1e-5)
+    view = augment(x, Augmentation(), torch.Generator().manual_seed(0))
+    assert view.shape == x.shape and not torch.allclose(view, x, atol=1e-2)
+    view.sum().backward()
+    assert x.grad is not None and x.grad.abs().sum() > 0
+
+
+def test_source_and_swap_get_the_same_view():
+    x = torch.rand(4, 3, 32, 32) * 2 - 1
+    view_s, view_swap = paired_views(x, x.clone(), Augmentation())
+    assert torch.equal(view_s, view_swap)
+
+
+def test_no_views_and_one_embedder_is_the_papers_identity_loss(example_plugin):
+    E = lsw_core.load_identity_embedder("example-embedder")
+    src, swap = torch.rand(4, 3, 16, 16) * 2 - 1, torch.rand(4, 3, 16, 16) * 2 - 1
+    assert torch.equal(RobustIdentityLoss([(E, 1.0)], samples=0)(src, swap), identity_loss(E(src), E(swap)))
+    two = RobustIdentityLoss([(E, 1.0), (E, 0.5)], samples=0)(src, swap)
+    assert torch.allclose(two, 1.5 * identity_loss(E(src), E(swap)))
+
+
+def test_the_paper_setting_keeps_the_papers_loss(example_plugin, tmp_path):
+    assert MixerTrainer(tiny(steps=1), tmp_path / "p", progress=False).loss.identity is None
+    robust = MixerTrainer(tiny(steps=1, identity_loss="augmented", id_views=2), tmp_path / "a", progress=False)
+    assert isinstance(robust.loss.identity, RobustIdentityLoss) and robust.loss.identity.samples == 2
+    assert robust.train_step()["id"] > 0
+
+
+def test_gated_mixer_starts_at_interpolation_and_round_trips(tmp_path):
+    mixer = GatedLatentMixer(num_rows=3, w_dim=8, gate_init=0.6)
+    s, t = torch.randn(5, 3, 8), torch.randn(5, 3, 8)
+    assert torch.allclose(mixer(s, t), t + 0.6 * (s - t), atol=1e-6)
+    layout = lsw_core.LatentLayout(3, 8)
+    save_mixer(tmp_path / "g", mixer, mixer_config(mixer, backend="x", layout=layout, space="w+"))
+    loaded, config = load_mixer(tmp_path / "g")
+    assert type(loaded) is GatedLatentMixer and config["mixer_kind"] == "gated"
+    assert torch.equal(loaded(s, t), mixer(s, t))
+    # A folder of the paper's mixer has no kind field and loads as before.
+    paper = LatentMixer(num_rows=3, w_dim=8)
+    save_mixer(tmp_path / "p", paper, mixer_config(paper, backend="x", layout=layout, space="w+"))
+    assert "mixer_kind" not in json.loads((tmp_path / "p" / "config.json").read_text())
+    assert type(load_mixer(tmp_path / "p")[0]) is LatentMixer
+
+
+def test_calibration_is_logged_and_sets_a_relative_lambda(example_plugin, tmp_path):
+    trainer = MixerTrainer(tiny(steps=1, lambda_lp=0.5, lambda_relative=True), tmp_path, progress=False)
+    scales = trainer.calibration
+    assert scales["id"] > 0 and scales["lp"] > 0
+    assert trainer.loss.lambda_lp == pytest.approx(0.5 * scales["id"] / scales["lp"])
+    trainer.train()
+    first = json.loads((tmp_path / "log.jsonl").read_text().splitlines()[0])
+    assert first == {"step": 0, "calibration": scales}
+    # The same run measures the same scales (they come from a fixed seed).
+    again = MixerTrainer(tiny(steps=1, lambda_lp=0.5, lambda_relative=True), tmp_path / "b", progress=False)
+    assert again.calibration == scales
+
+
+def test_generator_training_defaults_are_used_unless_told(example_plugin, tmp_path):
+    G = lsw_core.load_generator("example-tiny")
+    G.training_defaults = lsw_core.TrainingDefaults(
+        truncation_psi=0.7, truncation_cutoff=2, embedder="example-embedder"
+    )
+    config = TrainConfig(generator="example-tiny", mu_shape=0.0, batch_size=2, steps=1)
+    trainer = MixerTrainer(config, tmp_path / "d", generator=G, progress=False)
+    assert (trainer.config.truncation_psi, trainer.config.truncation_cutoff) == (0.7, 2)
+    assert trainer.components["embedder"] == "example-embedder"
+    told = TrainConfig(
+        generator="example-tiny", mu_shape=0.0, batch_size=2, steps=1, truncation_psi=1.0, truncation_cutoff=None
+    )
+    trainer = MixerTrainer(told, tmp_path / "t", generator=G, progress=False)
+    assert (trainer.config.truncation_psi, trainer.config.truncation_cutoff) == (1.0, None)
+    trainer.train()
+    training = lsw_core.checkpoint.read_config(tmp_path / "t")["training"]
+    assert (training["truncation_psi"], training["truncation_cutoff"]) == (1.0, None)
+
+
+def test_cli_mu_without_shape_model_is_one_error_line(example_plugin, tmp_path):
+    args = ["train", "--generator", "example-tiny", "--embedder", "example-embedder", "--steps", "1"]
+    result = run_lsw(*args, "--out", str(tmp_path / "x"), check=False)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "error: μ = 0.1 weighs L_shape, but generator 'example-tiny' names no shape model: "
+        "pass --shape-model NAME, or --mu 0 to train without L_shape"
+    ]
+    assert not (tmp_path / "x" / "config.json").exists()
+
+
+def test_cli_robust_options_and_the_scales_on_the_console(example_plugin, tmp_path):
+    out = tmp_path / "m"
+    result = run_lsw(
+        "train", "--generator", "example-tiny", "--embedder", "example-embedder", "--mu", "0",
+        "--batch-size", "2", "--steps", "2", "-q", "--identity-loss", "augmented", "--id-views", "1",
+        "--extra-embedder", "example-embedder=0.5", "--lambda", "1", "--lambda-relative",
+        "--mixer-kind", "gated", "--gate-init", "0.4", "--psi", "1", "--cutoff", "all", "--out", str(out),
+    )  # fmt: skip
+    assert "loss scales: L_id(target)" in result.stderr
+    config = json.loads((out / "config.json").read_text())
+    training = config["training"]
+    assert config["mixer_kind"] == "gated" and config["gate_init"] == 0.4
+    assert training["identity_loss"] == "augmented" and training["extra_embedders"] == {"example-embedder": 0.5}
+    assert training["lambda_relative"] is True and training["truncation_cutoff"] is None
+    bad = run_lsw("train", "--generator", "example-tiny", "--cutoff", "x", "--out", str(tmp_path / "y"), check=False)
+    assert bad.returncode == 2 and bad.stderr.startswith("error: --cutoff: expected")
+
+
+def test_eval_with_an_embedder_alone_and_empty_groups(example_plugin, tmp_path):
+    mixer = tmp_path / "m"
+    common = ["--generator", "example-tiny", "--embedder", "example-embedder", "--mu", "0", "--batch-size", "2"]
+    run_lsw("train", *common, "--steps", "1", "-q", "--out", str(mixer))
+    result = json.loads(run_lsw("eval", "--mixer", str(mixer), "--embedder", "example-embedder", "--pairs", "8").stdout)
+    assert result["method"] == "estimated" and 0 <= result["closer_to_source"] <= 1
+    assert "pose_error_deg" not in result and result["baselines"]["return_source"]["closer_to_source"] == 1
+    # example-tiny's 6 rows drive 4, 8 and 16 px: fine1 and fine2 have no rows.
+    for command in (["eval", "--mixer", str(mixer), "--embedder", "example-embedder"],
+                    ["swap", "seed:1", "seed:2", "--mixer", str(mixer), "-o", str(tmp_path / "s.png")]):  # fmt: skip
+        bad = run_lsw(*command, "--groups", "middle,fine1", check=False)
+        assert bad.returncode == 2
+        assert bad.stderr.strip().splitlines() == [
+            "error: layer group(s) ['fine1'] have no rows on this generator; it has ['coarse', 'middle']"
+        ]
+    missing = run_lsw("eval", "--mixer", str(mixer), check=False)
+    assert missing.returncode == 2 and "pass --embedder" in missing.stderr
