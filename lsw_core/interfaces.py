@@ -5,7 +5,7 @@ backend implements, so a wrong tensor fails where it enters with a message namin
 from __future__ import annotations
 
 import abc
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import attrs
 import torch
@@ -182,3 +182,11 @@ class Inverter(abc.ABC):
 
     @abc.abstractmethod
     def _invert(self, generator: Generator, images: torch.Tensor, **kwargs: Any) -> Inversion: ...
+
+
+@runtime_checkable
+class SupportsActivationCheckpointing(Protocol):
+    """Optional generator capability: recompute synthesis activations during the backward pass instead
+    of keeping them (less memory for a second forward pass; `lsw train --activation-checkpointing`)."""
+
+    def set_activation_checkpointing(self, enabled: bool) -> None: ...

@@ -8,6 +8,8 @@ import time
 import click
 
 from lsw_core.checkpoint import write_json
+from lsw_core.cli.options import device_option
+from lsw_core.devices import resolve_device
 from lsw_core.imageio import save_image, swap_grid
 from lsw_core.mixer_eval import evaluate_mixer
 from lsw_core.outputs import check_output
@@ -38,8 +40,9 @@ def cpu_recipe(generator: str = "synthface", **overrides) -> TrainConfig:
 @click.option("--minutes", type=float, default=5.0, show_default=True, help="Training time budget.")
 @click.option("--pairs", type=int, default=200, show_default=True, help="Held-out pairs for the metrics.")
 @click.option("--seed", type=int, default=0, show_default=True)
+@device_option
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
-def demo(out, generator, minutes, pairs, seed, quiet):
+def demo(out, generator, minutes, pairs, seed, device, quiet):
     """Train a mixer on the synthetic face world, then swap and measure.
 
     Writes OUT/mixer/ (the trained mixer folder, with log.jsonl and samples/), OUT/grid.png
@@ -48,9 +51,9 @@ def demo(out, generator, minutes, pairs, seed, quiet):
     """
     out = check_output(out, folder=True)
     t0 = time.monotonic()
-    config = cpu_recipe(generator, seed=seed, max_minutes=minutes)
+    config = cpu_recipe(generator, seed=seed, max_minutes=minutes, device=device)
     MixerTrainer(config, out / "mixer", progress=not quiet, existing="overwrite").train()
-    swapper = Swapper.from_folder(out / "mixer", resolution=SHOW_RESOLUTION)
+    swapper = Swapper.from_folder(out / "mixer", resolution=SHOW_RESOLUTION).to(resolve_device(device))
 
     sources, targets = swapper.latents_from_seeds(range(100, 105)), swapper.latents_from_seeds(range(200, 205))
     swaps = swapper.mix_z(sources.repeat(len(targets), 1), targets.repeat_interleave(len(sources), 0))

@@ -7,7 +7,8 @@ import json
 
 import click
 
-from lsw_core.cli.options import checkpoint_option, component_options, generator_options_option
+from lsw_core.cli.options import checkpoint_option, component_options, device_option, generator_options_option
+from lsw_core.devices import resolve_device
 from lsw_core.evaluation import evaluate_triples, find_triples, markdown_table
 from lsw_core.mixer_eval import evaluate_mixer
 from lsw_core.outputs import check_output
@@ -54,7 +55,7 @@ TRAINING_EMBEDDER = "smoothswap"  # the paper's L_id embedder
     help="With --triples: the embedder the swaps were trained with; --embedder must differ from it.",
 )
 @click.option("--table", type=click.Path(dir_okay=False), help="With --triples: markdown table path [DIR/metrics.md].")
-@click.option("--device", default="cpu", show_default=True)
+@device_option
 @click.option("--out", "-o", type=click.Path(dir_okay=False), help="Also write the JSON here.")
 def evaluate(
     mixer_dir,
@@ -90,6 +91,7 @@ def evaluate(
     for path in (out, table):
         if path is not None:
             check_output(path)
+    device = resolve_device(device)
     if triples_dir is not None:
         _evaluate_triples(
             triples_dir,
@@ -109,11 +111,12 @@ def evaluate(
         from lsw_core.checkpoint import read_config
 
         generator = load_generator(read_config(mixer_dir)["backend"], **options)
-    swapper = Swapper.from_folder(mixer_dir, generator=generator)
+    swapper = Swapper.from_folder(mixer_dir, generator=generator).to(device)
     E = load_identity_embedder(embedder, **component_options(embedder_checkpoint, embedder_pairs)) if embedder else None
     S = load_shape_model(shape_model, **component_options(shape_model_checkpoint, shape_pairs)) if shape_model else None
     if not hasattr(swapper.generator, "ground_truth") and (E is None or S is None):
         raise click.UsageError("this generator has no ground truth: pass --embedder and --shape-model")
+    E, S = (m.to(device) if m is not None else None for m in (E, S))
     result = evaluate_mixer(swapper, pairs=pairs, seed=seed, embedder=E, shape_model=S)
     text = json.dumps(result, indent=2)
     if out:

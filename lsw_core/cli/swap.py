@@ -9,8 +9,15 @@ import numpy as np
 import torch
 
 from lsw_core.checkpoint import read_config
-from lsw_core.cli.options import checkpoint_option, component_options, generator_options_option, parse_options
+from lsw_core.cli.options import (
+    checkpoint_option,
+    component_options,
+    device_option,
+    generator_options_option,
+    parse_options,
+)
 from lsw_core.cli.swap_photos import is_image_input, photo_options, run_photo_swap
+from lsw_core.devices import resolve_device
 from lsw_core.errors import LswError
 from lsw_core.imageio import list_images, load_image, save_gif, save_image, stack_rows, swap_grid
 from lsw_core.latents import LATENT_SUFFIXES, parse_seeds, read_latents
@@ -61,6 +68,7 @@ def parse_input(spec: str, swapper: Swapper) -> tuple[str, torch.Tensor]:
     "--inverter-option", "inverter_pairs", multiple=True, metavar="KEY=VALUE", help="Inverter option, repeatable."
 )
 @click.option("--save-latents", is_flag=True, help="Also write the swapped W+ codes to OUT.npy.")
+@device_option
 @photo_options
 def swap(
     source,
@@ -75,6 +83,7 @@ def swap(
     inverter,
     inverter_pairs,
     save_latents,
+    device,
     **photo,
 ):
     """Swap the identity of SOURCE onto TARGET.
@@ -100,10 +109,11 @@ def swap(
       lsw swap a.png b.png --mixer runs/synth --inverter-option schedule=fast --inverter-option encoder=synthface
     """
     check_output(out, folder=Path(source).is_dir() or Path(target).is_dir())
+    device = resolve_device(device)
     config = read_config(mixer_dir)
     options = component_options(checkpoint, generator_pairs)
     G = load_generator(generator or config["backend"], **options) if (generator or options) else None
-    swapper = Swapper.from_folder(mixer_dir, generator=G)
+    swapper = Swapper.from_folder(mixer_dir, generator=G).to(device)
     group_list = [g.strip() for g in groups.split(",")] if groups else None
     cameras = None
     if views is not None:
@@ -127,7 +137,7 @@ def swap(
             raise LswError("image inputs swap pairwise: give images (or folders with equally many) for both")
         inv = load_inverter(inverter, **parse_options(inverter_pairs))
         result = swapper.swap_images(src, tgt, inv, groups=group_list, cameras=cameras)
-        ws, images = result.ws, result.images
+        ws, images = result.ws, result.images.cpu()
         src_img, tgt_img = src, tgt
         pairwise = True
     else:
@@ -139,8 +149,8 @@ def swap(
             ws_s = swapper.wplus_from_z(src) if kind_s == "z" else src
             ws_t = swapper.wplus_from_z(tgt) if kind_t == "z" else tgt
             ws = swapper.mix(ws_s.repeat(len(ws_t), 1, 1), ws_t.repeat_interleave(len(ws_s), 0), group_list)
-        images = swapper.render(ws, cameras)
-        src_img, tgt_img = swapper.render(ws_s, cameras), swapper.render(ws_t, cameras)
+        images = swapper.render(ws, cameras).cpu()
+        src_img, tgt_img = swapper.render(ws_s, cameras).cpu(), swapper.render(ws_t, cameras).cpu()
         pairwise = False
 
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -126,7 +126,7 @@ def run_photo_swap(
         path = out / f"{s.stem}__{t.stem}.png" if batch else out
         written += write_result(result, path)
         if save_latents:
-            np.save(path.with_suffix(".npy"), result.ws.numpy())
+            np.save(path.with_suffix(".npy"), result.ws.cpu().numpy())
             written.append(path.with_suffix(".npy"))
         hits = sum(result.cache_hits)
         psnr = result.metrics.get("psnr")
