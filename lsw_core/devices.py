@@ -33,7 +33,7 @@ def resolve_device(spec: str | torch.device | None = "auto") -> torch.device:
         return torch.device("mps")
     match = re.fullmatch(r"cuda(?::(\d+))?", name)
     if match is None:
-        raise LswError(f"--device {spec!r}: expected {DEVICE_CHOICES}")
+        raise LswError(f"--device {spec or chr(34) * 2}: expected {DEVICE_CHOICES}")
     if not torch.cuda.is_available():
         raise LswError(
             f"--device {spec}: CUDA is not available on this machine (torch {torch.__version__}); use --device cpu"
