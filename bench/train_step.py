@@ -74,10 +74,11 @@ def make_trainer(args: argparse.Namespace, out: str):
         sys.path.insert(0, str(HERE))
         from stylegan2 import RandomConvEmbedder
 
-        config = TrainConfig(generator="stylegan2", generator_options={"img_resolution": args.resolution},
-                             mu_shape=0.0, **common)  # fmt: skip
+        options = {"img_resolution": args.resolution, **json.loads(args.generator_options)}
+        config = TrainConfig(generator="stylegan2", generator_options=options, mu_shape=0.0, **common)
         return MixerTrainer(config, out, embedder=RandomConvEmbedder(), progress=False)
-    config = TrainConfig(generator=args.backend, generator_options={"resolution": args.resolution}, **common)
+    options = {"resolution": args.resolution, **json.loads(args.generator_options)}
+    config = TrainConfig(generator=args.backend, generator_options=options, **common)
     return MixerTrainer(config, out, progress=False)
 
 
@@ -132,6 +133,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--threads", type=int, help="torch CPU threads")
+    parser.add_argument("--generator-options", default="{}", help="JSON of extra generator options")
     parser.add_argument("--single", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.threads:
@@ -164,6 +166,7 @@ def main() -> None:
                 cmd = [sys.executable, __file__, "--single", "--backend", args.backend, "--resolution",
                        str(args.resolution), "--batch", str(args.batch), "--precision", precision, "--micro-batch",
                        str(micro), "--checkpointing", ckpt, "--repeats", str(args.repeats), "--device", args.device]  # fmt: skip
+                cmd += ["--generator-options", args.generator_options]
                 if args.threads:
                     cmd += ["--threads", str(args.threads)]
                 done = subprocess.run(cmd, capture_output=True, text=True)
