@@ -56,12 +56,14 @@ name, rc, seconds, work = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.a
 out = open(f"{work}/{name}.out").read().strip().splitlines()
 err = open(f"{work}/{name}.err").read().strip()
 result = None
-for line in reversed(out):
+for text in ("\n".join(out[i:]) for i in range(len(out))):  # the JSON that ends the output
     try:
-        result = json.loads(line)
-        break
+        result = json.loads(text)
     except ValueError:
         continue
+    if isinstance(result, dict):
+        break
+    result = None
 if rc != 0 or result is None:
     reason = "timed out" if rc in (124, 137) else f"exit status {rc}"
     result = {"error": reason, "stderr_tail": err[-3000:], "stdout_tail": "\n".join(out[-20:])[-3000:]}
