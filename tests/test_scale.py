@@ -98,7 +98,7 @@ def test_micro_batches_give_the_full_batch_mixer(example_plugin, tmp_path):
     runs = {}
     for micro in (None, 1, 3):
         trainer = MixerTrainer(
-            tiny_config(batch_size=6, micro_batch=micro, noise_mode="const"), tmp_path, progress=False
+            tiny_config(batch_size=6, micro_batch=micro, noise_mode="const"), tmp_path / str(micro), progress=False
         )
         trainer.optimizer.param_groups[0]["eps"] = 1e-2
         start = flat(trainer.mixer.parameters()).detach().clone()
