@@ -107,10 +107,11 @@ class CameraSpec:
     def sample(self, batch: int, generator: torch.Generator | None = None) -> Camera:
         """Draw cameras from the training prior (used by the mixer trainer): uniform over the ranges,
         or for a "gaussian" spec normal around their centres with the half-ranges as deviations."""
+        device = generator.device if generator is not None else None  # drawn where the generator draws
         if self.distribution == "gaussian":
-            u = 0.5 + 0.5 * torch.randn(2, batch, generator=generator)
+            u = 0.5 + 0.5 * torch.randn(2, batch, generator=generator, device=device)
         else:
-            u = torch.rand(2, batch, generator=generator)
+            u = torch.rand(2, batch, generator=generator, device=device)
         return self.from_uv(u[0], u[1])
 
     def from_uv(self, u, v) -> Camera:

@@ -46,7 +46,7 @@ def ganspace_components(generator: Generator, num_samples: int = 10_000, num_com
     components [k, w_dim] as unit rows, stddev [k])."""
     rng = torch.Generator().manual_seed(seed)
     z = torch.randn(num_samples, generator.z_dim, generator=rng)
-    w = torch.cat([generator.mapping(c)[:, 0] for c in z.split(1000)])
+    w = torch.cat([generator.mapping(c.to(generator.w_avg.device))[:, 0] for c in z.split(1000)])
     mean = w.mean(0)
     _, s, v = torch.linalg.svd(w - mean, full_matrices=False)
     return mean, v[:num_components], s[:num_components] / (num_samples - 1) ** 0.5

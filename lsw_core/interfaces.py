@@ -5,7 +5,7 @@ backend implements, so a wrong tensor fails where it enters with a message namin
 from __future__ import annotations
 
 import abc
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import attrs
 import numpy as np
@@ -337,3 +337,11 @@ class LatentEncoder(nn.Module, abc.ABC):
 
     @abc.abstractmethod
     def _encode(self, images: torch.Tensor) -> torch.Tensor: ...
+
+
+@runtime_checkable
+class SupportsActivationCheckpointing(Protocol):
+    """Optional generator capability: recompute synthesis activations during the backward pass instead
+    of keeping them (less memory for a second forward pass; `lsw train --activation-checkpointing`)."""
+
+    def set_activation_checkpointing(self, enabled: bool) -> None: ...

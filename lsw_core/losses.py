@@ -27,7 +27,7 @@ def shape_loss(shape_model: ShapeModel, source: torch.Tensor, target: torch.Tens
         fused = shape_model.fuse(shape_model(source), shape_model(target))
         q_fuse = shape_model.landmarks(fused)
     q_swap = shape_model.landmarks(shape_model(swap))
-    return F.l1_loss(q_swap, q_fuse)
+    return F.l1_loss(q_swap.float(), q_fuse.float())
 
 
 class LatentSwapLoss(nn.Module):
@@ -60,24 +60,27 @@ class LatentSwapLoss(nn.Module):
         target_latent: torch.Tensor,
         swap_latent: torch.Tensor,
         source_embedding: torch.Tensor | None = None,
-    ) -> tuple[torch.Tensor, dict[str, float]]:
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """The total loss and its detached terms (`id`, `lp`, `shape`, `total`) as 0-d tensors: reading
+        them (`.item()`) waits for the device, so the trainer does it only on logging steps. The terms
+        are computed in fp32 from the networks' outputs, whatever precision those ran in."""
         l_id = self.identity_term(source_image, swap_image, source_embedding)
-        l_lp = latent_penalty(target_latent, swap_latent)
+        l_lp = latent_penalty(target_latent.float(), swap_latent.float())
         total = l_id + self.lambda_lp * l_lp
-        terms = {"id": l_id.item(), "lp": l_lp.item()}
+        terms = {"id": l_id, "lp": l_lp}
         if self.shape_model is not None and self.mu_shape:
             l_shape = shape_loss(self.shape_model, source_image, target_image, swap_image)
             total = total + self.mu_shape * l_shape
-            terms["shape"] = l_shape.item()
-        terms["total"] = total.item()
-        return total, terms
+            terms["shape"] = l_shape
+        terms["total"] = total
+        return total, {k: v.detach() for k, v in terms.items()}
 
     def identity_term(
         self, source_image: torch.Tensor, swap_image: torch.Tensor, source_embedding: torch.Tensor | None = None
     ) -> torch.Tensor:
         if self.identity is not None:
-            return self.identity(source_image, swap_image)
+            return self.identity(source_image, swap_image).float()
         if source_embedding is None:
             with torch.no_grad():
                 source_embedding = self.embedder(source_image)
-        return identity_loss(source_embedding, self.embedder(swap_image))
+        return identity_loss(source_embedding.float(), self.embedder(swap_image).float())

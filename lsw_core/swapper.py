@@ -106,6 +106,12 @@ class Swapper:
     def device(self) -> torch.device:
         return next(self.mixer.parameters()).device
 
+    def to(self, device: str | torch.device) -> Swapper:
+        """Move the mixer and the generator to `device` (in place); returns self."""
+        self.mixer.to(device)
+        self.generator.to(device)
+        return self
+
     # --- latents -----------------------------------------------------------------------------
 
     def latents_from_seeds(self, seeds: Sequence[int]) -> torch.Tensor:
@@ -172,6 +178,7 @@ class Swapper:
         """Synthesise W+ codes: [B, 3, H, W], or [B, V, 3, H, W] for a batch of V cameras (every code
         seen from every camera, with the same synthesis arguments, e.g. a background code)."""
         G = generator or self.generator
+        ws = ws.to(G.w_avg.device)
         if cameras is None:
             return G.synthesis(ws, noise_mode="const", **synthesis_kwargs)
         if G.camera is None:

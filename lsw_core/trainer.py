@@ -5,9 +5,16 @@ probability `same_pair_prob` the target is the source; map with truncation ψ on
 rows; synthesise source, target and swap with random noise; minimise L_id + λ·L_lp + μ·L_shape with
 AdamW and gradient clipping. Only the mixer learns; gradients flow through the frozen generator.
 
+The pairs of step k are drawn on the training device from a generator seeded by (seed, k) and are
+the same whatever the split: a batch processed in micro-batches, or over several processes under
+torchrun (each rank takes its slice of the global batch), sees the pairs of the whole batch. The
+synthesis noise of a chunk of pairs comes from torch's global RNG seeded by (seed, k, index of the
+chunk's first pair), so runs with the same chunk size (`micro_batch`) draw the same noise for the same
+pair; training reseeds torch's global RNG at every chunk for this.
+
 The output folder is a mixer folder (`config.json` + `mixer.safetensors`) plus `trainer_state.pt`
-(optimizer and RNG states), `log.jsonl` and `samples/`. Resuming from it continues exactly where the
-last checkpoint stopped: on CPU the result equals an uninterrupted run bit for bit.
+(optimizer state), `log.jsonl` and `samples/`, written by rank 0 alone. Resuming from it continues
+exactly where the last checkpoint stopped: on CPU the result equals an uninterrupted run bit for bit.
 """
 
 from __future__ import annotations
@@ -23,8 +30,9 @@ import attrs
 import torch
 from tqdm.auto import tqdm
 
-from lsw_core import latents
+from lsw_core import distributed, latents
 from lsw_core.calibration import describe, measure_scales
+from lsw_core.camera import Camera
 from lsw_core.checkpoint import (
     CONFIG_NAME,
     load_training_state,
@@ -33,16 +41,18 @@ from lsw_core.checkpoint import (
     save_mixer,
     save_training_state,
 )
+from lsw_core.devices import resolve_device
 from lsw_core.errors import CheckpointError, LswError, SettingError, TrainingDiverged
 from lsw_core.gated_mixer import MIXER_KINDS, make_mixer
 from lsw_core.identity_loss import IDENTITY_LOSSES, RobustIdentityLoss
 from lsw_core.imageio import resize, save_image, stack_rows
-from lsw_core.interfaces import NOISE_MODES, Generator, IdentityEmbedder, ShapeModel
+from lsw_core.interfaces import NOISE_MODES, Generator, IdentityEmbedder, ShapeModel, SupportsActivationCheckpointing
 from lsw_core.losses import LatentSwapLoss
 from lsw_core.mixer import DEFAULT_DEPTH, check_depth
 from lsw_core.plugins import load_generator, load_identity_embedder, load_shape_model
+from lsw_core.precision import PRECISIONS, networks_autocast
 from lsw_core.runs import LOG_NAME, STATE_NAME, claim, clear_run, read_log, resumed_settings, write_log
-from lsw_core.validators import choice, integer, number, optional, options, pair, text
+from lsw_core.validators import choice, flag, integer, number, optional, options, pair, text
 
 #: Settings `resume` may change: they alter neither the model nor the data it is trained on.
 RESUMABLE = ("steps", "max_minutes", "device", "log_every", "sample_every", "checkpoint_every")
@@ -102,7 +112,14 @@ class TrainConfig:
     grad_clip: float | None = attrs.field(default=1.0, validator=optional(number(gt=0)))
     noise_mode: str = attrs.field(default="random", validator=choice(*NOISE_MODES))
     seed: int = attrs.field(default=0, validator=integer(ge=0, lt=2**64))
-    device: str = attrs.field(default="cpu", validator=text())
+    #: auto (CUDA when available), cpu, cuda, cuda:N, mps; resolved when the trainer starts.
+    device: str = attrs.field(default="auto", validator=text())
+    precision: str = attrs.field(default="fp32", validator=choice(*PRECISIONS))
+    #: Pairs per forward/backward pass (gradients accumulate over the batch); None: the whole batch.
+    micro_batch: int | None = attrs.field(default=None, validator=optional(integer(gt=0)))
+    #: Recompute the synthesis activations in the backward pass instead of storing them (generators
+    #: with `set_activation_checkpointing`).
+    activation_checkpointing: bool = attrs.field(default=False, validator=flag())
     log_every: int = attrs.field(default=10, validator=integer(gt=0))
     sample_every: int = attrs.field(default=1000, validator=integer(gt=0))
     checkpoint_every: int = attrs.field(default=1000, validator=integer(gt=0))
@@ -161,8 +178,15 @@ class MixerTrainer:
     ) -> None:
         self.out = Path(out)
         self.progress = progress
-        self.lock = claim(self.out, existing)
-        self._start_over = existing == "overwrite"  # done in `train`, once nothing can fail to load
+        self.device = resolve_device(config.device)
+        self.ranks = distributed.setup(self.device)
+        if config.batch_size % self.ranks.world_size:
+            raise LswError(
+                f"batch_size {config.batch_size}: expected a multiple of the {self.ranks.world_size} training processes"
+            )
+        # Rank 0 alone owns the folder: the others neither lock nor write it.
+        self.lock = claim(self.out, existing) if self.ranks.is_main else _NoLock()
+        self._start_over = existing == "overwrite" and self.ranks.is_main  # done in `train`
         try:
             self._build(config, generator, embedder, shape_model)
         except BaseException:
@@ -176,7 +200,7 @@ class MixerTrainer:
         embedder: IdentityEmbedder | None,
         shape_model: ShapeModel | None,
     ) -> None:
-        device = torch.device(config.device)
+        device = self.device
         G = generator or load_generator(config.generator, **config.generator_options)
         defaults = G.training_defaults
         config = attrs.evolve(
@@ -205,6 +229,10 @@ class MixerTrainer:
             m.to(device).eval().requires_grad_(False) if m is not None else None for m in (G, embedder, shape_model)
         )
         extra = [(e.to(device).eval().requires_grad_(False), w) for e, w in extra]
+        if config.activation_checkpointing:
+            if not isinstance(self.generator, SupportsActivationCheckpointing):
+                raise LswError(f"generator {config.generator!r} does not support activation checkpointing")
+            self.generator.set_activation_checkpointing(True)
         self.components = {"embedder": embedder_name, "shape_model": shape_name if shape_model is not None else None}
         rows, width = latents.mixer_shape(self.generator, config.space)
         torch.manual_seed(config.seed)
@@ -229,7 +257,6 @@ class MixerTrainer:
             self.loss.lambda_lp = config.lambda_lp * self.calibration["id"] / self.calibration["lp"]
         self.calibration["lambda_effective"] = self.loss.lambda_lp
         self.optimizer = make_adamw(self.mixer, lr=config.lr, betas=config.betas, weight_decay=config.weight_decay)
-        self.rng = torch.Generator().manual_seed(config.seed)
         self.step = 0
         self.checkpoint_step: int | None = None
         # Whether every loss since the start is finite, kept on the device so that steps need no
@@ -238,13 +265,18 @@ class MixerTrainer:
 
     # --- the training step -----------------------------------------------------------------
 
+    def pair_stream(self, step: int) -> torch.Generator:
+        """The generator the pairs of `step` are drawn from, on the training device."""
+        return torch.Generator(self.device).manual_seed(_mix_seed(self.config.seed, step))
+
     def sample_pairs(self, batch: int, rng: torch.Generator) -> dict[str, Any]:
         """Source/target z with the same-pair probability, and cameras and extra synthesis arguments
-        (e.g. StyleNeRF's background code) from the backend's prior, one draw per pair."""
+        (e.g. StyleNeRF's background code) from the backend's prior, one draw per pair, on the
+        device of `rng`."""
         G, cfg = self.generator, self.config
-        z_s = torch.randn(batch, G.z_dim, generator=rng)
-        z_t = torch.randn(batch, G.z_dim, generator=rng)
-        same = torch.rand(batch, generator=rng) < cfg.same_pair_prob
+        z_s = torch.randn(batch, G.z_dim, generator=rng, device=rng.device)
+        z_t = torch.randn(batch, G.z_dim, generator=rng, device=rng.device)
+        same = torch.rand(batch, generator=rng, device=rng.device) < cfg.same_pair_prob
         z_t = torch.where(same[:, None], z_s, z_t)
         camera = G.camera.sample(batch, generator=rng) if G.camera is not None else None
         return {"z_s": z_s, "z_t": z_t, "camera": camera, "synthesis": G.sample_synthesis_kwargs(batch, rng)}
@@ -259,13 +291,13 @@ class MixerTrainer:
     ) -> dict[str, torch.Tensor]:
         G, cfg = self.generator, self.config
         synthesis = synthesis or {}
-        device = torch.device(cfg.device)
-        z_s, z_t = z_s.to(device), z_t.to(device)
+        z_s, z_t = z_s.to(self.device), z_t.to(self.device)
         psi, cutoff = cfg.truncation_psi, cfg.truncation_cutoff
 
         def render(code: torch.Tensor) -> torch.Tensor:
             ws = latents.decode(G, code, cfg.space, psi, cutoff)
-            return G.synthesis(ws, camera=camera, noise_mode=noise_mode, **synthesis)
+            with networks_autocast(cfg.precision, self.device):
+                return G.synthesis(ws, camera=camera, noise_mode=noise_mode, **synthesis)
 
         with torch.no_grad():
             l_s = latents.encode(G, z_s, cfg.space, psi, cutoff)
@@ -275,58 +307,95 @@ class MixerTrainer:
         img_swap = render(l_swap)
         return {"l_s": l_s, "l_t": l_t, "l_swap": l_swap, "source": img_s, "target": img_t, "swap": img_swap}
 
-    def train_step(self) -> dict[str, float]:
+    def train_step(self) -> dict[str, torch.Tensor]:
+        """One optimiser step on the global batch; returns this rank's share of the loss terms
+        (0-d tensors, summed over ranks and read only on logging steps: see `gather_terms`)."""
+        cfg, ranks = self.config, self.ranks
         self.mixer.train()
-        pairs = self.sample_pairs(self.config.batch_size, self.rng)
-        out = self.swap_batch(**pairs, noise_mode=self.config.noise_mode)
-        total, terms = self.loss(
-            source_image=out["source"],
-            target_image=out["target"],
-            swap_image=out["swap"],
-            target_latent=out["l_t"],
-            swap_latent=out["l_swap"],
-        )
+        pairs = self.sample_pairs(cfg.batch_size, self.pair_stream(self.step))
+        share = cfg.batch_size // ranks.world_size
+        first = ranks.rank * share
+        chunk = min(cfg.micro_batch or share, share)
         self.optimizer.zero_grad(set_to_none=True)
-        self._finite &= torch.isfinite(total.detach())
-        total.backward()
-        if self.config.grad_clip:
-            terms["grad_norm"] = float(torch.nn.utils.clip_grad_norm_(self.mixer.parameters(), self.config.grad_clip))
+        terms: dict[str, torch.Tensor] = {}
+        for start in range(first, first + share, chunk):
+            stop = min(start + chunk, first + share)
+            torch.manual_seed(_mix_seed(cfg.seed, self.step, start))  # the chunk's synthesis noise
+            out = self.swap_batch(**_rows(pairs, start, stop), noise_mode=cfg.noise_mode)
+            with networks_autocast(cfg.precision, self.device):
+                total, chunk_terms = self.loss(
+                    source_image=out["source"],
+                    target_image=out["target"],
+                    swap_image=out["swap"],
+                    target_latent=out["l_t"],
+                    swap_latent=out["l_swap"],
+                )
+            self._finite &= torch.isfinite(total.detach())
+            weight = (stop - start) / cfg.batch_size  # the loss is a mean over the global batch
+            (total * weight).backward()
+            for k, v in chunk_terms.items():
+                terms[k] = terms[k] + v * weight if k in terms else v * weight
+        grads = [p.grad for p in self.mixer.parameters() if p.grad is not None]
+        distributed.sum_over_ranks_(grads, ranks)
+        if cfg.grad_clip:
+            norm = torch.nn.utils.clip_grad_norm_(self.mixer.parameters(), cfg.grad_clip)
+            terms["grad_norm"] = norm / ranks.world_size  # every rank holds the global norm
         self.optimizer.step()
         self.step += 1
         return terms
+
+    def gather_terms(self, terms: dict[str, torch.Tensor]) -> dict[str, float]:
+        """The batch's loss terms as numbers (waits for the device; sums the ranks' shares)."""
+        names = sorted(terms)
+        values = torch.stack([terms[k].float() for k in names])
+        distributed.sum_over_ranks_([values], self.ranks)
+        return dict(zip(names, values.tolist()))
 
     # --- the loop ----------------------------------------------------------------------------
 
     def train(self) -> Path:
         """Run until `config.steps` (or `max_minutes`), logging, sampling and checkpointing."""
-        cfg = self.config
+        cfg, ranks = self.config, self.ranks
         self.lock.acquire()
         if self._start_over:
             clear_run(self.out)
             self._start_over = False
-        if self.step == 0:
-            self._log({"step": 0, "calibration": self.calibration})
-        tqdm.write(describe(self.calibration, self.loss.lambda_lp, self.config.mu_shape), file=sys.stderr)
+        if ranks.is_main:
+            self.out.mkdir(parents=True, exist_ok=True)
+            if self.step == 0:
+                self._log({"step": 0, "calibration": self.calibration})
+            tqdm.write(describe(self.calibration, self.loss.lambda_lp, self.config.mu_shape), file=sys.stderr)
         start = time.monotonic()
-        bar = tqdm(total=cfg.steps, initial=self.step, desc="train mixer", unit="step", disable=not self.progress)
+        bar = _progress_bar(cfg, self.step, enabled=self.progress and ranks.is_main)
         try:
             while self.step < cfg.steps:
                 terms = self.train_step()
-                bar.update(1)
-                bar.set_postfix({k: f"{v:.4g}" for k, v in terms.items() if k in ("id", "lp", "shape")}, refresh=False)
+                elapsed = time.monotonic() - start
+                over_budget = cfg.max_minutes is not None and elapsed > cfg.max_minutes * 60
+                if ranks.distributed:  # the ranks decide together, on logging steps only
+                    terms["stop"] = torch.tensor(float(over_budget), device=self.device)
+                    over_budget = False
                 if self.step % cfg.log_every == 0:
-                    self._log({"step": self.step, **terms, "elapsed_s": round(time.monotonic() - start, 3)})
-                if self.step % cfg.sample_every == 0:
+                    values = self.gather_terms(terms)
+                    over_budget = over_budget or values.pop("stop", 0.0) > 0
+                    if ranks.is_main:
+                        self._log({"step": self.step, **values, "elapsed_s": round(elapsed, 3)})
+                    shown = {k: f"{v:.4g}" for k, v in values.items() if k in ("id", "lp", "shape")}
+                    bar.set_postfix({"step": self.step, **shown} if cfg.max_minutes else shown, refresh=False)
+                bar.update(min(elapsed, bar.total) - bar.n if cfg.max_minutes else 1)
+                if ranks.is_main and self.step % cfg.sample_every == 0:
                     self.save_samples()
-                if self.step % cfg.checkpoint_every == 0:
+                if ranks.is_main and self.step % cfg.checkpoint_every == 0:
                     self.save()
-                if cfg.max_minutes is not None and time.monotonic() - start > cfg.max_minutes * 60:
+                if over_budget:
                     bar.write(f"time budget of {cfg.max_minutes} min reached at step {self.step}")
                     break
-            self.save()
+            if ranks.is_main:
+                self.save()
         finally:
             bar.close()
             self.lock.release()
+        distributed.teardown(ranks)
         return self.out
 
     def check_finite(self, weights: bool = False) -> None:
@@ -361,7 +430,7 @@ class MixerTrainer:
         out = self.swap_batch(**fixed, noise_mode="const")
         size = min(self.generator.resolution, 128)
         rows = ("source", "target", "swap")
-        grid = stack_rows([resize(out[k].cpu(), size) for k in rows], labels=rows)
+        grid = stack_rows([resize(out[k].float().cpu(), size) for k in rows], labels=rows)
         path = self.out / "samples" / f"step_{self.step:07d}.png"
         path.parent.mkdir(exist_ok=True)
         save_image(grid, path)
@@ -387,11 +456,7 @@ class MixerTrainer:
             "step": self.step,
             "mixer": self.mixer.state_dict(),
             "optimizer": self.optimizer.state_dict(),
-            "rng": self.rng.get_state(),
-            "torch_rng": torch.get_rng_state(),
         }
-        if torch.cuda.is_available():
-            state["cuda_rng"] = torch.cuda.get_rng_state_all()
         save_training_state(self.out / STATE_NAME, state)
         self.checkpoint_step = self.step
 
@@ -417,13 +482,10 @@ class MixerTrainer:
             state = load_training_state(out / STATE_NAME)
             trainer.mixer.load_state_dict(state["mixer"])
             trainer.optimizer.load_state_dict(state["optimizer"])
-            trainer.rng.set_state(state["rng"])
-            torch.set_rng_state(state["torch_rng"])
-            if "cuda_rng" in state and torch.cuda.is_available():
-                torch.cuda.set_rng_state_all(state["cuda_rng"])
+            # Pairs and noise are functions of the step: no RNG state to restore.
             trainer.step = trainer.checkpoint_step = state["step"]
-            # A killed run may have logged past its checkpoint, the last line torn.
-            write_log(out / LOG_NAME, [line for step, line in log if step <= trainer.step])
+            if trainer.ranks.is_main:  # a killed run may have logged past its checkpoint, the last line torn
+                write_log(out / LOG_NAME, [line for step, line in log if step <= trainer.step])
         except BaseException:
             trainer.lock.release()
             raise
@@ -436,3 +498,45 @@ def saved_training(folder: str | os.PathLike) -> TrainConfig:
     if training is None:
         raise CheckpointError(f"{Path(folder) / CONFIG_NAME}: no 'training' settings, so there is no run to resume")
     return TrainConfig.from_dict(training)
+
+
+class _NoLock:
+    """The run-folder lock of a rank that does not own the folder."""
+
+    def acquire(self) -> None:
+        pass
+
+    def release(self) -> None:
+        pass
+
+
+def _mix_seed(*parts: int) -> int:
+    """One 63-bit seed from several integers (the run's seed, a step, a pair index)."""
+    seed = 0
+    for part in parts:
+        seed = (seed * 6_364_136_223_846_793_005 + part + 1_442_695_040_888_963_407) % 2**63
+    return seed
+
+
+def _rows(pairs: dict[str, Any], start: int, stop: int) -> dict[str, Any]:
+    """Pairs start..stop-1 of a batch from `sample_pairs` (tensors, cameras and synthesis kwargs)."""
+    if isinstance(pairs, dict):
+        return {k: _rows(v, start, stop) for k, v in pairs.items()}
+    if isinstance(pairs, torch.Tensor):
+        return pairs[start:stop]
+    if isinstance(pairs, Camera):
+        return pairs[list(range(start, stop))]
+    return pairs
+
+
+def _progress_bar(config: TrainConfig, step: int, enabled: bool) -> tqdm:
+    """Steps out of `steps`; a time-budgeted run shows seconds out of its budget instead (and the step)."""
+    if config.max_minutes is None:
+        return tqdm(total=config.steps, initial=step, desc="train mixer", unit="step", disable=not enabled)
+    return tqdm(
+        total=round(config.max_minutes * 60, 1),
+        desc="train mixer",
+        unit="s",
+        bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} s [{elapsed}{postfix}]",
+        disable=not enabled,
+    )

@@ -179,6 +179,10 @@ class StyleGAN2Generator(Generator):
     def layer_groups(self) -> dict[str, range]:
         return layer_groups_from_resolutions(self.synthesis_net.row_resolutions())
 
+    def set_activation_checkpointing(self, enabled: bool) -> None:
+        """Recompute each synthesis block in the backward pass instead of storing its activations."""
+        self.synthesis_net.checkpoint_blocks = bool(enabled)
+
     def _mapping(self, z: torch.Tensor, *, truncation_psi: float, truncation_cutoff: int | None) -> torch.Tensor:
         return self.mapping_net(z, truncation_psi=truncation_psi, truncation_cutoff=truncation_cutoff)
 

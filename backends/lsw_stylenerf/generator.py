@@ -76,7 +76,8 @@ class StyleNeRFGenerator(Generator):
 
     def sample_background(self, batch: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """Background codes from the training prior N(0, I), [batch, z_dim_bg]."""
-        return torch.randn(batch, self.z_dim_bg, generator=generator).to(self.w_avg.device)
+        device = generator.device if generator is not None else None
+        return torch.randn(batch, self.z_dim_bg, generator=generator, device=device).to(self.w_avg.device)
 
     def sample_synthesis_kwargs(self, batch: int, generator: torch.Generator | None = None) -> dict[str, Any]:
         return {"background": self.sample_background(batch, generator)}

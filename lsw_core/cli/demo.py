@@ -9,6 +9,8 @@ import attrs
 import click
 
 from lsw_core.checkpoint import write_json
+from lsw_core.cli.options import device_option
+from lsw_core.devices import resolve_device
 from lsw_core.imageio import save_image, swap_grid
 from lsw_core.mixer_eval import evaluate_mixer
 from lsw_core.outputs import check_output
@@ -85,8 +87,9 @@ def _train(trainer: MixerTrainer, steps: int, minutes: float | None, quiet: bool
 @click.option("--minutes", type=click.FloatRange(min=0, min_open=True), help="Optional cap on the training time.")
 @click.option("--pairs", type=int, default=200, show_default=True, help="Held-out pairs for the metrics.")
 @click.option("--seed", type=int, default=0, show_default=True)
+@device_option
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar or time estimate.")
-def demo(out, generator, steps, minutes, pairs, seed, quiet):
+def demo(out, generator, steps, minutes, pairs, seed, device, quiet):
     """Train a mixer on the synthetic face world, then swap and measure.
 
     Writes OUT/mixer/ (the trained mixer folder, with log.jsonl and samples/: source, target and
@@ -97,12 +100,12 @@ def demo(out, generator, steps, minutes, pairs, seed, quiet):
     """
     out = check_output(out, folder=True)
     t0 = time.monotonic()
-    config = cpu_recipe(generator, seed=seed, steps=steps)
+    config = cpu_recipe(generator, seed=seed, steps=steps, device=device)
     trainer = MixerTrainer(config, out / "mixer", progress=not quiet, existing="overwrite")
     _train(trainer, steps, minutes, quiet)
     if trainer.step % trainer.config.sample_every:
         trainer.save_samples()
-    swapper = Swapper.from_folder(out / "mixer", resolution=SHOW_RESOLUTION)
+    swapper = Swapper.from_folder(out / "mixer", resolution=SHOW_RESOLUTION).to(resolve_device(device))
 
     sources, targets = swapper.latents_from_seeds(range(100, 105)), swapper.latents_from_seeds(range(200, 205))
     swaps = swapper.mix_z(sources.repeat(len(targets), 1), targets.repeat_interleave(len(sources), 0))

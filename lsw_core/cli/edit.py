@@ -8,7 +8,8 @@ from pathlib import Path
 import click
 import torch
 
-from lsw_core.cli.options import checkpoint_option, component_options, generator_options_option
+from lsw_core.cli.options import checkpoint_option, component_options, device_option, generator_options_option
+from lsw_core.devices import resolve_device
 from lsw_core.editing import apply_direction, ganspace_components, load_direction
 from lsw_core.errors import LswError
 from lsw_core.imageio import save_gif, save_image, stack_rows
@@ -36,7 +37,8 @@ from lsw_core.swapper import group_rows
 @click.option("--strengths", default="-3,-1.5,0,1.5,3", show_default=True, help="Comma-separated steps along it.")
 @click.option("--groups", help="Edit only these layer groups (comma-separated), e.g. coarse for pose.")
 @click.option("--out", "-o", default="edit.png", show_default=True, type=click.Path(dir_okay=False))
-def edit(latents, generator, checkpoint, generator_pairs, direction, component, strengths, groups, out):
+@device_option
+def edit(latents, generator, checkpoint, generator_pairs, direction, component, strengths, groups, out, device):
     """Edit W+ LATENTS (.npy [B, num_ws, w_dim], e.g. from `lsw swap --save-latents`) along an
     InterFaceGAN direction or a GANSpace component; writes one row per latent (and a GIF for one).
 
@@ -54,8 +56,9 @@ def edit(latents, generator, checkpoint, generator_pairs, direction, component, 
         raise LswError("give exactly one of --direction FILE.npy or --ganspace K")
     values = _parse_strengths(strengths)
     check_output(out)
-    G = load_generator(generator, **component_options(checkpoint, generator_pairs)).eval()
-    ws = read_latents(latents, G.num_ws, G.w_dim)
+    device = resolve_device(device)
+    G = load_generator(generator, **component_options(checkpoint, generator_pairs)).to(device).eval()
+    ws = read_latents(latents, G.num_ws, G.w_dim).to(device)
     if component is not None and component >= G.w_dim:
         raise LswError(f"--ganspace {component}: this generator has {G.w_dim} components (0 to {G.w_dim - 1})")
     if direction is not None:
@@ -76,7 +79,7 @@ def edit(latents, generator, checkpoint, generator_pairs, direction, component, 
         with torch.no_grad():
             frames = torch.stack(
                 [G.synthesis(apply_direction(ws, vector, v * scale, rows), noise_mode="const") for v in values], dim=1
-            )
+            ).cpu()
     out = Path(out)
     save_image(stack_rows(list(frames)), out)
     if len(ws) == 1:

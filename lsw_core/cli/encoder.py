@@ -8,6 +8,7 @@ from lsw_core.cli.options import (
     checkpoint_option,
     component_options,
     default,
+    device_option,
     generator_options_option,
     required_generator_option,
 )
@@ -45,7 +46,7 @@ def encoder() -> None:
               help="Samples use a truncation ψ drawn from [PSI_MIN, 1].")  # fmt: skip
 @click.option("--minutes", type=float, help="Cap on the training time (after rendering), in minutes.")
 @click.option("--seed", type=int, default=_d("seed"), show_default=True)
-@click.option("--device", help="Where to render and train [default: cuda when available, else cpu].")
+@device_option
 @click.option("--threads", type=int, help="CPU threads (torch.set_num_threads).")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 def train(generator, checkpoint, generator_pairs, out, steps, pool_size, resolution, batch_size, psi_min, minutes,
@@ -67,6 +68,7 @@ def train(generator, checkpoint, generator_pairs, out, steps, pool_size, resolut
     import torch
     from tqdm.auto import tqdm
 
+    from lsw_core.devices import resolve_device
     from lsw_core.inversion.encoder import save_encoder, train_encoder
     from lsw_core.outputs import check_output
     from lsw_core.plugins import load_generator
@@ -74,7 +76,7 @@ def train(generator, checkpoint, generator_pairs, out, steps, pool_size, resolut
     check_output(out)
     if threads:
         torch.set_num_threads(threads)
-    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    device = resolve_device(device)
     config = EncoderConfig(steps=steps, pool_size=pool_size, resolution=int(resolution), batch_size=batch_size,
                            psi_min=psi_min, minutes=minutes, seed=seed)  # fmt: skip
     G = load_generator(generator, **component_options(checkpoint, generator_pairs)).to(device).eval()

@@ -9,7 +9,8 @@ from pathlib import Path
 import click
 
 from lsw_core.artifacts import write_json, write_text
-from lsw_core.cli.options import checkpoint_option, component_options, generator_options_option
+from lsw_core.cli.options import checkpoint_option, component_options, device_option, generator_options_option
+from lsw_core.devices import resolve_device
 from lsw_core.errors import LswError
 from lsw_core.evaluation import evaluate_triples, find_triples, markdown_table
 from lsw_core.mixer_eval import evaluate_mixer
@@ -58,7 +59,7 @@ TRAINING_EMBEDDER = "smoothswap"  # the paper's L_id embedder
 )
 @click.option("--table", type=click.Path(dir_okay=False), help="With --triples: markdown table path [DIR/metrics.md].")
 @click.option("--groups", help="With --mixer: use the swapped code only on these layer groups (comma-separated).")
-@click.option("--device", default="cpu", show_default=True)
+@device_option
 @click.option("--out", "-o", type=click.Path(dir_okay=False), help="Also write the JSON here.")
 def evaluate(
     mixer_dir,
@@ -97,6 +98,7 @@ def evaluate(
     for path in (out, table):
         if path is not None:
             check_output(path)
+    device = resolve_device(device)
     if triples_dir is not None:
         _evaluate_triples(
             triples_dir,
@@ -110,7 +112,7 @@ def evaluate(
             out,
         )
         return
-    swapper = Swapper.from_folder(mixer_dir, **component_options(checkpoint, generator_pairs))
+    swapper = Swapper.from_folder(mixer_dir, **component_options(checkpoint, generator_pairs)).to(device)
     group_list = [g.strip() for g in groups.split(",")] if groups else None
     if group_list:
         group_rows(swapper.generator, group_list)
@@ -120,6 +122,7 @@ def evaluate(
         )
     E = load_identity_embedder(embedder, **component_options(embedder_checkpoint, embedder_pairs)) if embedder else None
     S = load_shape_model(shape_model, **component_options(shape_model_checkpoint, shape_pairs)) if shape_model else None
+    E, S = (m.to(device) if m is not None else None for m in (E, S))
     result = evaluate_mixer(swapper, pairs=pairs, seed=seed, embedder=E, shape_model=S, groups=group_list)
     text = json.dumps(result, indent=2)
     if out:

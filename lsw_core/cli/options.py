@@ -57,3 +57,19 @@ generator_options_option = click.option(
     metavar="KEY=VALUE",
     help="Extra generator option, repeatable.",
 )
+
+
+def _check_device(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    from lsw_core.devices import resolve_device
+
+    resolve_device(value)  # an unknown or unavailable device fails here, before anything loads
+    return value
+
+
+device_option = click.option(
+    "--device",
+    default="auto",
+    show_default=True,
+    callback=_check_device,
+    help="Where networks run: auto (CUDA when available, else CPU), cpu, cuda, cuda:N or mps.",
+)

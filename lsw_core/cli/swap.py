@@ -8,8 +8,15 @@ import click
 import numpy as np
 import torch
 
-from lsw_core.cli.options import checkpoint_option, component_options, generator_options_option, parse_options
+from lsw_core.cli.options import (
+    checkpoint_option,
+    component_options,
+    device_option,
+    generator_options_option,
+    parse_options,
+)
 from lsw_core.cli.swap_photos import is_image_input, photo_options, run_photo_swap
+from lsw_core.devices import resolve_device
 from lsw_core.errors import LswError
 from lsw_core.imageio import list_images, save_gif, save_image, stack_rows, swap_grid
 from lsw_core.latents import LATENT_SUFFIXES, parse_seeds, read_latents
@@ -62,6 +69,7 @@ def parse_input(spec: str, swapper: Swapper) -> tuple[str, torch.Tensor]:
     help="Also write the swapped W+ codes to OUT.npy (for photos also OUT.swap.safetensors, what `lsw edit` "
     "needs to render edits with the tuned generator and paste them back: as large as the tuned weights).",
 )
+@device_option
 @photo_options
 def swap(
     source,
@@ -76,6 +84,7 @@ def swap(
     inverter,
     inverter_pairs,
     save_latents,
+    device,
     **photo,
 ):
     """Swap the identity of SOURCE onto TARGET.
@@ -101,7 +110,9 @@ def swap(
       lsw swap a.png b.png --mixer runs/synth --inverter-option schedule=fast --inverter-option encoder=synthface
     """
     check_output(out, folder=Path(source).is_dir() or Path(target).is_dir())
+    device = resolve_device(device)
     swapper = Swapper.from_folder(mixer_dir, backend=generator, **component_options(checkpoint, generator_pairs))
+    swapper = swapper.to(device)
     group_list = [g.strip() for g in groups.split(",")] if groups else None
     if group_list:
         group_rows(swapper.generator, group_list)
@@ -130,8 +141,8 @@ def swap(
         ws_s = swapper.wplus_from_z(src) if kind_s == "z" else src
         ws_t = swapper.wplus_from_z(tgt) if kind_t == "z" else tgt
         ws = swapper.mix(ws_s.repeat(len(ws_t), 1, 1), ws_t.repeat_interleave(len(ws_s), 0), group_list)
-    images = swapper.render(ws, cameras)
-    src_img, tgt_img = swapper.render(ws_s, cameras), swapper.render(ws_t, cameras)
+    images = swapper.render(ws, cameras).cpu()
+    src_img, tgt_img = swapper.render(ws_s, cameras).cpu(), swapper.render(ws_t, cameras).cpu()
 
     out.parent.mkdir(parents=True, exist_ok=True)
     if cameras is not None:

@@ -137,7 +137,7 @@ def run_photo_swap(
             save_gif(result.views[-1], views.with_suffix(".gif"))
             written += [views, views.with_suffix(".gif")]
         if save_latents:
-            np.save(path.with_suffix(".npy"), result.ws.numpy())
+            np.save(path.with_suffix(".npy"), result.ws.cpu().numpy())
             written += [path.with_suffix(".npy"), save_swap_record(record_path(path.with_suffix(".npy")), result,
                                                                    swapper.generator, paste=paste, feather=feather)]  # fmt: skip
         hits = sum(result.cache_hits)

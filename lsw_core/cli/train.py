@@ -11,6 +11,7 @@ from lsw_core.cli.options import (
     checkpoint_option,
     component_options,
     default,
+    device_option,
     generator_option,
     generator_options_option,
 )
@@ -146,7 +147,32 @@ def _weights(pairs: tuple[str, ...]) -> dict[str, float]:
 @click.option("--lr", type=float, default=_d("lr"), show_default=True, help="AdamW learning rate.")
 @click.option("--minutes", "max_minutes", type=float, default=None, help="Stop (and checkpoint) after this much time.")
 @click.option("--seed", type=int, default=_d("seed"), show_default=True)
-@click.option("--device", default=_d("device"), show_default=True, help="cpu, cuda, cuda:1, ...")
+@click.option(
+    "--noise-mode",
+    type=click.Choice(["random", "const", "none"]),
+    default=_d("noise_mode"),
+    show_default=True,
+    help="Synthesis noise while training.",
+)
+@device_option
+@click.option(
+    "--precision",
+    type=click.Choice(["fp32", "bf16"]),
+    default=_d("precision"),
+    show_default=True,
+    help="bf16: the frozen networks run under bf16 autocast; the mixer and its optimizer stay fp32.",
+)
+@click.option(
+    "--micro-batch",
+    type=int,
+    default=_d("micro_batch"),
+    help="Process the batch in chunks of N pairs, accumulating gradients (same step, less memory).",
+)
+@click.option(
+    "--activation-checkpointing",
+    is_flag=True,
+    help="Recompute synthesis activations in the backward pass instead of storing them (less memory).",
+)
 @click.option("--log-every", type=int, default=_d("log_every"), show_default=True)
 @click.option(
     "--sample-every", type=int, default=_d("sample_every"), show_default=True, help="Write a sample grid every N steps."
@@ -166,11 +192,14 @@ def train(ctx: click.Context, **kw) -> None:
     runs continue with `--resume DIR`, which takes new --steps, --minutes, --device and intervals;
     other settings cannot change on resume.
 
+    Several GPUs (or processes): `torchrun --standalone --nproc-per-node N -m lsw_core train ...`
+    splits the batch over N processes; the result equals one process with the same batch.
+
     \b
     Examples:
       lsw train --generator synthface --generator-option resolution=96 --lr 5e-4 --minutes 5 --out runs/synth
       lsw train --generator stylegan2 --checkpoint ffhq.pkl --embedder smoothswap \\
-          --embedder-checkpoint id.ckpt --shape-model deep3d --out runs/ffhq --device cuda
+          --embedder-checkpoint id.ckpt --shape-model deep3d --out runs/ffhq --precision bf16 --micro-batch 16
       lsw train --resume runs/ffhq --steps 300000
     """
     progress = not kw.pop("quiet")
@@ -189,15 +218,17 @@ def train(ctx: click.Context, **kw) -> None:
         config = TrainConfig(**_settings(kw, set(kw)))
         existing = "overwrite" if kw["overwrite"] else "refuse"
         trainer = MixerTrainer(config, kw["out"], progress=progress, existing=existing)
-    click.echo(f"mixer written to {trainer.train()}")
+    out = trainer.train()
+    if trainer.ranks.is_main:
+        click.echo(f"mixer written to {out}")
 
 
 # Options that are a TrainConfig setting of the same name, and those that make a component's options.
 _SETTINGS = (
     "generator", "embedder", "shape_model", "space", "lambda_lp", "mu_shape", "same_pair_prob", "truncation_psi",
     "truncation_cutoff", "mixer_depth", "residual_coefficient", "batch_size", "steps", "lr", "max_minutes", "seed",
-    "device", "log_every", "sample_every", "checkpoint_every", "identity_loss", "id_views", "lambda_relative",
-    "mixer_kind", "gate_init", "extra_embedders",
+    "noise_mode", "device", "precision", "micro_batch", "activation_checkpointing", "log_every", "sample_every",
+    "checkpoint_every", "identity_loss", "id_views", "lambda_relative", "mixer_kind", "gate_init", "extra_embedders",
 )  # fmt: skip
 _CONVERTERS = {"truncation_cutoff": lambda v: _cutoff(v), "extra_embedders": lambda v: _weights(v)}
 _COMPONENT_OPTIONS = {

@@ -20,4 +20,6 @@ def use_cuda(x: torch.Tensor, impl: str | None) -> bool:
         if x.device.type != "cuda":
             raise ValueError(f"impl='cuda' needs a CUDA tensor, got one on {x.device}")
         return True
+    if x.dtype == torch.bfloat16:  # the kernels are compiled for float32 and float16 only
+        return False
     return x.device.type == "cuda" and os.environ.get("LSW_STYLEGAN2_OPS", "auto") != "ref"

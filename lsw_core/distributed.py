@@ -1,0 +1,65 @@
+"""Data-parallel training under torchrun: one process per device, the global batch split over them.
+
+`torchrun --standalone --nproc-per-node N -m lsw_core train ...` sets RANK / WORLD_SIZE / LOCAL_RANK /
+MASTER_ADDR; `setup` joins the process group from them (NCCL on CUDA, gloo on CPU). Gradients are summed
+over ranks explicitly after the local micro-batches (each rank weights its loss by its share of the
+global batch), so no wrapper module and no `no_sync` are needed and one rank equals one process.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+
+import attrs
+import torch
+import torch.distributed as dist
+
+
+@attrs.frozen
+class Ranks:
+    """This process's place among the training processes (rank 0 of 1 without torchrun)."""
+
+    rank: int = 0
+    world_size: int = 1
+    #: True when `setup` created the process group (and `teardown` should destroy it).
+    owns_group: bool = False
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    @property
+    def distributed(self) -> bool:
+        return self.world_size > 1
+
+
+def setup(device: torch.device) -> Ranks:
+    """Join the process group that torchrun's environment describes; a single process otherwise."""
+    if dist.is_available() and dist.is_initialized():
+        return Ranks(dist.get_rank(), dist.get_world_size())
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1 or not dist.is_available():
+        return Ranks()
+    if device.type == "cuda":
+        torch.cuda.set_device(device)
+    dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    return Ranks(dist.get_rank(), dist.get_world_size(), owns_group=True)
+
+
+def teardown(ranks: Ranks) -> None:
+    if ranks.owns_group and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
+
+
+def sum_over_ranks_(tensors: Iterable[torch.Tensor], ranks: Ranks) -> None:
+    """In-place sum of each tensor over all ranks (a no-op in a single process)."""
+    if not ranks.distributed:
+        return
+    for t in tensors:
+        dist.all_reduce(t, op=dist.ReduceOp.SUM)
+
+
+def barrier(ranks: Ranks) -> None:
+    if ranks.distributed:
+        dist.barrier()
