@@ -33,7 +33,7 @@ def measure_scales(trainer: Any, batches: int) -> dict[str, float]:
         if not different.any():
             continue
         out = trainer.swap_batch(**pairs, noise_mode="const")
-        keep = {k: v[different] for k, v in out.items()}
+        keep = {k: v[different].float() for k, v in out.items()}  # networks may have run in bf16
         terms = {
             "id": float(loss.identity_term(keep["source"], keep["target"])),
             "lp": float(latent_penalty(keep["l_t"], keep["l_s"])),

@@ -93,12 +93,18 @@ class Swapper:
                 f"{folder}: mixer trained for latent layout {layout['num_ws']}x{layout['w_dim']} "
                 f"({config['backend']}); generator {generator.backend_name!r} has layout {generator.latent_layout}"
             )
+        # Settings left to the generator (not resolved when the file was written) take its defaults.
+        defaults = generator.training_defaults
+        psi = training.get("truncation_psi", latents.TRAINING_TRUNCATION_PSI)
+        psi = defaults.truncation_psi if psi is None else psi
+        cutoff = training.get("truncation_cutoff", latents.TRAINING_TRUNCATION_CUTOFF)
+        cutoff = defaults.truncation_cutoff if cutoff == "generator" else cutoff
         return cls(
             generator,
             mixer,
             space=config["latent_space"],
-            truncation_psi=training.get("truncation_psi", latents.TRAINING_TRUNCATION_PSI),
-            truncation_cutoff=training.get("truncation_cutoff", latents.TRAINING_TRUNCATION_CUTOFF),
+            truncation_psi=psi,
+            truncation_cutoff=cutoff,
             trained_for=config["backend"],
         )
 

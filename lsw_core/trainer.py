@@ -364,7 +364,8 @@ class MixerTrainer:
             self.out.mkdir(parents=True, exist_ok=True)
             if self.step == 0:
                 self._log({"step": 0, "calibration": self.calibration})
-            tqdm.write(describe(self.calibration, self.loss.lambda_lp, self.config.mu_shape), file=sys.stderr)
+            if self.progress:
+                tqdm.write(describe(self.calibration, self.loss.lambda_lp, self.config.mu_shape), file=sys.stderr)
         start = time.monotonic()
         bar = _progress_bar(cfg, self.step, enabled=self.progress and ranks.is_main)
         try:

@@ -139,7 +139,7 @@ CASES = [
     Bad("generator-checkpoint-not-taken", SWAP + " --checkpoint {file}", "takes no checkpoint"),
     Bad("unknown-generator", SWAP + " --generator nosuch", "unknown generator 'nosuch'"),
     Bad("train-generator-option-typo", "train -g example-tiny --generator-option sed=1 --out {tmp}/r", "'sed'"),
-    Bad("train-embedder-option-typo", "train -g example-tiny --embedder example-embedder --embedder-option x=1 "
+    Bad("train-embedder-option-typo", "train -g example-tiny --mu 0 --embedder example-embedder --embedder-option x=1 "
         "--out {tmp}/r", "unknown option 'x' for identity embedder"),  # fmt: skip
     Bad("eval-embedder-option-typo", "eval --mixer {mixer} --embedder example-embedder --embedder-option x=1",
         "unknown option 'x'"),  # fmt: skip
@@ -287,7 +287,7 @@ def mixer(example_prefix, tmp_path_factory) -> Path:
         from lsw_core.trainer import MixerTrainer, TrainConfig
 
         out = tmp_path_factory.mktemp("bad_inputs") / "mixer"
-        config = TrainConfig(generator="example-tiny", embedder="example-embedder", batch_size=2, steps=1)
+        config = TrainConfig(generator="example-tiny", embedder="example-embedder", mu_shape=0, batch_size=2, steps=1)
         MixerTrainer(config, out, progress=False).train()
     lsw_core.plugins.reset()
     return out

@@ -116,7 +116,7 @@ def test_cli_robust_options_and_the_scales_on_the_console(example_plugin, tmp_pa
     out = tmp_path / "m"
     result = run_lsw(
         "train", "--generator", "example-tiny", "--embedder", "example-embedder", "--mu", "0",
-        "--batch-size", "2", "--steps", "2", "-q", "--identity-loss", "augmented", "--id-views", "1",
+        "--batch-size", "2", "--steps", "2", "--identity-loss", "augmented", "--id-views", "1",
         "--extra-embedder", "example-embedder=0.5", "--lambda", "1", "--lambda-relative",
         "--mixer-kind", "gated", "--gate-init", "0.4", "--psi", "1", "--cutoff", "all", "--out", str(out),
     )  # fmt: skip

@@ -137,7 +137,7 @@ def _damaged(tmp_path, generator_state, how):
         ("missing mixer key", "authors' mixer row 3: expected Linear layers 0,2,4,6,8"),
         ("missing last layer", "5 Linear layers per row"),
         ("wrong mixer shape", "layer 6 of row 2: expected weight [32, 32]"),
-        ("wrong generator shape", "synthesis.b16.conv0.weight: expected [32, 32, 3, 3], found [32, 16, 3, 3]"),
+        ("wrong generator shape", "synthesis.b16.conv0.weight [32, 16, 3, 3] (expected [32, 32, 3, 3])"),
         ("no mixer", "no 'identity_mixer.*' weights"),
         ("unknown module", "unexpected keys ['discriminator.fc.weight']"),
     ],

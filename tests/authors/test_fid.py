@@ -115,7 +115,12 @@ def test_frechet_distance_of_a_rotated_gaussian_and_of_equal_sets():
 def w_mixer_folder(tmp_path):
     G = load_generator("synthface", resolution=64)
     mixer = LatentMixer(num_rows=1, w_dim=G.w_dim)
-    training = {"generator_options": {"resolution": 64}, "truncation_psi": 0.5, "truncation_cutoff": 8}
+    training = {
+        "generator": "synthface",
+        "generator_options": {"resolution": 64},
+        "truncation_psi": 0.5,
+        "truncation_cutoff": 8,
+    }
     config = mixer_config(mixer, backend="synthface", layout=G.latent_layout, space="w", training=training)
     save_mixer(tmp_path / "mixer", mixer, config)
     return tmp_path / "mixer"

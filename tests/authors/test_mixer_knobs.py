@@ -17,7 +17,20 @@ from lsw_core.swapper import Swapper
 from lsw_core.trainer import TrainConfig
 from tests.conftest import run_lsw
 
-TRAIN = ["train", "-g", "example-tiny", "--embedder", "example-embedder", "--batch-size", "2", "--steps", "1", "-q"]
+TRAIN = [
+    "train",
+    "-g",
+    "example-tiny",
+    "--embedder",
+    "example-embedder",
+    "--mu",
+    "0",
+    "--batch-size",
+    "2",
+    "--steps",
+    "1",
+    "-q",
+]
 
 
 @pytest.mark.parametrize("depth", [1, 2, 3, 5, 7])
