@@ -12,6 +12,7 @@ names of files the setup functions write into `{tmp}`.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import os
@@ -30,6 +31,7 @@ import torch
 from click.testing import CliRunner
 
 import lsw_core.plugins
+from lsw_stylegan2.loaders import CONFIG_F
 from tests.conftest import run_lsw
 
 NUM_WS, W_DIM = 6, 32  # example-tiny's W+ layout
@@ -81,15 +83,7 @@ def png(name: str, size: int = 16) -> Callable[[Path], None]:
 def stylegan2_file(name: str, **changes) -> Callable[[Path], None]:
     """A `.pt` holding StyleGAN2 init kwargs (FFHQ config with `changes`) and no weights: tiny on
     disk, whatever network it asks for."""
-    kwargs = {
-        "z_dim": 512,
-        "c_dim": 0,
-        "w_dim": 512,
-        "img_resolution": 1024,
-        "img_channels": 3,
-        "mapping_kwargs": {"num_layers": 8},
-        "synthesis_kwargs": {"channel_base": 32768, "channel_max": 512, "num_fp16_res": 4, "conv_clamp": 256},
-    }
+    kwargs = copy.deepcopy(CONFIG_F)
     for key, value in changes.items():
         group, _, sub = key.partition("__")
         (kwargs[group].__setitem__(sub, value) if sub else kwargs.__setitem__(group, value))
