@@ -376,6 +376,8 @@ class MixerTrainer:
                 if ranks.distributed:  # the ranks decide together, on logging steps only
                     terms["stop"] = torch.tensor(float(over_budget), device=self.device)
                     over_budget = False
+                if any(self.step % every == 0 for every in (cfg.log_every, cfg.sample_every, cfg.checkpoint_every)):
+                    self.agree_finite()  # before anything is written
                 if self.step % cfg.log_every == 0:
                     values = self.gather_terms(terms)
                     over_budget = over_budget or values.pop("stop", 0.0) > 0
@@ -386,18 +388,35 @@ class MixerTrainer:
                 bar.update(min(elapsed, bar.total) - bar.n if cfg.max_minutes else 1)
                 if ranks.is_main and self.step % cfg.sample_every == 0:
                     self.save_samples()
-                if ranks.is_main and self.step % cfg.checkpoint_every == 0:
-                    self.save()
+                if self.step % cfg.checkpoint_every == 0:
+                    self.checkpoint(agreed=True)
                 if over_budget:
                     bar.write(f"time budget of {cfg.max_minutes} min reached at step {self.step}")
                     break
-            if ranks.is_main:
-                self.save()
+            self.checkpoint()
         finally:
             bar.close()
             self.lock.release()
         distributed.teardown(ranks)
         return self.out
+
+    def agree_finite(self) -> None:
+        """Stop every rank together when any rank's loss went NaN or infinite: the ranks' flags are
+        combined before each rank checks (a rank that stopped alone would leave the others waiting
+        in their next all-reduce)."""
+        if self.ranks.distributed:
+            infinite = (~self._finite).float().reshape(1)
+            distributed.sum_over_ranks_([infinite], self.ranks)
+            self._finite = infinite[0] == 0
+        self.check_finite()
+
+    def checkpoint(self, agreed: bool = False) -> None:
+        """Every rank checks the losses and the mixer (identical on all ranks) before rank 0 saves."""
+        if not agreed:
+            self.agree_finite()
+        self.check_finite(weights=True)
+        if self.ranks.is_main:
+            self.save()
 
     def check_finite(self, weights: bool = False) -> None:
         """Raise `TrainingDiverged` if a loss so far (and with `weights`, a mixer weight) is NaN or

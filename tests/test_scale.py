@@ -138,11 +138,12 @@ def test_cli_trains_in_bf16_with_micro_batches(example_plugin, tmp_path):
     assert (training["precision"], training["micro_batch"], training["device"]) == ("bf16", 2, "cpu")
 
 
-def torchrun(*args: str, nproc: int = 2) -> subprocess.CompletedProcess:
+def torchrun(*args: str, nproc: int = 2, check: bool = True, timeout: float = 600) -> subprocess.CompletedProcess:
     """`torchrun --standalone --nproc-per-node N -m lsw_core ...`, as a user launches it."""
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}", "-m", "lsw_core"]
-    result = subprocess.run([*cmd, *args], capture_output=True, text=True, timeout=600, env={**os.environ})
-    assert result.returncode == 0, result.stdout + result.stderr
+    result = subprocess.run([*cmd, *args], capture_output=True, text=True, timeout=timeout, env={**os.environ})
+    if check:
+        assert result.returncode == 0, result.stdout + result.stderr
     return result
 
 
@@ -162,6 +163,20 @@ def test_two_torchrun_processes_equal_one_process_and_resume(example_plugin, tmp
     assert [r["step"] for r in logs[1]] == [1, 2, 3, 4]
     for a, b in zip(*logs):
         assert a["total"] == pytest.approx(b["total"], rel=1e-5) and a["id"] == pytest.approx(b["id"], rel=1e-4)
+
+
+@pytest.mark.slow
+def test_a_loss_that_diverges_under_torchrun_stops_every_rank(example_plugin, tmp_path):
+    # lr 1e30 makes step 2's loss NaN (see test_run_folders). Every rank stops at that step with the
+    # error, rather than rank 0 (which alone writes and checks before writing) stopping alone while
+    # the others block in their next all-reduce until torchrun kills them.
+    run = tmp_path / "run"
+    common = [*TINY, "--batch-size", "4", "--lr", "1e30", "--log-every", "1"]
+    torchrun("train", *common, "--steps", "1", "--out", str(run))
+    result = torchrun("train", "--resume", str(run), "--steps", "5", "-q", check=False, timeout=300)
+    assert result.returncode != 0
+    assert result.stderr.count("error: training stopped at step 2: the loss became NaN or infinite") == 2
+    assert all(t.isfinite().all() for t in mixer_weights(run).values())
 
 
 def test_a_batch_that_does_not_split_over_the_ranks_is_refused(example_plugin, tmp_path, monkeypatch):
