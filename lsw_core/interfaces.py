@@ -231,22 +231,33 @@ class Inverter(abc.ABC):
     - `refine(generator, pivots, images)`: optional joint stage on several pivots at once, e.g. PTI
       tuning one generator copy on the source and target together. The default keeps the pivots.
 
-    `invert` runs both. A swap of a clip projects its source once and refines per target frame.
+    `invert` runs both. A swap of a clip projects its source once, each frame from the previous
+    frame's pivots, and refines once on the source and a few frames.
     Subclasses implement `_project` (and `_refine` when they tune), and `cache_key`.
     """
 
     #: Whether `refine` changes the generator (a pipeline may then cache the tuned weights per pair).
     refines: bool = False
+    #: Whether `_project` takes `start=` pivots to begin from.
+    warm_starts: bool = False
 
     def invert(self, generator: Generator, images: torch.Tensor, progress: Any = None) -> Inversion:
         check_images("images", images, generator.resolution)
         pivots = self._project(generator, images, progress=progress)
         return self._refine(generator, pivots, images, progress=progress)
 
-    def project(self, generator: Generator, images: torch.Tensor, progress: Any = None) -> Inversion:
-        """Per-image pivots of `images` [B, 3, R, R] in [-1, 1]."""
+    def project(
+        self, generator: Generator, images: torch.Tensor, progress: Any = None, start: Inversion | None = None
+    ) -> Inversion:
+        """Per-image pivots of `images` [B, 3, R, R] in [-1, 1]; inverters that `warm_starts` begin
+        from the pivots `start` when given (e.g. a video frame's from the previous frame's), the
+        others ignore it."""
         check_images("images", images, generator.resolution)
-        pivots = self._project(generator, images, progress=progress)
+        if start is not None and self.warm_starts:
+            check_shape("start pivots", start.ws, [images.shape[0], generator.num_ws, generator.w_dim])
+            pivots = self._project(generator, images, progress=progress, start=start)
+        else:
+            pivots = self._project(generator, images, progress=progress)
         check_shape(f"{type(self).__name__} pivots", pivots.ws, [images.shape[0], generator.num_ws, generator.w_dim])
         return pivots
 

@@ -38,6 +38,8 @@ class ProjectionInverter(Inverter):
     """Projection into W (`space="w"`) or W+ (`space="wplus"`) with a pixel + perceptual loss, from
     a latent encoder's guess when `config.init` is "encoder". Nothing to refine."""
 
+    warm_starts = True
+
     def __init__(
         self, config: ProjectionConfig, perceptual: nn.Module | None, progress: Progress | None = None,
         encoder: nn.Module | None = None,
@@ -50,8 +52,10 @@ class ProjectionInverter(Inverter):
     def cache_key(self, generator: Generator, stage: str = "project") -> tuple:
         return (type(self).__name__, self.config, *_component_key(self.perceptual, self.encoder))
 
-    def _project(self, generator: Generator, images: torch.Tensor, *, progress: Progress | None) -> Inversion:
-        return project(generator, images, self.config, self.perceptual, progress or self.progress, self.encoder)
+    def _project(
+        self, generator: Generator, images: torch.Tensor, *, progress: Progress | None, start: Inversion | None = None
+    ) -> Inversion:
+        return project(generator, images, self.config, self.perceptual, progress or self.progress, self.encoder, start)
 
 
 class PTIInverter(Inverter):
@@ -59,6 +63,7 @@ class PTIInverter(Inverter):
     (`refine`)."""
 
     refines = True
+    warm_starts = True
 
     def __init__(
         self,
@@ -83,8 +88,12 @@ class PTIInverter(Inverter):
             return (self.tuning,)
         return (type(self).__name__, self.projection, *_component_key(self.perceptual, self.encoder))
 
-    def _project(self, generator: Generator, images: torch.Tensor, *, progress: Progress | None) -> Inversion:
-        return project(generator, images, self.projection, self.perceptual, progress or self.progress, self.encoder)
+    def _project(
+        self, generator: Generator, images: torch.Tensor, *, progress: Progress | None, start: Inversion | None = None
+    ) -> Inversion:
+        return project(
+            generator, images, self.projection, self.perceptual, progress or self.progress, self.encoder, start
+        )
 
     def _refine(
         self, generator: Generator, pivots: Inversion, images: torch.Tensor, *, progress: Progress | None

@@ -7,6 +7,7 @@ import copy
 import time
 from collections.abc import Callable
 
+import attrs
 import torch
 from torch import nn
 
@@ -69,17 +70,20 @@ def project(
     perceptual: nn.Module | None,
     progress: Progress | None = None,
     encoder: nn.Module | None = None,
+    start: Inversion | None = None,
 ) -> Inversion:
     """Find latents whose synthesis reproduces `images` [B, 3, R, R] in [-1, 1].
 
     `encoder` (a `LatentEncoder` trained for this generator) gives the start when `config.init` is
-    "encoder".
+    "encoder". `start` (e.g. the previous video frame's pivots) replaces `config.init`: projection
+    starts from its latents, cameras and the noise buffers its generator holds, and runs
+    `config.warm_steps` steps without exploration noise or learning-rate warm-up.
 
     Returns an `Inversion` whose `ws` are W+ codes (W: one w copied to every row), `generator` the
     input generator, or a copy holding the optimised noise buffers when it has any, `camera` the
     fitted cameras of a camera-aware generator, and `metrics` PSNR/SSIM, steps and seconds.
     """
-    start = time.perf_counter()
+    began = time.perf_counter()
     device = images.device
     images = images.float()
     batch = images.shape[0]
@@ -94,17 +98,24 @@ def project(
                 "(`lsw encoder train`, or a registered one: see `lsw backends`)"
             )
         encoder.check_generator(generator)
+    if start is not None:
+        config = attrs.evolve(config, steps=config.warm_steps, initial_noise_factor=0.0, lr_rampup_length=0.0)
+        generator = start.generator
     torch.manual_seed(config.seed)
     if noise_buffers(generator):
         generator = copy.deepcopy(generator)
     with frozen(generator):
         # The sampled mean: asked for, or standing in for a w_avg that was never tracked (all
         # zeros: random weights).
-        sampled_mean = config.init == "mean" or (config.init == "w_avg" and not generator.w_avg.detach().any())
+        sampled_mean = start is None and (
+            config.init == "mean" or (config.init == "w_avg" and not generator.w_avg.detach().any())
+        )
         w_std = 0.0
         if sampled_mean or config.initial_noise_factor > 0:
             w_avg, w_std = w_statistics(generator, config.w_avg_samples, config.seed)
-        if config.init == "search":
+        if start is not None:
+            w_start = start.ws[:, 0].float() if config.space == "w" else start.ws.float()
+        elif config.init == "search":
             w_start = _search_init(generator, images, loss_fn, config)
         elif config.init == "encoder":
             with torch.no_grad():
@@ -113,7 +124,7 @@ def project(
             w_start = w_avg[None].expand(batch, -1)
         else:
             w_start = generator.w_avg.detach().float()[None].expand(batch, -1)
-        if config.space == "w":
+        if config.space == "w" or w_start.ndim == 3:
             w_opt = w_start.detach().clone()
         else:
             w_opt = w_start[:, None].repeat(1, generator.num_ws, 1)
@@ -121,7 +132,8 @@ def project(
         params: list[dict] = [{"params": [w_opt], "lr": config.lr, "base_lr": config.lr}]
         noise = list(noise_buffers(generator).values())
         for buf in noise:
-            buf.copy_(torch.randn_like(buf))
+            if start is None:
+                buf.copy_(torch.randn_like(buf))
             buf.requires_grad_(True)
         if noise:
             params.append({"params": noise, "lr": config.lr, "base_lr": config.lr})
@@ -129,6 +141,8 @@ def project(
         if generator.camera is not None:
             default = generator.camera.default
             angles = torch.stack([default.azimuth, default.polar], dim=1).repeat(batch, 1).to(device)
+            if start is not None and start.camera is not None:
+                angles = torch.stack([start.camera.azimuth, start.camera.polar], dim=1).float().to(device)
             angles.requires_grad_(True)
             params.append({"params": [angles], "lr": config.camera_lr, "base_lr": config.camera_lr})
         opt = torch.optim.Adam(params, betas=(0.9, 0.999))
@@ -169,5 +183,5 @@ def project(
             ws = w_final[:, None].repeat(1, generator.num_ws, 1) if config.space == "w" else w_final.clone()
             camera = _camera(generator, angles.detach() if angles is not None else None)
     metrics = reconstruction_metrics(synth, images)
-    metrics.update(steps=steps_run, seconds=time.perf_counter() - start)
+    metrics.update(steps=steps_run, seconds=time.perf_counter() - began)
     return Inversion(ws=ws, generator=generator, camera=camera, metrics=metrics)

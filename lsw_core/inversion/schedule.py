@@ -23,10 +23,12 @@ class ProjectionConfig:
     `lr_rampdown_length`.
     Generator noise buffers (`*noise_const`) are optimised too, regularised with weight `noise_weight`.
     Camera-aware generators also optimise azimuth and polar angle (degrees, lr `camera_lr`).
-    Stops early once every image's PSNR reaches `early_stop_psnr` (None: never).
+    Stops early once every image's PSNR reaches `early_stop_psnr` (None: never). Projection from
+    given pivots (a video frame from the previous frame's) runs `warm_steps` steps instead.
     """
 
     steps: int = attrs.field(default=450, validator=integer(ge=0))
+    warm_steps: int = attrs.field(default=10, validator=integer(ge=0))
     lr: float = attrs.field(default=5e-3, validator=number(gt=0))
     space: str = attrs.field(default="w", validator=choice("w", "wplus"))
     pixel_weight: float = attrs.field(default=1.0, validator=number(ge=0))
