@@ -16,12 +16,14 @@ from lsw_core.cli.options import (
     parse_options,
 )
 from lsw_core.cli.swap_photos import is_image_input, photo_options, run_photo_swap
+from lsw_core.cli.swap_video import check_video_swap, run_video_swap, video_options
 from lsw_core.devices import resolve_device
 from lsw_core.errors import LswError
 from lsw_core.imageio import list_images, save_gif, save_image, stack_rows, swap_grid
 from lsw_core.latents import LATENT_SUFFIXES, parse_seeds, read_latents
 from lsw_core.outputs import check_output
 from lsw_core.photo import probe_photo
+from lsw_core.photo.video_io import is_video_input
 from lsw_core.plugins import load_inverter
 from lsw_core.swapper import Swapper, group_rows
 
@@ -71,6 +73,7 @@ def parse_input(spec: str, swapper: Swapper) -> tuple[str, torch.Tensor]:
 )
 @device_option
 @photo_options
+@video_options
 def swap(
     source,
     target,
@@ -85,6 +88,12 @@ def swap(
     inverter_pairs,
     save_latents,
     device,
+    start,
+    end,
+    max_frames,
+    smooth,
+    tune_frames,
+    codec,
     **photo,
 ):
     """Swap the identity of SOURCE onto TARGET.
@@ -101,6 +110,11 @@ def swap(
     `lsw encoder train`, or a registered name such as `synthface`) starts projection from a learned
     guess and needs fewer steps still.
 
+    A video TARGET (.mp4, .mov, .mkv, ...) gives a video OUT with the same frames, frame rate, size
+    and audio: the largest face (or --target-face) is tracked, each frame projected from the previous
+    one, the generator tuned once per clip (--tune-frames) and latents smoothed (--smooth); frames
+    without the face are copied through. --start/--end/--max-frames limit the work.
+
     \b
     Examples:
       lsw swap seed:1,2,3 seed:10,11 --mixer runs/synth -o grid.png
@@ -108,8 +122,14 @@ def swap(
       lsw swap src.png tgt.png --mixer runs/ffhq --checkpoint ffhq.pkl -o swap.png
       lsw swap me.jpg group_photos/ --target-face 1 --mixer runs/ffhq --checkpoint ffhq.pkl -o out/
       lsw swap a.png b.png --mixer runs/synth --inverter-option schedule=fast --inverter-option encoder=synthface
+      lsw swap me.jpg clip.mp4 --mixer runs/ffhq --checkpoint ffhq.pkl --inverter-option schedule=fast -o out.mp4
+      lsw swap me.jpg clip.mp4 --mixer runs/ffhq --checkpoint ffhq.pkl --start 10 --end 20 -o part.mp4
     """
     check_output(out, folder=Path(source).is_dir() or Path(target).is_dir())
+    video = is_video_input(target)
+    if video:
+        check_video_swap(source, target, out, codec, start, end)
+        probe_photo(source)
     device = resolve_device(device)
     swapper = Swapper.from_folder(mixer_dir, backend=generator, **component_options(checkpoint, generator_pairs))
     swapper = swapper.to(device)
@@ -121,6 +141,11 @@ def swap(
         if swapper.generator.camera is None:
             raise LswError(f"--views needs a camera-aware generator; {swapper.generator.backend_name!r} is 2D")
         cameras = swapper.generator.camera.yaw_sweep(views)
+    if video:
+        inv = load_inverter(inverter, **parse_options(inverter_pairs))
+        run_video_swap(swapper, source, target, out, inv, groups=group_list, start=start, end=end,
+                       max_frames=max_frames, smooth=smooth, tune_frames=tune_frames, codec=codec, **photo)  # fmt: skip
+        return
     if is_image_input(source) or is_image_input(target):
         if not (is_image_input(source) and is_image_input(target)):
             raise LswError("image inputs swap pairwise: give images (or folders of them) for both")
