@@ -61,6 +61,26 @@ def raw(name: str, data: bytes) -> Callable[[Path], None]:
     return lambda tmp: (tmp / name).write_bytes(data)
 
 
+def clip(name: str, frames: int = 3) -> Callable[[Path], None]:
+    """A short mp4 of flat grey frames."""
+
+    def write(tmp: Path) -> None:
+        import av
+
+        with av.open(str(tmp / name), "w") as container:
+            stream = container.add_stream("mpeg4", rate=10)
+            stream.width = stream.height = 32
+            stream.pix_fmt = "yuv420p"
+            for _ in range(frames):
+                frame = av.VideoFrame.from_ndarray(np.full((32, 32, 3), 120, np.uint8), format="rgb24")
+                for packet in stream.encode(frame):
+                    container.mux(packet)
+            for packet in stream.encode():
+                container.mux(packet)
+
+    return write
+
+
 def png_header(name: str, width: int, height: int) -> Callable[[Path], None]:
     """A PNG that declares `width`×`height` pixels in a few bytes (its data is a stub)."""
 
@@ -216,6 +236,21 @@ CASES = [
         (png("face.png"),)),  # fmt: skip
     Bad("photo-unknown-inverter", "swap {tmp}/face.png {tmp}/face.png --mixer {mixer} -o {tmp}/o.png --inverter "
         "nosuch", "unknown inverter 'nosuch'", (png("face.png"),)),  # fmt: skip
+    # --- videos
+    Bad("video-not-a-video", "swap {tmp}/face.png {tmp}/clip.mp4 --mixer {mixer} -o {tmp}/o.mp4",
+        "not a readable video", (png("face.png"), raw("clip.mp4", b"not a video at all"))),  # fmt: skip
+    Bad("video-unknown-codec", "swap {tmp}/face.png {tmp}/clip.mp4 --mixer {mixer} -o {tmp}/o.mp4 --codec nosuch",
+        "not a video encoder", (png("face.png"), clip("clip.mp4"))),  # fmt: skip
+    Bad("video-audio-codec", "swap {tmp}/face.png {tmp}/clip.mp4 --mixer {mixer} -o {tmp}/o.mp4 --codec aac",
+        "not a video one", (png("face.png"), clip("clip.mp4"))),  # fmt: skip
+    Bad("video-out-read-only", "swap {tmp}/face.png {tmp}/clip.mp4 --mixer {mixer} -o {ro}/o.mp4", "cannot write",
+        (png("face.png"), clip("clip.mp4"))),  # fmt: skip
+    Bad("video-out-not-a-video", "swap {tmp}/face.png {tmp}/clip.mp4 --mixer {mixer} -o {tmp}/o.png",
+        "writes a video file", (png("face.png"), clip("clip.mp4"))),  # fmt: skip
+    Bad("video-end-before-start", "swap {tmp}/face.png {tmp}/clip.mp4 --mixer {mixer} -o {tmp}/o.mp4 --start 2 "
+        "--end 1", "must come after --start", (png("face.png"), clip("clip.mp4"))),  # fmt: skip
+    Bad("video-source-folder", "swap {tmp} {tmp}/clip.mp4 --mixer {mixer} -o {tmp}/o.mp4", "one source image",
+        (clip("clip.mp4"),)),  # fmt: skip
     # --- crafted and refused checkpoint files
     Bad("stylegan2-huge-resolution", "convert {tmp}/h.pt {tmp}/out -g stylegan2", "img_resolution: expected 4 to 4096",
         (stylegan2_file("h.pt", **HUGE_RES),)),  # fmt: skip

@@ -40,7 +40,8 @@ Frames = Callable[[], Iterable[np.ndarray]]
 class VideoSwapSummary:
     """What a clip swap did: frames written, of which swapped and copied through (no face), the
     frames the generator was tuned on, the mean and lowest reconstruction PSNR of the swapped
-    frames' targets (dB), and seconds per pass and in all."""
+    frames' targets (dB), seconds per pass and in all, and the swapped frames' W+ codes
+    [swapped, num_ws, w_dim] (on the CPU)."""
 
     frames: int
     swapped: int
@@ -49,6 +50,7 @@ class VideoSwapSummary:
     psnr_mean: float | None
     psnr_min: float | None
     seconds: dict[str, float]
+    ws: torch.Tensor | None = None
 
     def line(self) -> str:
         quality = (
@@ -225,28 +227,28 @@ class VideoSwapper:
     # --- pass 3 ------------------------------------------------------------------------------------
 
     def _render(self, source: Inversion, tuned: Inversion, batch: list[tuple[np.ndarray, _Track, Inversion]],
-                swap_options: dict[str, Any]) -> tuple[list[np.ndarray], list[float]]:  # fmt: skip
+                swap_options: dict[str, Any]) -> tuple[list[np.ndarray], list[float], torch.Tensor]:  # fmt: skip
         G, device, n = tuned.generator, source.ws.device, len(batch)
         frame_ws = torch.cat([p.ws for _, _, p in batch]).to(device)
         camera = None
         if source.camera is not None:
             camera = Camera.cat([source.camera.repeat(n)] + [p.camera.to(device) for _, _, p in batch])
         pair = Inversion(ws=torch.cat([source.ws.expand(n, -1, -1), frame_ws]), generator=G, camera=camera)
-        swapped = self.photo.swapper.swap_inversion(pair, n, **swap_options).images
+        result = self.photo.swapper.swap_inversion(pair, n, **swap_options)
         crops = [self._crop(frame, track) for frame, track, _ in batch]
         with torch.no_grad():
             target_camera = camera[list(range(n, 2 * n))] if camera is not None else None
             recon = G.synthesis(frame_ws, camera=target_camera, noise_mode="const")
             quality = psnr(recon.float(), torch.cat([to_tensor(c, device) for c in crops])).tolist()
         out = []
-        for (frame, track, _), crop, image in zip(batch, crops, swapped):
+        for (frame, track, _), crop, image in zip(batch, crops, result.images):
             aligned = from_tensor(image)
             if track.to_aligned is None:
                 out.append(aligned)
             else:
                 face = AlignedFace(crop, track.to_aligned, track.photo_size, landmarks=track.landmarks)
                 out.append(self.photo.paste_into(frame, aligned, face))
-        return out, quality
+        return out, quality, result.ws.detach().cpu()
 
     # --- the whole clip ----------------------------------------------------------------------------
 
@@ -290,12 +292,16 @@ class VideoSwapper:
         )
         t2 = time.perf_counter()
         quality: list[float] = []
+        codes: list[torch.Tensor] = []
         batch: list[tuple[np.ndarray, _Track, Inversion]] = []
         with _bar("render", len(tracks), progress) as bar:
 
             def flush() -> None:
-                images, q = self._render(source_only, tuned, batch, swap_options) if batch else ([], [])
+                if not batch:
+                    return
+                images, q, ws = self._render(source_only, tuned, batch, swap_options)
                 quality.extend(q)
+                codes.append(ws)
                 for image in images:
                     write(image)
                 bar.update(len(batch))
@@ -316,6 +322,7 @@ class VideoSwapper:
             frames=len(tracks), swapped=sum(present), copied=len(tracks) - sum(present), tuned_on=tuned_on,
             psnr_mean=float(np.mean(quality)), psnr_min=float(np.min(quality)),
             seconds={"track": t1 - t0, "invert": t2 - t1, "render": t3 - t2, "total": t3 - t0},
+            ws=torch.cat(codes),
         )  # fmt: skip
 
     def _smoothed(self, pivots: list[Inversion | None], present: list[bool]) -> list[Inversion | None]:
