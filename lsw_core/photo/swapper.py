@@ -197,7 +197,8 @@ class PhotoSwapper:
     def paste_into(
         self, photo: np.ndarray, aligned: np.ndarray, face: AlignedFace, mask: np.ndarray | None = None
     ) -> np.ndarray:
-        """The photo with the aligned swap pasted back into `face`'s place, blended as configured."""
+        """The photo with the aligned swap pasted back into `face`'s place, blended as configured
+        (a video's frames)."""
         return paste_back(photo, aligned, face, mask=mask, kind=self.paste, feather=self.feather)
 
     def swap(
@@ -236,7 +237,7 @@ class PhotoSwapper:
         ws, aligned_swap = result.ws, from_tensor(result.images)
         pasted = None
         if tgt.face is not None:
-            pasted = self.paste_into(tgt.photo, aligned_swap, tgt.face, mask=mask)
+            pasted = paste_back(tgt.photo, aligned_swap, tgt.face, mask=mask, kind=self.paste, feather=self.feather)
         views = None
         if cameras is not None:
             kwargs = inversion.synthesis_kwargs

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from fractions import Fraction
 
+import attrs
 import numpy as np
 import pytest
 import torch
@@ -210,3 +211,22 @@ def test_clip_without_faces_leaves_no_partial_output(mixer_dir, clips, tmp_path)
     bad([str(clips / "source.png"), str(tmp_path / "coffee.mp4"), "--mixer", str(mixer_dir), "-o", str(out), *FAST_PTI],
         "no face in any of the 3 frames", tmp_path)  # fmt: skip
     assert sorted(p.name for p in tmp_path.iterdir()) == ["coffee.mp4"]
+
+
+def test_projection_from_given_pivots_starts_there_and_runs_warm_steps(tiny_generator):
+    from lsw_core.inversion import ProjectionConfig, project
+    from lsw_core.inversion.loss import noise_buffers
+    from lsw_lpips import PixelSSIM
+
+    G = tiny_generator
+    with torch.no_grad():
+        image = G.synthesis(G.mapping(torch.randn(1, G.z_dim)), noise_mode="const")
+    config = ProjectionConfig(steps=6, warm_steps=2, w_avg_samples=64, init="w_avg")
+    first = project(G, image, config, PixelSSIM())
+    assert first.metrics["steps"] == 6
+    again = project(G, image, config, PixelSSIM(), start=first)
+    assert again.metrics["steps"] == 2
+    unchanged = project(G, image, attrs.evolve(config, warm_steps=0), PixelSSIM(), start=first)
+    assert torch.equal(unchanged.ws, first.ws)
+    for name, buf in noise_buffers(unchanged.generator).items():  # the previous frame's noise, not fresh noise
+        assert torch.equal(buf, noise_buffers(first.generator)[name])
