@@ -1,6 +1,7 @@
 """Photos in, photos out, above the latent-only `lsw_core.swapper.Swapper`: photo I/O (`io`), the
 aligned crop and its geometry (`geometry`), paste-back (`paste`), the pivot cache (`cache`) and the
-photo swapper (`swapper`)."""
+photo swapper (`swapper`); for clips, video I/O with PyAV (`video_io`) and the clip swapper
+(`video.VideoSwapper`)."""
 
 from lsw_core.photo.cache import PivotCache
 from lsw_core.photo.geometry import (
