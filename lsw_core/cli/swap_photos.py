@@ -58,6 +58,19 @@ def photo_options(command):
     return command
 
 
+def optional_aligner(name: str, aligned: bool | None):
+    """The aligner `name`, unless the inputs are aligned crops; None when it is not installed and the
+    inputs may still turn out to be crops."""
+    if aligned is True:
+        return None
+    try:
+        return load_aligner(name)
+    except LswError:
+        if aligned is False:
+            raise
+        return None
+
+
 class StepBar:
     """A tqdm bar per optimisation stage (projection, tuning), fed by the inverters' progress callback."""
 
@@ -105,13 +118,7 @@ def run_photo_swap(
     targets = list_images(tgt_path) if tgt_path.is_dir() else [tgt_path]
     pairs = check_pairs(sources, targets)
     batch = src_path.is_dir() or tgt_path.is_dir()
-    align = None
-    if aligned is not True:
-        try:
-            align = load_aligner(aligner)
-        except LswError:
-            if aligned is False:
-                raise
+    align = optional_aligner(aligner, aligned)
     cache = None if no_cache else PivotCache(cache_dir or default_cache_dir())
     photo_swapper = PhotoSwapper(
         swapper, inverter, aligner=align, cache=cache, paste=paste, feather=feather, cache_tuned=cache_tuned

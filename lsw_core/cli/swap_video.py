@@ -6,13 +6,12 @@ from pathlib import Path
 
 import click
 
-from lsw_core.cli.swap_photos import StepBar, default_cache_dir
+from lsw_core.cli.swap_photos import StepBar, default_cache_dir, optional_aligner
 from lsw_core.errors import LswError
 from lsw_core.interfaces import Inverter
 from lsw_core.photo import PhotoSwapper, PivotCache
 from lsw_core.photo.video import VideoSwapper
 from lsw_core.photo.video_io import check_codec, is_video_input, probe_video
-from lsw_core.plugins import load_aligner
 from lsw_core.swapper import Swapper
 
 
@@ -53,13 +52,7 @@ def run_video_swap(
     max_frames: int | None, smooth: int, tune_frames: int, codec: str | None,
 ) -> None:  # fmt: skip
     """Swap SOURCE onto every frame of the clip TARGET → OUT (same frames, rate, size and audio)."""
-    align = None
-    if aligned is not True:
-        try:
-            align = load_aligner(aligner)
-        except LswError:
-            if aligned is False:
-                raise
+    align = optional_aligner(aligner, aligned)
     cache = None if no_cache else PivotCache(cache_dir or default_cache_dir())
     photo_swapper = PhotoSwapper(swapper, inverter, aligner=align, cache=cache, paste=paste, feather=feather)
     video = VideoSwapper(photo_swapper, smooth=smooth, tune_frames=tune_frames)
