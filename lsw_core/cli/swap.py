@@ -52,7 +52,14 @@ def parse_input(spec: str, swapper: Swapper) -> tuple[str, torch.Tensor]:
 )
 @checkpoint_option
 @generator_options_option
-@click.option("--out", "-o", default="swap.png", show_default=True, type=click.Path(dir_okay=False), help="Output PNG.")
+@click.option(
+    "--out",
+    "-o",
+    default="swap.png",
+    show_default=True,
+    type=click.Path(dir_okay=False),
+    help="Output PNG (for a video target a video, e.g. out.mp4).",
+)
 @click.option(
     "--groups", help="Use the swapped code only on these layer groups (comma-separated: coarse,middle,fine1,fine2)."
 )
