@@ -93,8 +93,9 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=24)
     parser.add_argument("--fps", type=int, default=12)
     parser.add_argument("--photo-every", type=int, default=4, help="photo-swap every N-th frame (all: 1)")
-    parser.add_argument("--smooth", type=int, default=5)
+    parser.add_argument("--smooth", type=int, default=9)
     parser.add_argument("--tune-frames", type=int, default=4)
+    parser.add_argument("--warm-steps", type=int, help="projection steps per frame from the previous one")
     parser.add_argument("--distractors", type=int, default=99)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--threads", type=int, default=1)
@@ -124,7 +125,9 @@ def main() -> None:
                 writer.write(frame)
             writer.close()
         decoded = list(read_frames(clip))
-        inverter = make_pti("fast", perceptual="pixel-ssim")
+        warm = {"projection_warm_steps": args.warm_steps} if args.warm_steps is not None else {}
+        inverter = make_pti("fast", perceptual="pixel-ssim", **warm)
+        report["warm_steps"] = inverter.projection.warm_steps
         video = VideoSwapper(PhotoSwapper(swapper, inverter), smooth=args.smooth, tune_frames=args.tune_frames)
         t0, c0 = time.perf_counter(), time.process_time()
         summary = video.swap_clip(source, clip, out, progress=False)

@@ -21,7 +21,7 @@ def video_options(command):
         click.option("--start", type=click.FloatRange(min=0), default=0.0, help="Video: begin at this second."),
         click.option("--end", type=click.FloatRange(min=0), help="Video: stop before this second."),
         click.option("--max-frames", type=click.IntRange(min=1), help="Video: swap at most this many frames."),
-        click.option("--smooth", type=click.IntRange(min=1), default=5, show_default=True,
+        click.option("--smooth", type=click.IntRange(min=1), default=9, show_default=True,
                      help="Video: frames over which latents and face alignment are averaged (1: off)."),
         click.option("--tune-frames", type=click.IntRange(min=0), default=4, show_default=True,
                      help="Video: frames the generator is tuned on, with the source, once per clip."),

@@ -28,7 +28,7 @@ class ProjectionConfig:
     """
 
     steps: int = attrs.field(default=450, validator=integer(ge=0))
-    warm_steps: int = attrs.field(default=10, validator=integer(ge=0))
+    warm_steps: int = attrs.field(default=5, validator=integer(ge=0))
     lr: float = attrs.field(default=5e-3, validator=number(gt=0))
     space: str = attrs.field(default="w", validator=choice("w", "wplus"))
     pixel_weight: float = attrs.field(default=1.0, validator=number(ge=0))

@@ -113,7 +113,7 @@ class VideoSwapper:
     are passed on to the latent swapper's `swap_inversion` (e.g. `groups`).
     """
 
-    def __init__(self, photo_swapper: PhotoSwapper, *, smooth: int = 5, tune_frames: int = 4, batch: int = 8) -> None:
+    def __init__(self, photo_swapper: PhotoSwapper, *, smooth: int = 9, tune_frames: int = 4, batch: int = 8) -> None:
         if smooth < 1 or tune_frames < 0 or batch < 1:
             raise LswError(f"video swap: smooth ≥ 1, tune_frames ≥ 0, batch ≥ 1; got {smooth}, {tune_frames}, {batch}")
         self.photo = photo_swapper
