@@ -1,7 +1,8 @@
 """Swapper: apply a trained mixer to latent codes and render the result.
 
 l_swap = F(l_s, l_t); with `groups`, the swapped code is used only on the named layer groups and the
-target code elsewhere (the paper's layer-wise analysis, Fig. 10). Camera-aware generators render
+target code elsewhere (the paper's layer-wise analysis, Fig. 10); a `strength` α < 1 moves only part
+of the way from the target's code: l = l_t + α (l_swap − l_t), α = 0 being the target itself. Camera-aware generators render
 one image per camera. The swapper works on latents only: photos are aligned and inverted by
 `lsw_core.photo.PhotoSwapper`, which mixes their pivots here (`swap_inversion`) and synthesises with
 the generator the inversion returns (the tuned one, for PTI).
@@ -24,6 +25,7 @@ from lsw_core.errors import CheckpointError, LswError, ShapeError
 from lsw_core.interfaces import Generator, Inversion
 from lsw_core.mixer import LatentMixer
 from lsw_core.plugins import load_generator
+from lsw_core.validators import check, number
 
 
 @attrs.define
@@ -137,9 +139,16 @@ class Swapper:
 
     @torch.no_grad()
     def mix(
-        self, source_ws: torch.Tensor, target_ws: torch.Tensor, groups: Sequence[str] | None = None
+        self,
+        source_ws: torch.Tensor,
+        target_ws: torch.Tensor,
+        groups: Sequence[str] | None = None,
+        *,
+        strength: float = 1.0,
     ) -> torch.Tensor:
-        """W+ codes of sources and targets [B, num_ws, w_dim] → swapped W+ codes."""
+        """W+ codes of sources and targets [B, num_ws, w_dim] → swapped W+ codes, `strength` of the
+        way from the target's (see `toward_swap`)."""
+        check_strength(strength)
         G = self.generator
         source_ws = check_latents("source W+ codes", source_ws, G.num_ws, G.w_dim).to(self.device)
         target_ws = check_latents("target W+ codes", target_ws, G.num_ws, G.w_dim).to(self.device)
@@ -147,19 +156,27 @@ class Swapper:
             raise ShapeError(f"swap: {len(source_ws)} source codes but {len(target_ws)} target codes")
         code = self.mixer(latents.from_wplus(source_ws, self.space), latents.from_wplus(target_ws, self.space))
         ws = latents.decode(self.generator, code, self.space, self.truncation_psi, self.truncation_cutoff)
-        return self.restrict_to_groups(ws, target_ws, groups)
+        return toward_swap(target_ws, self.restrict_to_groups(ws, target_ws, groups), strength)
 
     @torch.no_grad()
     def mix_z(
-        self, z_source: torch.Tensor, z_target: torch.Tensor, groups: Sequence[str] | None = None
+        self,
+        z_source: torch.Tensor,
+        z_target: torch.Tensor,
+        groups: Sequence[str] | None = None,
+        *,
+        strength: float = 1.0,
     ) -> torch.Tensor:
-        """Sampled z of sources and targets → swapped W+ codes (the only way to swap in Z space)."""
+        """Sampled z of sources and targets → swapped W+ codes (the only way to swap in Z space),
+        `strength` of the way from the target's W+ code."""
+        check_strength(strength)
         G, psi, cutoff = self.generator, self.truncation_psi, self.truncation_cutoff
         z_source, z_target = check_z("source z", z_source, G.z_dim), check_z("target z", z_target, G.z_dim)
         c_s = latents.encode(G, z_source.to(self.device), self.space, psi, cutoff)
         c_t = latents.encode(G, z_target.to(self.device), self.space, psi, cutoff)
         ws = latents.decode(G, self.mixer(c_s, c_t), self.space, psi, cutoff)
-        return self.restrict_to_groups(ws, latents.decode(G, c_t, self.space, psi, cutoff), groups)
+        ws_t = latents.decode(G, c_t, self.space, psi, cutoff)
+        return toward_swap(ws_t, self.restrict_to_groups(ws, ws_t, groups), strength)
 
     def restrict_to_groups(
         self, ws_swap: torch.Tensor, ws_target: torch.Tensor, groups: Sequence[str] | None
@@ -200,12 +217,15 @@ class Swapper:
         target: torch.Tensor,
         *,
         groups: Sequence[str] | None = None,
+        strength: float = 1.0,
         cameras: Camera | None = None,
         generator: Generator | None = None,
         **synthesis_kwargs: Any,
     ) -> SwapResult:
-        """Swap the identity of W+ codes `source` onto `target` [B, num_ws, w_dim]: mix them and
-        render with `generator` (e.g. a PTI-tuned one) if given, from every one of `cameras` if given.
+        """Swap the identity of W+ codes `source` onto `target` [B, num_ws, w_dim]: mix them (`strength`
+        α in [0, 1] of the way from the target's code to the swap: 0 renders the target, 1, the
+        default, the full swap) and render with `generator` (e.g. a PTI-tuned one) if given, from
+        every one of `cameras` if given.
         Extra `synthesis_kwargs` are those of the targets (a 3D-aware swap keeps the target's
         background). Numpy float arrays shaped like W+ codes are codes. Photos:
         `lsw_core.photo.PhotoSwapper`."""
@@ -218,7 +238,7 @@ class Swapper:
             raise LswError(
                 "swap: expected two W+ code tensors; swap photos or face crops with lsw_core.photo.PhotoSwapper"
             )
-        ws = self.mix(source, target, groups)
+        ws = self.mix(source, target, groups, strength=strength)
         return SwapResult(ws, self.render(ws, cameras, generator, **synthesis_kwargs), generator or self.generator)
 
     def swap_inversion(
@@ -227,13 +247,15 @@ class Swapper:
         num_sources: int,
         *,
         groups: Sequence[str] | None = None,
+        strength: float = 1.0,
         cameras: Camera | None = None,
     ) -> SwapResult:
         """Swap the pivots of an inversion of sources followed by their targets (the first
         `num_sources` images are the sources). The swap keeps each target's synthesis arguments and
-        camera and is synthesised with the inversion's generator; `cameras` renders other views."""
+        camera and is synthesised with the inversion's generator; `cameras` renders other views.
+        `strength` 0 gives back each target's reconstruction exactly."""
         b = num_sources
-        ws = self.mix(inversion.ws[:b], inversion.ws[b:], groups)
+        ws = self.mix(inversion.ws[:b], inversion.ws[b:], groups, strength=strength)
         kwargs = {k: v[b:] if torch.is_tensor(v) else v for k, v in inversion.synthesis_kwargs.items()}
         G = inversion.generator
         if cameras is not None:
@@ -243,6 +265,17 @@ class Swapper:
         with torch.no_grad():
             images = G.synthesis(ws, camera=camera, noise_mode="const", **kwargs)
         return SwapResult(ws, images, G)
+
+
+def check_strength(strength: float) -> None:
+    check("strength", strength, number(ge=0, le=1))
+
+
+def toward_swap(target_ws: torch.Tensor, swapped_ws: torch.Tensor, strength: float) -> torch.Tensor:
+    """l_t + α (l_swap − l_t): exactly the target's code at α = 0 and the swap's at α = 1."""
+    if strength == 1:
+        return swapped_ws
+    return target_ws + strength * (swapped_ws - target_ws)
 
 
 def group_rows(generator: Generator, groups: Sequence[str]) -> list[int]:
