@@ -287,15 +287,20 @@ class Aligner(abc.ABC):
 
     `align(image, resolution, face_index=None)`: image RGB uint8 [H, W, 3]; faces numbered by
     decreasing size, the largest when `face_index` is None. Raises `ImageError` when there is no such
-    face (the caller adds which file it was)."""
+    face (the caller adds which file it was). `align_all(image, resolution)`: every face, in that
+    order (an empty list for none), for aligners that implement `_align_all`."""
 
     def align(self, image: np.ndarray, resolution: int, face_index: int | None = None) -> AlignedFace:
-        if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-            found = f"{image.dtype} {list(image.shape)}" if isinstance(image, np.ndarray) else type(image).__name__
-            raise ImageError(f"aligner: expected an RGB uint8 image [H, W, 3], got {found}")
+        _check_photo(image)
         if face_index is not None and face_index < 0:
             raise ImageError(f"face index: expected 0 (the largest face) or more, got {face_index}")
-        face = self._align(image, resolution, face_index)
+        return self._check_crop(self._align(image, resolution, face_index), resolution)
+
+    def align_all(self, image: np.ndarray, resolution: int) -> list[AlignedFace]:
+        _check_photo(image)
+        return [self._check_crop(face, resolution) for face in self._align_all(image, resolution)]
+
+    def _check_crop(self, face: AlignedFace, resolution: int) -> AlignedFace:
         if tuple(face.image.shape) != (resolution, resolution, 3):
             raise ShapeError(
                 f"{type(self).__name__}: expected a {resolution}×{resolution} RGB crop, got {list(face.image.shape)}"
@@ -304,6 +309,15 @@ class Aligner(abc.ABC):
 
     @abc.abstractmethod
     def _align(self, image: np.ndarray, resolution: int, face_index: int | None) -> AlignedFace: ...
+
+    def _align_all(self, image: np.ndarray, resolution: int) -> list[AlignedFace]:
+        raise LswError(f"{type(self).__name__} aligns one face at a time: it cannot list a photo's faces")
+
+
+def _check_photo(image: Any) -> None:
+    if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+        found = f"{image.dtype} {list(image.shape)}" if isinstance(image, np.ndarray) else type(image).__name__
+        raise ImageError(f"aligner: expected an RGB uint8 image [H, W, 3], got {found}")
 
 
 class PerceptualLoss(nn.Module, abc.ABC):

@@ -14,8 +14,8 @@ from lsw_core.photo.geometry import AlignedFace
 
 
 class DlibFfhqAligner(Aligner):
-    """`align(photo, resolution, face_index=None)` → `AlignedFace`. Faces are numbered by decreasing
-    size; by default the largest is taken."""
+    """`align(photo, resolution, face_index=None)` → `AlignedFace`; `align_all(photo, resolution)` →
+    one per detected face. Faces are numbered by decreasing size; by default the largest is taken."""
 
     def __init__(
         self, predictor: str | os.PathLike | None = None, upsample: int | None = None, min_score: float = 0.3
@@ -35,6 +35,12 @@ class DlibFfhqAligner(Aligner):
             raise ImageError(f"face {index} requested, but {len(faces)} face(s) found (0 = largest)")
         face = faces[index]
         return align_ffhq(photo, face.landmarks, resolution, box=face.box, face_index=index)
+
+    def _align_all(self, photo: np.ndarray, resolution: int) -> list[AlignedFace]:
+        return [
+            align_ffhq(photo, face.landmarks, resolution, box=face.box, face_index=i)
+            for i, face in enumerate(self.detector.detect(photo))
+        ]
 
     def count(self, photo: np.ndarray) -> int:
         """How many faces the photo has."""
