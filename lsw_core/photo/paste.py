@@ -1,5 +1,5 @@
 """Paste-back of an aligned image (e.g. a swap) into the original photo with the inverse transform
-and a feathered mask."""
+and a feathered mask, optionally colour-matched and multi-band blended (`blend`)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from lsw_core.errors import ImageError
+from lsw_core.photo.blend import BLENDS, is_grayscale, laplacian_blend, match_colors, to_grayscale
 from lsw_core.photo.geometry import AlignedFace, apply_affine, invert_affine, pixel_centres, sample
 
 
@@ -51,12 +52,19 @@ def paste_back(
     mask: np.ndarray | None = None,
     kind: str = "crop",
     feather: float = 0.1,
+    blend: str = "feather",
+    color_match: str = "none",
 ) -> np.ndarray:
     """The photo with the aligned image (e.g. a swap) [R, R, 3] warped back into the face's place.
 
     The blend weight is a feathered `face_mask` times the optional `mask` [R, R] in crop coordinates
     (e.g. 0 over an occluder); pixels where the weight is 0 (everything outside the warped crop) are
-    returned unchanged."""
+    returned unchanged. `color_match` ("lab", "histogram"; see `blend.match_colors`) first moves the
+    aligned image's colours to those of the face's own crop under that weight. `blend`: "feather"
+    mixes by the weight; "multiband" blends the Laplacian pyramids along the weight's half-way line,
+    inside the weight's support. A grayscale photo stays grayscale."""
+    if blend not in BLENDS:
+        raise ImageError(f"paste-back blend: expected one of {', '.join(BLENDS)}, got {blend!r}")
     r = aligned.shape[0]
     if aligned.shape[:2] != face.image.shape[:2]:
         raise ImageError(f"paste-back: aligned image is {aligned.shape[1]}×{r}, the face crop {face.resolution}²")
@@ -65,6 +73,10 @@ def paste_back(
         if mask.shape != (r, r):
             raise ImageError(f"paste-back mask: expected shape {(r, r)}, got {mask.shape}")
         weight = weight * np.clip(mask.astype(np.float32), 0, 1)
+    if color_match != "none":
+        aligned = match_colors(aligned, face.image, weight, color_match)
+    if is_grayscale(photo):
+        aligned = to_grayscale(aligned)
     h, w = photo.shape[:2]
     from_aligned = invert_affine(face.to_aligned)
     corners = apply_affine(from_aligned, np.array([[0, 0], [0, r], [r, r], [r, 0]], dtype=np.float64))
@@ -78,6 +90,11 @@ def paste_back(
     alpha = sample(weight, points, outside="zero")[..., None].clip(0, 1)
     warped = sample(aligned, points, outside="zero")
     region = photo[y0:y1, x0:x1].astype(np.float32)
+    if blend == "multiband":
+        inside = alpha > 0
+        top = np.where(inside, warped, region)  # beyond the crop the photo itself, not black, enters the bands
+        warped = laplacian_blend(region, top, (alpha[..., 0] >= 0.5).astype(np.float32))
+        alpha = inside.astype(np.float32)
     blended = np.clip(np.round(region + (warped - region) * alpha), 0, 255).astype(np.uint8)
     out[y0:y1, x0:x1] = np.where(alpha > 0, blended, photo[y0:y1, x0:x1])
     return out
