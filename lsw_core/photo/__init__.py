@@ -1,8 +1,9 @@
 """Photos in, photos out, above the latent-only `lsw_core.swapper.Swapper`: photo I/O (`io`), the
-aligned crop and its geometry (`geometry`), paste-back (`paste`), the pivot cache (`cache`) and the
-photo swapper (`swapper`); for clips, video I/O with PyAV (`video_io`) and the clip swapper
-(`video.VideoSwapper`)."""
+aligned crop and its geometry (`geometry`), paste-back (`paste`) and its blending (`blend`), the
+pivot cache (`cache`), face selection in group photos (`group`) and the photo swapper (`swapper`);
+for clips, video I/O with PyAV (`video_io`) and the clip swapper (`video.VideoSwapper`)."""
 
+from lsw_core.photo.blend import laplacian_blend, match_colors, occlusion_mask
 from lsw_core.photo.cache import PivotCache
 from lsw_core.photo.geometry import (
     AlignedFace,
@@ -23,12 +24,21 @@ from lsw_core.photo.io import (
     to_tensor,
 )
 from lsw_core.photo.paste import face_mask, paste_back
-from lsw_core.photo.swapper import PhotoSwapper, PhotoSwapResult, PreparedFace, check_pairs, write_result
+from lsw_core.photo.swapper import (
+    GroupSwapResult,
+    PhotoSwapper,
+    PhotoSwapResult,
+    PreparedFace,
+    check_pairs,
+    write_group_result,
+    write_result,
+)
 
 __all__ = [
     "MAX_PHOTO_PIXELS",
     "MIN_PHOTO_SIZE",
     "AlignedFace",
+    "GroupSwapResult",
     "PhotoSwapResult",
     "PhotoSwapper",
     "PivotCache",
@@ -39,7 +49,10 @@ __all__ = [
     "from_tensor",
     "image_hash",
     "invert_affine",
+    "laplacian_blend",
     "load_photo",
+    "match_colors",
+    "occlusion_mask",
     "paste_back",
     "photo_from_pil",
     "probe_photo",
@@ -47,5 +60,6 @@ __all__ = [
     "save_photo",
     "to_tensor",
     "warp_to_aligned",
+    "write_group_result",
     "write_result",
 ]

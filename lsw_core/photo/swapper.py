@@ -5,7 +5,8 @@ swap back into the target photo.
 
 The stages stay separate so that a video can slot in: `prepare` aligns once, `pivots` projects
 (cached per image under the inverter's own `cache_key`), `refine` tunes per pair, and `paste_back`
-takes an occluder mask.
+takes an occluder mask. `swap_faces` swaps several faces of one photo (all, chosen ones, or those
+matching a reference identity) one after another.
 """
 
 from __future__ import annotations
@@ -24,14 +25,17 @@ from PIL import Image
 from lsw_core.artifacts import fingerprint
 from lsw_core.camera import Camera
 from lsw_core.errors import ImageError, LswError
-from lsw_core.interfaces import Aligner, Generator, Inversion, Inverter
+from lsw_core.interfaces import Aligner, Generator, IdentityEmbedder, Inversion, Inverter
 from lsw_core.inversion.pti import apply_delta, parameter_delta
+from lsw_core.photo.blend import BLENDS, COLOR_MATCHES, is_grayscale, occlusion_mask, to_grayscale
 from lsw_core.photo.cache import PivotCache
 from lsw_core.photo.geometry import AlignedFace
+from lsw_core.photo.group import DEFAULT_REFERENCE_THRESHOLD, faces_to_swap, identity_similarity
 from lsw_core.photo.io import from_tensor, load_photo, save_photo, to_tensor
 from lsw_core.photo.paste import paste_back
 from lsw_core.plugins import load_inverter
 from lsw_core.swapper import Swapper
+from lsw_core.validators import check, number
 
 
 @attrs.define
@@ -66,6 +70,18 @@ class PhotoSwapResult:
     views: torch.Tensor | None = None
 
 
+@attrs.define
+class GroupSwapResult:
+    """Several faces of one photo swapped one after another: the photo with all of them pasted back,
+    which faces were swapped (0 = largest), each one's `PhotoSwapResult`, and with a reference, every
+    detected face's identity similarity to it."""
+
+    pasted: np.ndarray
+    faces: list[int]
+    results: list[PhotoSwapResult]
+    similarity: np.ndarray | None = None
+
+
 class PhotoSwapper:
     """Photo-level face swapping around a `Swapper` (the mixer bound to its generator).
 
@@ -75,6 +91,12 @@ class PhotoSwapper:
     `PivotCache` or None. `cache_tuned`: also cache each pair's refined generator, as its weight
     difference from the original (as large as the generator's weights: ~120 MB per pair for
     StyleGAN2 at 1024 px), so a repeated pair skips tuning.
+
+    Paste-back: `paste` ("crop" or "face") and `feather` shape the mask; `color_match` ("none",
+    "lab", "histogram") matches the swap's colours to the target's face first; `blend` ("feather"
+    or "multiband") mixes along the mask; `occlusion` (a multiple of the median reconstruction
+    error, e.g. 3; None for off) keeps the target's pixels where its own inversion misses it by
+    more (an occluding hand or microphone). A grayscale target gives a grayscale swap.
     """
 
     def __init__(
@@ -86,14 +108,26 @@ class PhotoSwapper:
         cache: PivotCache | None = None,
         paste: str = "crop",
         feather: float = 0.1,
+        blend: str = "feather",
+        color_match: str = "none",
+        occlusion: float | None = None,
         cache_tuned: bool = False,
     ) -> None:
+        if blend not in BLENDS:
+            raise LswError(f"blend: expected one of {', '.join(BLENDS)}, got {blend!r}")
+        if color_match not in COLOR_MATCHES:
+            raise LswError(f"colour match: expected one of {', '.join(COLOR_MATCHES)}, got {color_match!r}")
+        if occlusion is not None:
+            check("occlusion threshold", occlusion, number(gt=0))
         self.swapper = swapper
         self.inverter = inverter if inverter is not None else load_inverter("pti")
         self.aligner = aligner
         self.cache = cache
         self.paste = paste
         self.feather = feather
+        self.blend = blend
+        self.color_match = color_match
+        self.occlusion = occlusion
         self.cache_tuned = cache_tuned
         self._fingerprint: str | None = None
 
@@ -130,6 +164,15 @@ class PhotoSwapper:
         except ImageError as exc:
             raise ImageError(f"{name}: {exc}") from None
         return PreparedFace(crop=face.image, photo=photo, face=face, name=name)
+
+    def prepare_all(self, image: str | os.PathLike | np.ndarray) -> list[PreparedFace]:
+        """Every face of a photo, aligned (largest first; an empty list for none)."""
+        name = str(image) if not isinstance(image, np.ndarray) else "image"
+        photo = load_photo(image) if not isinstance(image, np.ndarray) else image
+        if self.aligner is None:
+            raise LswError(f"{name}: finding the faces of a photo needs an aligner (e.g. dlib-ffhq)")
+        faces = self.aligner.align_all(photo, self.generator.resolution)
+        return [PreparedFace(crop=f.image, photo=photo, face=f, name=f"{name} face {f.face_index}") for f in faces]
 
     # --- inversion -------------------------------------------------------------------------------
 
@@ -210,6 +253,7 @@ class PhotoSwapper:
         source_face: int | None = None,
         target_face: int | None = None,
         groups: Sequence[str] | None = None,
+        strength: float = 1.0,
         mask: np.ndarray | None = None,
         cameras: Camera | None = None,
         progress: Any = None,
@@ -218,7 +262,9 @@ class PhotoSwapper:
 
         Returns the aligned swap and, for a target photo, the photo with the swap pasted back (same
         size as the photo); `mask` [R, R] in crop coordinates limits the paste (e.g. occluders).
-        `cameras` (camera-aware generators) also renders source, target and swap from each view."""
+        `strength` in [0, 1] goes that far from the target's pivot to the swap (0: the target's
+        reconstruction). `cameras` (camera-aware generators) also renders source, target and swap
+        from each view."""
         t0 = time.perf_counter()
         src = (
             source
@@ -233,11 +279,22 @@ class PhotoSwapper:
         t1 = time.perf_counter()
         inversion, hits = self.invert(src, tgt, progress)
         t2 = time.perf_counter()
-        result = self.swapper.swap_inversion(inversion, 1, groups=groups)
+        result = self.swapper.swap_inversion(inversion, 1, groups=groups, strength=strength)
         ws, aligned_swap = result.ws, from_tensor(result.images)
+        if is_grayscale(tgt.crop):
+            aligned_swap = to_grayscale(aligned_swap)
+        camera = inversion.camera[[1]] if isinstance(inversion.camera, Camera) else None
+        target_kwargs = {k: v[1:2] if torch.is_tensor(v) else v for k, v in inversion.synthesis_kwargs.items()}
         pasted = None
         if tgt.face is not None:
-            pasted = paste_back(tgt.photo, aligned_swap, tgt.face, mask=mask, kind=self.paste, feather=self.feather)
+            if self.occlusion is not None:
+                with torch.no_grad():
+                    own = inversion.generator.synthesis(inversion.ws[1:2], camera=camera, noise_mode="const",
+                                                        **target_kwargs)  # fmt: skip
+                kept = occlusion_mask(tgt.crop, from_tensor(own), self.occlusion)
+                mask = kept if mask is None else kept * mask
+            pasted = paste_back(tgt.photo, aligned_swap, tgt.face, mask=mask, kind=self.paste, feather=self.feather,
+                                blend=self.blend, color_match=self.color_match)  # fmt: skip
         views = None
         if cameras is not None:
             kwargs = inversion.synthesis_kwargs
@@ -247,14 +304,50 @@ class PhotoSwapper:
             swapped = self.swapper.render(ws, cameras, inversion.generator, **target_kwargs)
             views = torch.cat([pivots, swapped]).cpu()
         t3 = time.perf_counter()
-        camera = inversion.camera[[1]] if isinstance(inversion.camera, Camera) else None
-        target_kwargs = {k: v[1:2] if torch.is_tensor(v) else v for k, v in inversion.synthesis_kwargs.items()}
         return PhotoSwapResult(
             aligned=aligned_swap, pasted=pasted, metrics=inversion.metrics, cache_hits=tuple(hits),
             seconds={"align": t1 - t0, "invert": t2 - t1, "swap": t3 - t2, "total": t3 - t0},
             ws=ws.cpu(), generator=inversion.generator, camera=camera, synthesis_kwargs=target_kwargs, target=tgt,
             views=views,
         )  # fmt: skip
+
+    def swap_faces(
+        self,
+        source: str | os.PathLike | np.ndarray | PreparedFace,
+        target: str | os.PathLike | np.ndarray | Sequence[PreparedFace],
+        *,
+        faces: Sequence[int] | None = None,
+        reference: str | os.PathLike | np.ndarray | PreparedFace | None = None,
+        embedder: IdentityEmbedder | None = None,
+        threshold: float = DEFAULT_REFERENCE_THRESHOLD,
+        source_face: int | None = None,
+        groups: Sequence[str] | None = None,
+        strength: float = 1.0,
+        progress: Any = None,
+    ) -> GroupSwapResult:
+        """Swap `source` onto several faces of the target photo (or its `prepare_all` faces), one
+        after another into the same photo: the faces numbered in `faces` (None: every face), of
+        those with a `reference` face (a photo's largest face or a prepared one) only the ones whose
+        identity under `embedder` is at least `threshold` similar (cosine) to it."""
+        src = source if isinstance(source, PreparedFace) else self.prepare(source, face_index=source_face)
+        found = (
+            list(target) if isinstance(target, Sequence) and not isinstance(target, str) else self.prepare_all(target)
+        )
+        if not found:
+            raise ImageError(f"{target if isinstance(target, (str, os.PathLike)) else 'the target'}: no face found")
+        similarity = None
+        if reference is not None:
+            if embedder is None:
+                raise LswError("swapping the faces that match a reference needs an identity embedder")
+            ref = reference if isinstance(reference, PreparedFace) else self.prepare(reference)
+            similarity = identity_similarity(embedder, [f.crop for f in found], ref.crop)
+        chosen = faces_to_swap(len(found), faces, similarity, threshold)
+        pasted, results = found[0].photo, []
+        for i in chosen:
+            face = attrs.evolve(found[i], photo=pasted)
+            results.append(self.swap(src, face, groups=groups, strength=strength, progress=progress))
+            pasted = results[-1].pasted
+        return GroupSwapResult(pasted=pasted, faces=chosen, results=results, similarity=similarity)
 
 
 def _cache_entry(inversion: Inversion, j: int) -> dict[str, torch.Tensor]:
@@ -294,6 +387,18 @@ def write_result(result: PhotoSwapResult, out: str | os.PathLike) -> list[Path]:
     save_photo(out, result.pasted)
     save_photo(aligned_path, result.aligned)
     return [out, aligned_path]
+
+
+def write_group_result(result: GroupSwapResult, out: str | os.PathLike) -> list[Path]:
+    """Write a group swap: OUT is the photo with every swapped face pasted back, OUT_face{i}_aligned
+    the aligned swap of face i beside it. Returns the files written."""
+    out = Path(out)
+    save_photo(out, result.pasted)
+    written = [out]
+    for i, face in zip(result.faces, result.results):
+        written.append(out.with_name(f"{out.stem}_face{i}_aligned{out.suffix}"))
+        save_photo(written[-1], face.aligned)
+    return written
 
 
 def check_pairs(sources: Sequence[Path], targets: Sequence[Path]) -> list[tuple[Path, Path]]:
