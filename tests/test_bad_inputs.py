@@ -189,6 +189,9 @@ CASES = [
     Bad("views-zero", SWAP + " --views 0", "'--views': 0 is not in the range x>=1"),
     Bad("views-negative", SWAP + " --views -2", "x>=1"),
     Bad("views-on-2d", SWAP + " --views 3", "needs a camera-aware generator"),
+    Bad("strength-above-one", SWAP + " --strength 1.5", "'--strength': 1.5 is not in the range 0<=x<=1"),
+    Bad("strength-negative", SWAP + " --strength -0.1", "0<=x<=1"),
+    Bad("strength-nan", SWAP + " --strength nan", "strength: expected a finite number"),
     Bad("groups-unknown", SWAP + " --groups eyes", "unknown layer group"),
     Bad("groups-empty-names", SWAP + " --groups ,", "unknown layer group"),
     Bad("mixer-not-a-folder", "swap seed:1 seed:2 --mixer {tmp} -o {tmp}/o.png", "not a mixer folder"),
@@ -236,6 +239,12 @@ CASES = [
         (png("face.png"),)),  # fmt: skip
     Bad("photo-unknown-inverter", "swap {tmp}/face.png {tmp}/face.png --mixer {mixer} -o {tmp}/o.png --inverter "
         "nosuch", "unknown inverter 'nosuch'", (png("face.png"),)),  # fmt: skip
+    Bad("photo-reference-without-a-face", "swap {tmp}/face.png {tmp}/face.png --mixer {mixer} -o {tmp}/o.png "
+        "--reference-face {tmp}/plain.png", "plain.png: ", (png("face.png"), png("plain.png", 64))),  # fmt: skip
+    Bad("photo-reference-threshold-out-of-range", "swap {tmp}/face.png {tmp}/face.png --mixer {mixer} -o {tmp}/o.png "
+        "--reference-face {tmp}/face.png --reference-threshold 1.5", "-1<=x<=1", (png("face.png"),)),  # fmt: skip
+    Bad("photo-target-face-word", "swap {tmp}/face.png {tmp}/face.png --mixer {mixer} -o {tmp}/o.png --target-face "
+        "some", "expected a face number", (png("face.png"),)),  # fmt: skip
     # --- videos
     Bad("video-not-a-video", "swap {tmp}/face.png {tmp}/clip.mp4 --mixer {mixer} -o {tmp}/o.mp4",
         "not a readable video", (png("face.png"), raw("clip.mp4", b"not a video at all"))),  # fmt: skip

@@ -64,6 +64,13 @@ def parse_input(spec: str, swapper: Swapper) -> tuple[str, torch.Tensor]:
     "--groups", help="Use the swapped code only on these layer groups (comma-separated: coarse,middle,fine1,fine2)."
 )
 @click.option(
+    "--strength",
+    type=click.FloatRange(0, 1),
+    default=1.0,
+    show_default=True,
+    help="How far from the target's latent to the swap: l_t + α (l_swap − l_t); 0 renders the target.",
+)
+@click.option(
     "--views",
     type=click.IntRange(min=1),
     help="Camera-aware generators: render N views (a strip PNG and a GIF beside it; for photos OUT_views.png).",
@@ -90,6 +97,7 @@ def swap(
     generator_pairs,
     out,
     groups,
+    strength,
     views,
     inverter,
     inverter_pairs,
@@ -131,6 +139,8 @@ def swap(
       lsw swap a.png b.png --mixer runs/synth --inverter-option schedule=fast --inverter-option encoder=synthface
       lsw swap me.jpg clip.mp4 --mixer runs/ffhq --checkpoint ffhq.pkl --inverter-option schedule=fast -o out.mp4
       lsw swap me.jpg clip.mp4 --mixer runs/ffhq --checkpoint ffhq.pkl --start 10 --end 20 -o part.mp4
+      lsw swap me.jpg party.jpg --target-face all --strength 0.7 --color-match lab --mixer runs/ffhq -o out.png
+      lsw swap me.jpg party.jpg --reference-face friend.jpg --blend multiband --occlusion-mask --mixer runs/ffhq
     """
     check_output(out, folder=Path(source).is_dir() or Path(target).is_dir())
     video = is_video_input(target)
@@ -161,18 +171,20 @@ def swap(
                 probe_photo(path)
         inv = load_inverter(inverter, **parse_options(inverter_pairs))
         run_photo_swap(swapper, source, target, out, inv, groups=group_list, save_latents=save_latents,
-                       cameras=cameras, **photo)  # fmt: skip
+                       cameras=cameras, strength=strength, mixer_dir=mixer_dir, **photo)  # fmt: skip
         return
     (kind_s, src), (kind_t, tgt) = parse_input(source, swapper), parse_input(target, swapper)
     out = Path(out)
     if kind_s == kind_t == "z":
         zs, zt = src.repeat(len(tgt), 1), tgt.repeat_interleave(len(src), 0)
-        ws = swapper.mix_z(zs, zt, group_list)
+        ws = swapper.mix_z(zs, zt, group_list, strength=strength)
         ws_s, ws_t = swapper.wplus_from_z(src), swapper.wplus_from_z(tgt)
     else:
         ws_s = swapper.wplus_from_z(src) if kind_s == "z" else src
         ws_t = swapper.wplus_from_z(tgt) if kind_t == "z" else tgt
-        ws = swapper.mix(ws_s.repeat(len(ws_t), 1, 1), ws_t.repeat_interleave(len(ws_s), 0), group_list)
+        ws = swapper.mix(
+            ws_s.repeat(len(ws_t), 1, 1), ws_t.repeat_interleave(len(ws_s), 0), group_list, strength=strength
+        )
     images = swapper.render(ws, cameras).cpu()
     src_img, tgt_img = swapper.render(ws_s, cameras).cpu(), swapper.render(ws_t, cameras).cpu()
 

@@ -10,12 +10,15 @@ import click
 import numpy as np
 
 from lsw_core.camera import Camera
-from lsw_core.errors import LswError
+from lsw_core.checkpoint import read_config
+from lsw_core.errors import ImageError, LswError
 from lsw_core.imageio import IMAGE_SUFFIXES, list_images, save_gif, save_image, stack_rows
 from lsw_core.interfaces import Inverter
-from lsw_core.photo import PhotoSwapper, PivotCache, check_pairs, write_result
+from lsw_core.photo import PhotoSwapper, PivotCache, check_pairs, write_group_result, write_result
+from lsw_core.photo.blend import BLENDS, COLOR_MATCHES
+from lsw_core.photo.group import DEFAULT_REFERENCE_THRESHOLD
 from lsw_core.photo.record import record_path, save_swap_record
-from lsw_core.plugins import load_aligner
+from lsw_core.plugins import load_aligner, load_identity_embedder
 from lsw_core.swapper import Swapper
 
 
@@ -35,6 +38,23 @@ def is_image_input(spec: str) -> bool:
     return path.is_dir() or (path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES)
 
 
+class FaceIndex(click.ParamType):
+    """A face number (0 = largest) or `all`."""
+
+    name = "INDEX|all"
+
+    def convert(self, value, param, ctx):
+        if value == "all" or isinstance(value, int):
+            return value
+        try:
+            index = int(value)
+        except ValueError:
+            index = -1
+        if index < 0:
+            self.fail(f"expected a face number (0 = the largest) or 'all', got {value!r}", param, ctx)
+        return index
+
+
 def photo_options(command):
     """The options of `lsw swap` that apply to photo and aligned-crop inputs."""
     options = [
@@ -42,12 +62,29 @@ def photo_options(command):
                      help="Inputs are aligned crops / photos to detect and align (default: square images of the "
                           "generator's resolution are crops, others photos)."),
         click.option("--source-face", type=int, help="Which face of the source photo (0 = largest, the default)."),
-        click.option("--target-face", type=int, help="Which face of the target photo (0 = largest, the default)."),
+        click.option("--target-face", type=FaceIndex(),
+                     help="Which face of the target photo (0 = largest, the default), or `all`: every face, one "
+                          "after another."),
+        click.option("--reference-face", type=click.Path(dir_okay=False),
+                     help="Swap only the target faces of this photo's (largest face's) person, by identity embedding."),
+        click.option("--reference-threshold", type=click.FloatRange(-1, 1), default=DEFAULT_REFERENCE_THRESHOLD,
+                     show_default=True, help="Cosine similarity to the reference from which a face is swapped."),
+        click.option("--embedder", metavar="NAME",
+                     help="Identity embedder for --reference-face (default: the one the mixer was trained with)."),
         click.option("--aligner", default="dlib-ffhq", show_default=True, help="Face aligner for photos."),
         click.option("--paste", type=click.Choice(["crop", "face"]), default="crop", show_default=True,
                      help="Paste back the whole aligned crop, or only the face (landmark hull)."),
         click.option("--feather", type=float, default=0.1, show_default=True,
                      help="Width of the paste-back seam blend, as a fraction of the crop."),
+        click.option("--blend", type=click.Choice(BLENDS), default="feather", show_default=True,
+                     help="Paste-back blend: by the feathered mask, or multi-band (Laplacian pyramid) along it."),
+        click.option("--color-match", type=click.Choice(COLOR_MATCHES), default="none", show_default=True,
+                     help="Match the swap's colours to the target face's first: Lab mean/std, or Lab histograms."),
+        click.option("--occlusion-mask", is_flag=True,
+                     help="Keep the target's pixels where its own reconstruction misses it (hands, microphones)."),
+        click.option("--occlusion-threshold", type=click.FloatRange(min=0, min_open=True), default=3.0,
+                     show_default=True, help="With --occlusion-mask: error, in medians of the target's own, from "
+                                             "which a pixel counts as occluded."),
         click.option("--cache-dir", type=click.Path(file_okay=False), help="Pivot cache folder [default: ~/.cache/lsw/pivots]."),
         click.option("--no-cache", is_flag=True, help="Invert every image again instead of reusing cached pivots."),
         click.option("--cache-tuned", is_flag=True,
@@ -103,15 +140,25 @@ class StepBar:
 
 def run_photo_swap(
     swapper: Swapper, source: str, target: str, out: str, inverter: Inverter, *, groups: list[str] | None,
-    aligned: bool | None, source_face: int | None, target_face: int | None, aligner: str, paste: str, feather: float,
-    cache_dir: str | None, no_cache: bool, cache_tuned: bool = False, save_latents: bool = False,
-    cameras: Camera | None = None,
+    aligned: bool | None, source_face: int | None, target_face: int | str | None, aligner: str, paste: str,
+    feather: float, cache_dir: str | None, no_cache: bool, cache_tuned: bool = False, save_latents: bool = False,
+    cameras: Camera | None = None, strength: float = 1.0, reference_face: str | None = None,
+    reference_threshold: float = DEFAULT_REFERENCE_THRESHOLD, embedder: str | None = None, mixer_dir: str | None = None,
+    blend: str = "feather", color_match: str = "none", occlusion_mask: bool = False, occlusion_threshold: float = 3.0,
 ) -> None:  # fmt: skip
     """Swap photos (or aligned crops): one pair → OUT (+ OUT_aligned beside it for a photo target);
     a folder on either side → one result per pair in the folder OUT. With `cameras`, also
     OUT_views.png (source, target and swap rows across the views) and OUT_views.gif. With
-    `save_latents`, OUT.npy and the record `lsw edit` renders edits with (OUT.swap.safetensors)."""
+    `save_latents`, OUT.npy and the record `lsw edit` renders edits with (OUT.swap.safetensors).
+    With `target_face="all"` or a `reference_face`, several faces of each target photo are swapped:
+    OUT, and OUT_face{i}_aligned beside it for each."""
     from tqdm.auto import tqdm
+
+    group = target_face == "all" or reference_face is not None
+    if reference_face is not None and target_face not in (None, "all"):
+        raise LswError("--reference-face picks the target faces itself: leave out --target-face")
+    if group and (save_latents or cameras is not None):
+        raise LswError("--save-latents and --views swap one face: use --target-face N, not all or --reference-face")
 
     src_path, tgt_path = Path(source), Path(target)
     sources = list_images(src_path) if src_path.is_dir() else [src_path]
@@ -121,22 +168,32 @@ def run_photo_swap(
     align = optional_aligner(aligner, aligned)
     cache = None if no_cache else PivotCache(cache_dir or default_cache_dir())
     photo_swapper = PhotoSwapper(
-        swapper, inverter, aligner=align, cache=cache, paste=paste, feather=feather, cache_tuned=cache_tuned
-    )
+        swapper, inverter, aligner=align, cache=cache, paste=paste, feather=feather, cache_tuned=cache_tuned,
+        blend=blend, color_match=color_match, occlusion=occlusion_threshold if occlusion_mask else None,
+    )  # fmt: skip
     prepare = functools.lru_cache(maxsize=None)(
         lambda path, face: photo_swapper.prepare(path, aligned=aligned, face_index=face)
     )
+    reference = identity = None
+    if reference_face is not None:  # a reference without a face fails here, before any inversion
+        reference = photo_swapper.prepare(reference_face, aligned=aligned)
+        identity = reference_embedder(embedder, mixer_dir).to(swapper.device)
     out = Path(out)
     if batch and out.suffix:
         raise LswError(f"-o {out}: with a folder input, OUT is a folder (one result per pair)")
     steps = StepBar(None)
     written = []
     for s, t in tqdm(pairs, desc="swap", unit="pair", disable=None if len(pairs) > 1 else True):
-        result = photo_swapper.swap(
-            prepare(s, source_face), prepare(t, target_face), groups=groups, cameras=cameras, progress=steps
-        )
-        steps.close()
         path = out / f"{s.stem}__{t.stem}.png" if batch else out
+        if group:
+            written += swap_faces(photo_swapper, prepare(s, source_face), t, path, reference, identity,
+                                  reference_threshold, groups=groups, strength=strength, progress=steps)  # fmt: skip
+            continue
+        result = photo_swapper.swap(
+            prepare(s, source_face), prepare(t, target_face), groups=groups, strength=strength, cameras=cameras,
+            progress=steps,
+        )  # fmt: skip
+        steps.close()
         written += write_result(result, path)
         if result.views is not None:
             views = path.with_name(f"{path.stem}_views{path.suffix}")
@@ -156,3 +213,33 @@ def run_photo_swap(
     click.echo(
         f"wrote {written[0]}" if len(written) == 1 else f"wrote {len(written)} files to {out if batch else out.parent}"
     )
+
+
+def reference_embedder(name: str | None, mixer_dir: str | None):
+    """The identity embedder named, else the one the mixer was trained with (and its options)."""
+    options = {}
+    if name is None and mixer_dir is not None:
+        config = read_config(mixer_dir)
+        name = (config.get("components") or {}).get("embedder")
+        options = config.get("training", {}).get("embedder_options", {})
+    if name is None:
+        raise LswError("--reference-face: the mixer names no identity embedder; pass --embedder NAME")
+    return load_identity_embedder(name, **options).eval()
+
+
+def swap_faces(photo_swapper, source, target: Path, path: Path, reference, identity, threshold, **swap) -> list[Path]:
+    """Swap the source onto the target photo's faces (those like `reference` if given); the files written."""
+    faces = photo_swapper.prepare_all(target)
+    if not faces:
+        raise ImageError(f"{target}: no face found")
+    result = photo_swapper.swap_faces(source, faces, reference=reference, embedder=identity, threshold=threshold,
+                                      **swap)  # fmt: skip
+    swap["progress"].close()
+    if not result.faces:
+        best = float(result.similarity.max())
+        raise ImageError(f"{target}: no face matches the reference (best similarity {best:.2f} < {threshold})")
+    similar = "" if result.similarity is None else f" (similarity {', '.join(f'{x:.2f}' for x in result.similarity)})"
+    click.echo(
+        f"{Path(source.name).name} → {target.name}: swapped face(s) {result.faces} of {len(faces)}{similar}", err=True
+    )
+    return write_group_result(result, path)
