@@ -203,7 +203,8 @@ def run_photo_swap(
         if save_latents:
             np.save(path.with_suffix(".npy"), result.ws.cpu().numpy())
             written += [path.with_suffix(".npy"), save_swap_record(record_path(path.with_suffix(".npy")), result,
-                                                                   swapper.generator, paste=paste, feather=feather)]  # fmt: skip
+                                                                   swapper.generator, paste=paste, feather=feather,
+                                                                   blend=blend, color_match=color_match)]  # fmt: skip
         hits = sum(result.cache_hits)
         psnr = result.metrics.get("psnr")
         quality = f", reconstruction PSNR {min(psnr):.1f} dB" if psnr else ""

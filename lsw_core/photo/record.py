@@ -33,7 +33,8 @@ def record_path(latents: str | os.PathLike) -> Path:
 
 
 def save_swap_record(path: str | os.PathLike, result: PhotoSwapResult, original: Generator, *,
-                     paste: str = "crop", feather: float = 0.1) -> Path:  # fmt: skip
+                     paste: str = "crop", feather: float = 0.1, blend: str = "feather",
+                     color_match: str = "none") -> Path:  # fmt: skip
     """Write the record of a photo swap made with `original` (the swapper's generator). As large
     as the weights the refinement changed: none for a projector, the whole generator for PTI."""
     if result.generator is None:
@@ -44,7 +45,7 @@ def save_swap_record(path: str | os.PathLike, result: PhotoSwapResult, original:
         tensors["camera"] = torch.stack([cam.azimuth, cam.polar, cam.fov, cam.radius], dim=1)
     tensors.update({f"synthesis.{k}": v for k, v in result.synthesis_kwargs.items()})
     info: dict[str, Any] = {"backend": original.backend_name, "generator_fingerprint": fingerprint(original),
-                            "paste": paste, "feather": feather}  # fmt: skip
+                            "paste": paste, "feather": feather, "blend": blend, "color_match": color_match}  # fmt: skip
     target = result.target
     if target is not None and target.face is not None:
         face = target.face
@@ -69,6 +70,8 @@ class SwapRecord:
     face: AlignedFace | None
     paste: str
     feather: float
+    blend: str = "feather"
+    color_match: str = "none"
 
     @torch.no_grad()
     def render(self, ws: torch.Tensor) -> np.ndarray:
@@ -80,7 +83,8 @@ class SwapRecord:
         aligned = from_tensor(G.synthesis(ws, camera=camera, noise_mode="const", **kwargs))
         if self.face is None:
             return aligned
-        return paste_back(self.photo, aligned, self.face, kind=self.paste, feather=self.feather)
+        return paste_back(self.photo, aligned, self.face, kind=self.paste, feather=self.feather, blend=self.blend,
+                          color_match=self.color_match)  # fmt: skip
 
 
 def load_swap_record(path: str | os.PathLike, original: Generator) -> SwapRecord:
@@ -108,4 +112,5 @@ def load_swap_record(path: str | os.PathLike, original: Generator) -> SwapRecord
         face = AlignedFace(tensors["crop"].numpy(), np.asarray(geometry["to_aligned"]), tuple(geometry["photo_size"]),
                            landmarks=landmarks, box=tuple(geometry["box"]) if geometry["box"] else None,
                            face_index=geometry["face_index"])  # fmt: skip
-    return SwapRecord(generator, camera, kwargs, photo, face, info.get("paste", "crop"), info.get("feather", 0.1))
+    return SwapRecord(generator, camera, kwargs, photo, face, info.get("paste", "crop"), info.get("feather", 0.1),
+                      info.get("blend", "feather"), info.get("color_match", "none"))  # fmt: skip
