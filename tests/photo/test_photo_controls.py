@@ -12,6 +12,7 @@ from PIL import Image
 
 import lsw_core.plugins
 from lsw_core.checkpoint import mixer_config, save_mixer
+from lsw_core.errors import LswError
 from lsw_core.interfaces import Aligner, IdentityEmbedder
 from lsw_core.mixer import LatentMixer
 from lsw_core.photo import (
@@ -296,3 +297,11 @@ def test_grayscale_target_gives_a_grayscale_result(mixer_dir, photos, tmp_path):
             out = load_photo(tmp_path / name)
             assert np.array_equal(out[..., 0], out[..., 1]) and np.array_equal(out[..., 1], out[..., 2]), extra
         assert not np.array_equal(load_photo(tmp_path / "g.png"), load_photo(tmp_path / "gray.png"))
+
+
+def test_an_aligner_that_cannot_list_faces_says_so(mixer_dir, photos, tmp_path):
+    with pytest.raises(LswError, match="PlacedFace aligns one face at a time"):
+        PlacedFace().align_all(np.zeros((96, 96, 3), np.uint8), 32)
+    res = _lsw("swap", str(photos / "a.png"), str(photos / "group.png"), "--mixer", str(mixer_dir), "--aligner",
+               "placed-face", "--target-face", "all", "-o", str(tmp_path / "o.png"), *_pti_options())  # fmt: skip
+    assert res.exit_code == 2 and "cannot list a photo's faces" in res.output
