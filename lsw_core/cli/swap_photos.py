@@ -16,7 +16,6 @@ from lsw_core.imageio import IMAGE_SUFFIXES, list_images, save_gif, save_image, 
 from lsw_core.interfaces import Inverter
 from lsw_core.photo import PhotoSwapper, PivotCache, check_pairs, write_group_result, write_result
 from lsw_core.photo.blend import BLENDS, COLOR_MATCHES
-from lsw_core.photo.group import DEFAULT_REFERENCE_THRESHOLD
 from lsw_core.photo.record import record_path, save_swap_record
 from lsw_core.plugins import load_aligner, load_identity_embedder
 from lsw_core.swapper import Swapper
@@ -67,8 +66,9 @@ def photo_options(command):
                           "after another."),
         click.option("--reference-face", type=click.Path(dir_okay=False),
                      help="Swap only the target faces of this photo's (largest face's) person, by identity embedding."),
-        click.option("--reference-threshold", type=click.FloatRange(-1, 1), default=DEFAULT_REFERENCE_THRESHOLD,
-                     show_default=True, help="Cosine similarity to the reference from which a face is swapped."),
+        click.option("--reference-threshold", type=click.FloatRange(-1, 1),
+                     help="Swap every face at least this similar (cosine) to the reference [default: only the most "
+                          "similar face]; the scale is the embedder's own."),
         click.option("--embedder", metavar="NAME",
                      help="Identity embedder for --reference-face (default: the one the mixer was trained with)."),
         click.option("--aligner", default="dlib-ffhq", show_default=True, help="Face aligner for photos."),
@@ -143,7 +143,7 @@ def run_photo_swap(
     aligned: bool | None, source_face: int | None, target_face: int | str | None, aligner: str, paste: str,
     feather: float, cache_dir: str | None, no_cache: bool, cache_tuned: bool = False, save_latents: bool = False,
     cameras: Camera | None = None, strength: float = 1.0, reference_face: str | None = None,
-    reference_threshold: float = DEFAULT_REFERENCE_THRESHOLD, embedder: str | None = None, mixer_dir: str | None = None,
+    reference_threshold: float | None = None, embedder: str | None = None, mixer_dir: str | None = None,
     blend: str = "feather", color_match: str = "none", occlusion_mask: bool = False, occlusion_threshold: float = 3.0,
 ) -> None:  # fmt: skip
     """Swap photos (or aligned crops): one pair → OUT (+ OUT_aligned beside it for a photo target);

@@ -1,5 +1,8 @@
 """Group photos: which of a photo's faces to swap, by index or by closeness of identity to a
-reference face (cosine similarity of unit embeddings from an `IdentityEmbedder`)."""
+reference face (cosine similarity of unit embeddings from an `IdentityEmbedder`).
+
+Similarities are on each embedder's own scale (dlib-resnet puts different people at 0.9 and more),
+so without a threshold only the face most like the reference is taken."""
 
 from __future__ import annotations
 
@@ -13,12 +16,10 @@ from lsw_core.interfaces import IdentityEmbedder
 from lsw_core.photo.io import to_tensor
 from lsw_core.validators import check, number
 
-#: Cosine similarity from which a face counts as the reference's person.
-DEFAULT_REFERENCE_THRESHOLD = 0.5
 
-
-def check_threshold(threshold: float) -> None:
-    check("reference threshold", threshold, number(ge=-1, le=1))
+def check_threshold(threshold: float | None) -> None:
+    if threshold is not None:
+        check("reference threshold", threshold, number(ge=-1, le=1))
 
 
 @torch.no_grad()
@@ -31,15 +32,17 @@ def identity_similarity(embedder: IdentityEmbedder, crops: Sequence[np.ndarray],
 
 
 def faces_to_swap(
-    count: int, faces: Sequence[int] | None, similarity: np.ndarray | None, threshold: float
+    count: int, faces: Sequence[int] | None, similarity: np.ndarray | None, threshold: float | None = None
 ) -> list[int]:
-    """Face indices to swap: those of `faces` (None: all `count`), of them only those at least
-    `threshold` similar to the reference when `similarity` is given."""
+    """Face indices to swap: those of `faces` (None: all `count`); when `similarity` to a reference
+    is given, of them only those at least `threshold` similar, or (threshold None) the most similar."""
     check_threshold(threshold)
     chosen = list(range(count)) if faces is None else list(faces)
     missing = [i for i in chosen if not 0 <= i < count]
     if missing:
         raise ImageError(f"face(s) {missing} requested, but {count} face(s) found (0 = largest)")
-    if similarity is not None:
+    if similarity is not None and chosen:
+        if threshold is None:
+            return [max(chosen, key=lambda i: similarity[i])]
         chosen = [i for i in chosen if similarity[i] >= threshold]
     return chosen

@@ -30,7 +30,7 @@ from lsw_core.inversion.pti import apply_delta, parameter_delta
 from lsw_core.photo.blend import BLENDS, COLOR_MATCHES, is_grayscale, occlusion_mask, to_grayscale
 from lsw_core.photo.cache import PivotCache
 from lsw_core.photo.geometry import AlignedFace
-from lsw_core.photo.group import DEFAULT_REFERENCE_THRESHOLD, faces_to_swap, identity_similarity
+from lsw_core.photo.group import faces_to_swap, identity_similarity
 from lsw_core.photo.io import from_tensor, load_photo, save_photo, to_tensor
 from lsw_core.photo.paste import paste_back
 from lsw_core.plugins import load_inverter
@@ -319,7 +319,7 @@ class PhotoSwapper:
         faces: Sequence[int] | None = None,
         reference: str | os.PathLike | np.ndarray | PreparedFace | None = None,
         embedder: IdentityEmbedder | None = None,
-        threshold: float = DEFAULT_REFERENCE_THRESHOLD,
+        threshold: float | None = None,
         source_face: int | None = None,
         groups: Sequence[str] | None = None,
         strength: float = 1.0,
@@ -328,7 +328,8 @@ class PhotoSwapper:
         """Swap `source` onto several faces of the target photo (or its `prepare_all` faces), one
         after another into the same photo: the faces numbered in `faces` (None: every face), of
         those with a `reference` face (a photo's largest face or a prepared one) only the ones whose
-        identity under `embedder` is at least `threshold` similar (cosine) to it."""
+        identity under `embedder` is at least `threshold` similar (cosine) to it, or without a
+        threshold the most similar one."""
         src = source if isinstance(source, PreparedFace) else self.prepare(source, face_index=source_face)
         found = (
             list(target) if isinstance(target, Sequence) and not isinstance(target, str) else self.prepare_all(target)

@@ -141,7 +141,7 @@ def test_reference_face_swaps_only_that_persons_faces(mixer_dir, photos, tmp_pat
 
 def test_reference_without_a_match_or_a_face_is_one_error_line(mixer_dir, photos, tmp_path):
     for args, message in [(["--reference-face", str(photos / "coffee.png")], "coffee.png: no face found"),
-                          (["--reference-face", str(photos / "green.png")],
+                          (["--reference-face", str(photos / "green.png"), "--reference-threshold", "0.5"],
                            "no face matches the reference"),
                           (["--reference-face", str(photos / "a.png"), "--target-face", "0"], "leave out --target-face")]:  # fmt: skip
         res = _lsw("swap", str(photos / "a.png"), str(photos / "group.png"), "--mixer", str(mixer_dir), "--no-cache",
@@ -151,18 +151,45 @@ def test_reference_without_a_match_or_a_face_is_one_error_line(mixer_dir, photos
     assert not (tmp_path / "o.png").exists()
 
 
-def test_dlib_identity_of_the_same_person_at_half_size_passes_the_default_threshold(photos):
-    from lsw_core.photo.group import DEFAULT_REFERENCE_THRESHOLD, identity_similarity
+def test_dlib_identity_finds_the_same_person_at_half_size_and_mirrored(photos):
+    from lsw_core.photo.group import faces_to_swap, identity_similarity
     from lsw_core.plugins import load_identity_embedder
 
     aligner = load_aligner("dlib-ffhq")
     group = load_photo(photos / "group.png").copy()
     group[100:356, 512:768] = group[100:356, 512:768, ::-1]  # the small copy in her own colours again
+    group[:, :512] = group[:, 511::-1]  # and the large one mirrored
     faces = aligner.align_all(group, 256)
     reference = aligner.align(load_photo(photos / "a.png"), 256)
     similarity = identity_similarity(load_identity_embedder("dlib-resnet"), [f.image for f in faces], reference.image)
     assert [f.face_index for f in faces] == [0, 1] and faces[0].box[0] < 512 <= faces[1].box[0]
-    assert similarity.min() >= DEFAULT_REFERENCE_THRESHOLD and similarity[0] > 0.95
+    assert similarity.min() > 0.95
+    assert len(faces_to_swap(2, None, similarity)) == 1 and faces_to_swap(2, None, similarity, 0.95) == [0, 1]
+
+
+def test_reference_face_with_a_real_embedder_picks_that_person(mixer_dir, tmp_path):
+    """Two people of the synthetic world side by side (renders dlib detects): the reference's is swapped."""
+    G = lsw_core.plugins.load_generator("synthface").eval()
+
+    def person(seed, size):
+        with torch.no_grad():
+            z = torch.randn(1, G.z_dim, generator=torch.Generator().manual_seed(seed))
+            img = from_tensor(G.synthesis(G.mapping(z, truncation_psi=0.7), noise_mode="const"))
+        return np.asarray(Image.fromarray(img).resize((size, size), Image.Resampling.LANCZOS))
+
+    group = np.full((256, 448, 3), 128, np.uint8)
+    group[:, :256], group[32:224, 256:448] = person(1, 256), person(2, 192)
+    Image.fromarray(group).save(tmp_path / "two.png")
+    Image.fromarray(person(2, 256)).save(tmp_path / "ref.png")
+    Image.fromarray(person(4, 256)).save(tmp_path / "src.png")
+    out = tmp_path / "out.png"
+    res = _lsw("swap", str(tmp_path / "src.png"), str(tmp_path / "two.png"), "--mixer", str(mixer_dir), "--no-cache",
+               "-o", str(out), "--reference-face", str(tmp_path / "ref.png"), "--embedder", "synthface-id",
+               *_pti_options())  # fmt: skip
+    assert res.exit_code == 0, res.output
+    changed = np.abs(load_photo(out).astype(int) - group).max(axis=-1) > 0
+    assert not changed[:, :256].any() and changed[:, 256:].any()
+    assert "swapped face(s) [1] of 2" in res.output
 
 
 def test_strength_zero_gives_back_the_target_reconstruction(mixer_dir, tmp_path):
