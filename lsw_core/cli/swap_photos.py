@@ -65,7 +65,7 @@ def photo_options(command):
                      help="Which face of the target photo (0 = largest, the default), or `all`: every face, one "
                           "after another."),
         click.option("--reference-face", type=click.Path(dir_okay=False),
-                     help="Swap only the target faces of this photo's (largest face's) person, by identity embedding."),
+                     help="Swap only the target face most like this photo's largest face in identity embedding."),
         click.option("--reference-threshold", type=click.FloatRange(-1, 1),
                      help="Swap every face at least this similar (cosine) to the reference [default: only the most "
                           "similar face]; the scale is the embedder's own."),
