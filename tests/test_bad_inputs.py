@@ -258,6 +258,8 @@ CASES = [
         "writes a video file", (png("face.png"), clip("clip.mp4"))),  # fmt: skip
     Bad("video-end-before-start", "swap {tmp}/face.png {tmp}/clip.mp4 --mixer {mixer} -o {tmp}/o.mp4 --start 2 "
         "--end 1", "must come after --start", (png("face.png"), clip("clip.mp4"))),  # fmt: skip
+    Bad("video-group-faces", "swap {tmp}/face.png {tmp}/clip.mp4 --mixer {mixer} -o {tmp}/o.mp4 --target-face all",
+        "videos swap one tracked face", (png("face.png"), clip("clip.mp4"))),  # fmt: skip
     Bad("video-source-folder", "swap {tmp} {tmp}/clip.mp4 --mixer {mixer} -o {tmp}/o.mp4", "one source image",
         (clip("clip.mp4"),)),  # fmt: skip
     # --- crafted and refused checkpoint files

@@ -161,7 +161,8 @@ def swap(
     if video:
         inv = load_inverter(inverter, **parse_options(inverter_pairs))
         run_video_swap(swapper, source, target, out, inv, groups=group_list, start=start, end=end,
-                       max_frames=max_frames, smooth=smooth, tune_frames=tune_frames, codec=codec, **photo)  # fmt: skip
+                       max_frames=max_frames, smooth=smooth, tune_frames=tune_frames, codec=codec, strength=strength,
+                       **photo)  # fmt: skip
         return
     if is_image_input(source) or is_image_input(target):
         if not (is_image_input(source) and is_image_input(target)):

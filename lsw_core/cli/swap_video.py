@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -49,18 +50,25 @@ def run_video_swap(
     swapper: Swapper, source: str, target: str, out: str, inverter: Inverter, *, groups: list[str] | None,
     aligned: bool | None, source_face: int | None, target_face: int | None, aligner: str, paste: str, feather: float,
     cache_dir: str | None, no_cache: bool, cache_tuned: bool, start: float, end: float | None,
-    max_frames: int | None, smooth: int, tune_frames: int, codec: str | None,
+    max_frames: int | None, smooth: int, tune_frames: int, codec: str | None, strength: float = 1.0,
+    blend: str = "feather", color_match: str = "none", reference_face: str | None = None, **unused: Any,
 ) -> None:  # fmt: skip
-    """Swap SOURCE onto every frame of the clip TARGET → OUT (same frames, rate, size and audio)."""
+    """Swap SOURCE onto every frame of the clip TARGET → OUT (same frames, rate, size and audio).
+    `unused`: the photo options that have no meaning for a clip (refused when set)."""
+    if target_face == "all" or reference_face is not None or unused.get("occlusion_mask"):
+        raise LswError(
+            "videos swap one tracked face: --target-face all, --reference-face and --occlusion-mask are for photos"
+        )
     align = optional_aligner(aligner, aligned)
     cache = None if no_cache else PivotCache(cache_dir or default_cache_dir())
-    photo_swapper = PhotoSwapper(swapper, inverter, aligner=align, cache=cache, paste=paste, feather=feather)
+    photo_swapper = PhotoSwapper(swapper, inverter, aligner=align, cache=cache, paste=paste, feather=feather,
+                                 blend=blend, color_match=color_match)  # fmt: skip
     video = VideoSwapper(photo_swapper, smooth=smooth, tune_frames=tune_frames)
     source_crop = photo_swapper.prepare(source, aligned=aligned, face_index=source_face)
     steps = StepBar(False)
     summary = video.swap_clip(
         source_crop, target, out, start=start, end=end, max_frames=max_frames, codec=codec, aligned=aligned,
-        target_face=target_face, steps=steps, groups=groups,
+        target_face=target_face, steps=steps, groups=groups, strength=strength,
     )  # fmt: skip
     click.echo(summary.line(), err=True)
     click.echo(f"wrote {out}")

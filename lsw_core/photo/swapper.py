@@ -242,7 +242,8 @@ class PhotoSwapper:
     ) -> np.ndarray:
         """The photo with the aligned swap pasted back into `face`'s place, blended as configured
         (a video's frames)."""
-        return paste_back(photo, aligned, face, mask=mask, kind=self.paste, feather=self.feather)
+        return paste_back(photo, aligned, face, mask=mask, kind=self.paste, feather=self.feather, blend=self.blend,
+                          color_match=self.color_match)  # fmt: skip
 
     def swap(
         self,
