@@ -11,10 +11,8 @@ import torch
 from PIL import Image
 
 import lsw_core.plugins
-from lsw_core.checkpoint import mixer_config, save_mixer
 from lsw_core.errors import LswError
 from lsw_core.interfaces import Aligner, IdentityEmbedder
-from lsw_core.mixer import LatentMixer
 from lsw_core.photo import (
     AlignedFace,
     PhotoSwapper,
@@ -31,6 +29,7 @@ from lsw_core.photo.geometry import warp_to_aligned
 from lsw_core.plugins import hookimpl, load_aligner, load_inverter
 from lsw_core.swapper import Swapper
 
+from .conftest import untrained_mixer
 from .test_photo_swap import FAST_PTI, _lsw, _pti_options
 from .tiny import TinyGenerator
 
@@ -75,17 +74,8 @@ class ControlsPlugin:
 @pytest.fixture(scope="module")
 def mixer_dir(tmp_path_factory):
     """A tiny mixer whose training embedder is `skin-tone` (the default for --reference-face)."""
-    pm = lsw_core.plugins.plugin_manager()
-    plugin = ControlsPlugin()
-    pm.register(plugin, name="photo-controls-test")
-    folder = tmp_path_factory.mktemp("mixer")
-    G = TinyGenerator()
-    mixer = LatentMixer(num_rows=G.num_ws, w_dim=G.w_dim)
-    config = mixer_config(mixer, backend="tiny-controls", layout=G.latent_layout, space="w+",
-                          components={"embedder": "skin-tone"})  # fmt: skip
-    save_mixer(folder, mixer, config)
-    yield folder
-    pm.unregister(plugin)
+    yield from untrained_mixer(tmp_path_factory.mktemp("mixer"), ControlsPlugin(), "tiny-controls", TinyGenerator(),
+                               components={"embedder": "skin-tone"})  # fmt: skip
 
 
 @pytest.fixture(scope="module")

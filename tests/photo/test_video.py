@@ -13,15 +13,14 @@ import torch
 from click.testing import CliRunner
 from PIL import Image
 
-import lsw_core.plugins
-from lsw_core.checkpoint import mixer_config, save_mixer
 from lsw_core.errors import LswError
-from lsw_core.mixer import LatentMixer
 from lsw_core.photo import PhotoSwapper, from_tensor
 from lsw_core.photo.video import VideoSwapper, smooth
 from lsw_core.plugins import hookimpl, load_aligner, load_inverter
 from lsw_core.swapper import Swapper
 from lsw_synthface.generator import synthface
+
+from .conftest import untrained_mixer
 
 av = pytest.importorskip("av", reason="PyAV is in the `test` extra")
 
@@ -43,15 +42,9 @@ class SmallWorldPlugin:
 
 @pytest.fixture(scope="module")
 def mixer_dir(tmp_path_factory):
-    pm = lsw_core.plugins.plugin_manager()
-    plugin = SmallWorldPlugin()
-    pm.register(plugin, name="synthface-64-video-test")
-    folder = tmp_path_factory.mktemp("mixer")
-    G = small_world()
-    mixer = LatentMixer(num_rows=G.num_ws, w_dim=G.w_dim)  # untrained: its swaps differ from the target
-    save_mixer(folder, mixer, mixer_config(mixer, backend="synthface-64-video", layout=G.latent_layout, space="w+"))
-    yield folder
-    pm.unregister(plugin)
+    yield from untrained_mixer(
+        tmp_path_factory.mktemp("mixer"), SmallWorldPlugin(), "synthface-64-video", small_world()
+    )
 
 
 def clip_frames(count: int = 6, seed: int = 3) -> list[np.ndarray]:
