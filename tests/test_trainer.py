@@ -14,33 +14,13 @@ import lsw_core
 import lsw_core.losses
 from lsw_core import LswError
 from lsw_core.trainer import MixerTrainer, TrainConfig
-from tests.conftest import run_lsw
+from tests.conftest import TINY_TRAIN, run_lsw, tiny_train_config
 
-TINY = [
-    "--generator",
-    "example-tiny",
-    "--embedder",
-    "example-embedder",
-    "--mu",
-    "0",
-    "--batch-size",
-    "4",
-    "--lr",
-    "1e-3",
-]
+TINY = [*TINY_TRAIN, "--batch-size", "4", "--lr", "1e-3"]
 
 
 def tiny_config(**kw):
-    return TrainConfig(
-        **{
-            "generator": "example-tiny",
-            "embedder": "example-embedder",
-            "mu_shape": 0.0,
-            "batch_size": 4,
-            "lr": 1e-3,
-            **kw,
-        }
-    )
+    return tiny_train_config(**{"batch_size": 4, "lr": 1e-3, **kw})
 
 
 def test_defaults_are_the_papers():
