@@ -70,6 +70,21 @@ def test_training_is_deterministic_and_only_the_mixer_learns(example_plugin, tmp
     assert set(log[0]["calibration"]) == {"id", "lp", "lambda_effective"}
 
 
+def test_step_times_leave_out_checkpoint_and_sample_writes(example_plugin, tmp_path):
+    trainer = MixerTrainer(tiny_config(steps=3, checkpoint_every=1, sample_every=1), tmp_path, progress=False)
+    save = trainer.save
+
+    def slow_save():  # a checkpoint write that takes at least a second
+        save()
+        time.sleep(1.0)
+
+    trainer.save = slow_save
+    seen = []
+    trainer.train(on_step=lambda t: seen.append((t.step, len(t.step_seconds), t.checkpoint_step)))
+    assert seen == [(1, 1, None), (2, 2, 1), (3, 3, 2)]  # each step is timed before its checkpoint
+    assert len(trainer.step_seconds) == 3 and max(trainer.step_seconds) < 1.0
+
+
 def test_gradients_flow_through_the_frozen_generator(example_plugin, tmp_path):
     trainer = MixerTrainer(tiny_config(steps=1, lambda_lp=0.0), tmp_path, progress=False)
     pairs = trainer.sample_pairs(4, torch.Generator().manual_seed(0))
