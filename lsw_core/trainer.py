@@ -23,6 +23,7 @@ import json
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -259,6 +260,9 @@ class MixerTrainer:
         self.optimizer = make_adamw(self.mixer, lr=config.lr, betas=config.betas, weight_decay=config.weight_decay)
         self.step = 0
         self.checkpoint_step: int | None = None
+        #: Seconds of each optimiser step this trainer ran: the step alone, without logging,
+        #: samples or checkpoints (on CUDA, the time to queue it unless a log line waited for it).
+        self.step_seconds: list[float] = []
         # Whether every loss since the start is finite, kept on the device so that steps need no
         # host sync; read when logging and before anything is written.
         self._finite = torch.ones((), dtype=torch.bool, device=device)
@@ -353,8 +357,9 @@ class MixerTrainer:
 
     # --- the loop ----------------------------------------------------------------------------
 
-    def train(self) -> Path:
-        """Run until `config.steps` (or `max_minutes`), logging, sampling and checkpointing."""
+    def train(self, on_step: Callable[[MixerTrainer], None] | None = None) -> Path:
+        """Run until `config.steps` (or `max_minutes`), logging, sampling and checkpointing;
+        `on_step(self)` is called after each step, before its log line, samples and checkpoint."""
         cfg, ranks = self.config, self.ranks
         self.lock.acquire()
         if self._start_over:
@@ -370,7 +375,11 @@ class MixerTrainer:
         bar = _progress_bar(cfg, self.step, enabled=self.progress and ranks.is_main)
         try:
             while self.step < cfg.steps:
+                began = time.monotonic()
                 terms = self.train_step()
+                self.step_seconds.append(time.monotonic() - began)
+                if on_step is not None:
+                    on_step(self)
                 elapsed = time.monotonic() - start
                 over_budget = cfg.max_minutes is not None and elapsed > cfg.max_minutes * 60
                 if ranks.distributed:  # the ranks decide together, on logging steps only

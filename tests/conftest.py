@@ -12,8 +12,16 @@ import pytest
 import torch
 
 import lsw_core.plugins
+from lsw_core.trainer import TrainConfig
 
 ROOT = Path(__file__).resolve().parents[1]
+#: `lsw train` options for the example backend's tiny generator and embedder (μ 0: it names no shape model).
+TINY_TRAIN = ("--generator", "example-tiny", "--embedder", "example-embedder", "--mu", "0")
+
+
+def tiny_train_config(**settings) -> TrainConfig:
+    """Training settings for the example backend's tiny generator and embedder (μ 0), with `settings`."""
+    return TrainConfig(**{"generator": "example-tiny", "embedder": "example-embedder", "mu_shape": 0.0, **settings})
 
 
 @pytest.fixture(autouse=True)

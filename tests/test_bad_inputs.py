@@ -32,7 +32,7 @@ from click.testing import CliRunner
 
 import lsw_core.plugins
 from lsw_stylegan2.loaders import CONFIG_F
-from tests.conftest import run_lsw
+from tests.conftest import run_lsw, tiny_train_config
 
 NUM_WS, W_DIM = 6, 32  # example-tiny's W+ layout
 
@@ -324,11 +324,10 @@ def mixer(example_prefix, tmp_path_factory) -> Path:
     with pytest.MonkeyPatch.context() as mp:
         mp.syspath_prepend(str(example_prefix))
         lsw_core.plugins.reset()
-        from lsw_core.trainer import MixerTrainer, TrainConfig
+        from lsw_core.trainer import MixerTrainer
 
         out = tmp_path_factory.mktemp("bad_inputs") / "mixer"
-        config = TrainConfig(generator="example-tiny", embedder="example-embedder", mu_shape=0, batch_size=2, steps=1)
-        MixerTrainer(config, out, progress=False).train()
+        MixerTrainer(tiny_train_config(batch_size=2, steps=1), out, progress=False).train()
     lsw_core.plugins.reset()
     return out
 

@@ -4,22 +4,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.conftest import run_lsw
+from tests.conftest import TINY_TRAIN, run_lsw
 
-TRAIN = [
-    "train",
-    "--generator",
-    "example-tiny",
-    "--embedder",
-    "example-embedder",
-    "--mu",
-    "0",
-    "--batch-size",
-    "4",
-    "--steps",
-    "3",
-    "-q",
-]
+TRAIN = ["train", *TINY_TRAIN, "--batch-size", "4", "--steps", "3", "-q"]
 
 
 @pytest.mark.parametrize("command", ["backends", "train", "swap", "demo", "eval", "convert"])

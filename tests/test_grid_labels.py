@@ -1,9 +1,11 @@
-"""Grids say which rows and columns are sources, targets and swaps."""
+"""Grids say which rows and columns are sources, targets and swaps; the demo's shortfalls and time estimate."""
 
 import torch
 
-from lsw_core.cli.demo import EXPECTED, shortfalls
+from lsw_core.cli.demo import EXPECTED, _train, shortfalls, time_left
 from lsw_core.imageio import make_grid, stack_rows, swap_grid
+from lsw_core.trainer import MixerTrainer
+from tests.conftest import tiny_train_config
 
 
 def test_labelled_rows_keep_the_images_and_add_a_text_margin():
@@ -37,3 +39,18 @@ def test_demo_shortfalls_name_each_metric_outside_the_readme_figures():
     assert shortfalls(good) == []
     bad = {**good, "id_retrieval": 0.005, "pose_error_deg": 3.0}
     assert [s.split()[0] for s in shortfalls(bad)] == ["id_retrieval", "pose_error_deg"]
+
+
+def test_demo_time_estimate_averages_the_steps_after_the_first():
+    # step times as the trainer records them (checkpoint writes are not in them); the first warms up
+    assert time_left([9.0, 1.0, 2.5, 2.5], steps_left=236) == (2.0, 472.0)
+
+
+def test_demo_trains_in_one_run_and_prints_the_estimate_once(example_plugin, tmp_path, capsys):
+    trainer = MixerTrainer(tiny_train_config(batch_size=2, steps=6, checkpoint_every=2), tmp_path, progress=False)
+    _train(trainer, quiet=False)
+    err = capsys.readouterr().err
+    assert err.count("training 6 steps: ") == 1 and " s per step on this machine now, about " in err
+    assert trainer.step == 6 and len(trainer.step_seconds) == 6
+    _train(MixerTrainer(tiny_train_config(batch_size=2, steps=6), tmp_path / "q", progress=False), quiet=True)
+    assert "training 6 steps" not in capsys.readouterr().err

@@ -13,14 +13,13 @@ from lsw_core.identity_loss import Augmentation, RobustIdentityLoss, augment, pa
 from lsw_core.losses import identity_loss
 from lsw_core.mixer import LatentMixer
 from lsw_core.trainer import MixerTrainer, TrainConfig
-from tests.conftest import run_lsw
+from tests.conftest import TINY_TRAIN, run_lsw, tiny_train_config
 
 NO_AUGMENTATION = Augmentation(scale=0, shift=0, flip=0, blur=0, colour=0)
 
 
 def tiny(**kw):
-    base = {"generator": "example-tiny", "embedder": "example-embedder", "mu_shape": 0.0, "batch_size": 4}
-    return TrainConfig(**{**base, "lr": 1e-3, "log_every": 1, **kw})
+    return tiny_train_config(**{"batch_size": 4, "lr": 1e-3, "log_every": 1, **kw})
 
 
 def test_views_are_differentiable_and_the_null_view_is_the_image():
@@ -115,8 +114,7 @@ def test_cli_mu_without_shape_model_is_one_error_line(example_plugin, tmp_path):
 def test_cli_robust_options_and_the_scales_on_the_console(example_plugin, tmp_path):
     out = tmp_path / "m"
     result = run_lsw(
-        "train", "--generator", "example-tiny", "--embedder", "example-embedder", "--mu", "0",
-        "--batch-size", "2", "--steps", "2", "--identity-loss", "augmented", "--id-views", "1",
+        "train", *TINY_TRAIN, "--batch-size", "2", "--steps", "2", "--identity-loss", "augmented", "--id-views", "1",
         "--extra-embedder", "example-embedder=0.5", "--lambda", "1", "--lambda-relative",
         "--mixer-kind", "gated", "--gate-init", "0.4", "--psi", "1", "--cutoff", "all", "--out", str(out),
     )  # fmt: skip
@@ -132,8 +130,7 @@ def test_cli_robust_options_and_the_scales_on_the_console(example_plugin, tmp_pa
 
 def test_eval_with_an_embedder_alone_and_empty_groups(example_plugin, tmp_path):
     mixer = tmp_path / "m"
-    common = ["--generator", "example-tiny", "--embedder", "example-embedder", "--mu", "0", "--batch-size", "2"]
-    run_lsw("train", *common, "--steps", "1", "-q", "--out", str(mixer))
+    run_lsw("train", *TINY_TRAIN, "--batch-size", "2", "--steps", "1", "-q", "--out", str(mixer))
     result = json.loads(run_lsw("eval", "--mixer", str(mixer), "--embedder", "example-embedder", "--pairs", "8").stdout)
     assert result["method"] == "estimated" and 0 <= result["closer_to_source"] <= 1
     assert "pose_error_deg" not in result and result["baselines"]["return_source"]["closer_to_source"] == 1

@@ -21,9 +21,10 @@ from lsw_core import CheckpointError, LswError
 from lsw_core.cli import _add_commands, cli
 from lsw_core.errors import TrainingDiverged
 from lsw_core.swapper import Swapper
-from lsw_core.trainer import MixerTrainer, TrainConfig
+from lsw_core.trainer import MixerTrainer
+from tests.conftest import TINY_TRAIN, tiny_train_config
 
-TINY = ["-g", "example-tiny", "--embedder", "example-embedder", "--mu", "0", "--batch-size", "2", "--lr", "1e-3", "-q"]
+TINY = [*TINY_TRAIN, "--batch-size", "2", "--lr", "1e-3", "-q"]
 
 
 def lsw(*args):
@@ -270,7 +271,7 @@ def test_a_non_finite_loss_stops_training_and_keeps_the_last_good_checkpoint(exa
 
 @pytest.mark.parametrize("bad", [math.nan, math.inf])
 def test_a_checkpoint_is_never_written_from_non_finite_weights(example_plugin, tmp_path, bad):
-    config = TrainConfig(generator="example-tiny", embedder="example-embedder", mu_shape=0, batch_size=2, steps=1)
+    config = tiny_train_config(batch_size=2, steps=1)
     trainer = MixerTrainer(config, tmp_path / "run", progress=False)
     trainer.save()
     before = snapshot(tmp_path / "run")

@@ -15,15 +15,15 @@ from safetensors.torch import load_file
 
 from lsw_core.devices import resolve_device
 from lsw_core.errors import LswError
-from lsw_core.trainer import MixerTrainer, TrainConfig
-from tests.conftest import run_lsw
+from lsw_core.trainer import MixerTrainer
+from tests.conftest import TINY_TRAIN, run_lsw, tiny_train_config
 
-TINY = ["--generator", "example-tiny", "--embedder", "example-embedder", "--mu", "0", "--lr", "1e-3", "-q"]
+TINY = [*TINY_TRAIN, "--lr", "1e-3", "-q"]
 NO_CUDA = pytest.mark.skipif(torch.cuda.is_available(), reason="checks the error on a machine without CUDA")
 
 
 def tiny_config(**kw):
-    return TrainConfig(**{"generator": "example-tiny", "embedder": "example-embedder", "mu_shape": 0, "lr": 1e-3, **kw})
+    return tiny_train_config(**{"lr": 1e-3, **kw})
 
 
 def mixer_weights(folder):

@@ -14,33 +14,13 @@ import lsw_core
 import lsw_core.losses
 from lsw_core import LswError
 from lsw_core.trainer import MixerTrainer, TrainConfig
-from tests.conftest import run_lsw
+from tests.conftest import TINY_TRAIN, run_lsw, tiny_train_config
 
-TINY = [
-    "--generator",
-    "example-tiny",
-    "--embedder",
-    "example-embedder",
-    "--mu",
-    "0",
-    "--batch-size",
-    "4",
-    "--lr",
-    "1e-3",
-]
+TINY = [*TINY_TRAIN, "--batch-size", "4", "--lr", "1e-3"]
 
 
 def tiny_config(**kw):
-    return TrainConfig(
-        **{
-            "generator": "example-tiny",
-            "embedder": "example-embedder",
-            "mu_shape": 0.0,
-            "batch_size": 4,
-            "lr": 1e-3,
-            **kw,
-        }
-    )
+    return tiny_train_config(**{"batch_size": 4, "lr": 1e-3, **kw})
 
 
 def test_defaults_are_the_papers():
@@ -88,6 +68,21 @@ def test_training_is_deterministic_and_only_the_mixer_learns(example_plugin, tmp
     log = [json.loads(line) for line in (tmp_path / "a" / "log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in log] == [0, 1, 2, 3, 4, 5, 6] and {"id", "lp", "total", "grad_norm"} <= set(log[1])
     assert set(log[0]["calibration"]) == {"id", "lp", "lambda_effective"}
+
+
+def test_step_times_leave_out_checkpoint_and_sample_writes(example_plugin, tmp_path):
+    trainer = MixerTrainer(tiny_config(steps=3, checkpoint_every=1, sample_every=1), tmp_path, progress=False)
+    save = trainer.save
+
+    def slow_save():  # a checkpoint write that takes at least a second
+        save()
+        time.sleep(1.0)
+
+    trainer.save = slow_save
+    seen = []
+    trainer.train(on_step=lambda t: seen.append((t.step, len(t.step_seconds), t.checkpoint_step)))
+    assert seen == [(1, 1, None), (2, 2, 1), (3, 3, 2)]  # each step is timed before its checkpoint
+    assert len(trainer.step_seconds) == 3 and max(trainer.step_seconds) < 1.0
 
 
 def test_gradients_flow_through_the_frozen_generator(example_plugin, tmp_path):

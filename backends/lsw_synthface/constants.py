@@ -5,6 +5,8 @@ directions by an SVD of 4096 mapped samples, the landmark model by float64 arith
 bits depend on the CPU: `torch.randn` takes another code path with AVX2 than without, and MKL's SVD
 and matrix products differ between processors. Loaded from the file, the world (and every network
 trained on it, and the fingerprint a latent encoder records of it) is bit-identical everywhere.
+The symmetric `stretch` is stored as its upper triangle (`stretch.upper`, row by row) and mirrored
+on loading: copies only, so every value is the one computed.
 
 Regenerate (and compare with the shipped file) with
 
@@ -19,6 +21,7 @@ from __future__ import annotations
 import argparse
 import functools
 import json
+import math
 import sys
 from importlib import resources
 from pathlib import Path
@@ -28,6 +31,8 @@ import torch
 #: The mapping-network seed whose constants are shipped (the generators' default `seed`).
 SHIPPED_SEED = 0
 FILE_NAME = "world.safetensors"
+#: The symmetric constant stored as its upper triangle, under this name + ".upper".
+SYMMETRIC = "stretch"
 
 
 def shipped_path() -> Path:
@@ -48,7 +53,29 @@ def shipped() -> dict[str, torch.Tensor]:
     """The constants of the shipped world (seed `SHIPPED_SEED`), as stored; do not modify them."""
     from safetensors.torch import load_file
 
-    return load_file(str(shipped_path()))
+    return unpacked(load_file(str(shipped_path())))
+
+
+def packed(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The tensors as stored: `SYMMETRIC` as the row-major upper triangle of the (exactly symmetric) matrix."""
+    matrix = tensors[SYMMETRIC]
+    if not torch.equal(matrix, matrix.T):
+        raise ValueError(f"{SYMMETRIC} is not exactly symmetric, so its upper triangle does not hold it")
+    rows, cols = torch.triu_indices(*matrix.shape)
+    rest = {k: v for k, v in tensors.items() if k != SYMMETRIC}
+    return {**rest, f"{SYMMETRIC}.upper": matrix[rows, cols]}
+
+
+def unpacked(stored: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The tensors of `packed` as computed: the upper triangle mirrored into the full matrix."""
+    tensors = dict(stored)
+    upper = tensors.pop(f"{SYMMETRIC}.upper")
+    size = (math.isqrt(8 * upper.numel() + 1) - 1) // 2
+    rows, cols = torch.triu_indices(size, size)
+    matrix = torch.empty(size, size, dtype=upper.dtype)
+    matrix[rows, cols] = upper
+    matrix[cols, rows] = upper
+    return {**tensors, SYMMETRIC: matrix}
 
 
 def world_constants(seed: int = SHIPPED_SEED) -> dict[str, torch.Tensor]:
@@ -68,7 +95,7 @@ def write(path: str | Path, seed: int = SHIPPED_SEED) -> Path:
 
     from lsw_core.artifacts import atomic_write
 
-    tensors = {k: v.contiguous() for k, v in sorted(compute(seed).items())}
+    tensors = {k: v.contiguous() for k, v in sorted(packed(compute(seed)).items())}
     atomic_write(path, lambda tmp: save_file(tensors, str(tmp), metadata={"seed": str(seed)}))
     return Path(path)
 

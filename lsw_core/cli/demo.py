@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+import sys
 import time
 
-import attrs
 import click
+from tqdm.auto import tqdm
 
 from lsw_core.checkpoint import write_json
 from lsw_core.cli.options import device_option
@@ -51,29 +52,31 @@ def shortfalls(metrics: dict) -> list[str]:
     return out
 
 
-def _train(trainer: MixerTrainer, steps: int, minutes: float | None, quiet: bool) -> None:
-    """Train to `steps`, after timing the first steps and printing how long the rest should take."""
-    start = time.monotonic()
+def time_left(step_seconds: list[float], steps_left: int) -> tuple[float, float]:
+    """Seconds per step, and seconds for `steps_left` more steps, from the times of the steps run
+    so far (`MixerTrainer.step_seconds`: the steps alone, without checkpoint or sample writes),
+    leaving out the first step, which also warms up."""
+    timed = step_seconds[1:]
+    per_step = sum(timed) / len(timed)
+    return per_step, per_step * steps_left
 
-    def run_to(step: int) -> None:
-        left = None if minutes is None else minutes - (time.monotonic() - start) / 60
-        if left is None or left > 0:
-            trainer.config = attrs.evolve(trainer.config, steps=step, max_minutes=left)
-            trainer.train()
 
-    run_to(min(1, steps))  # the first step also builds and warms up
-    first = time.monotonic()
-    run_to(min(1 + TIMED_STEPS, steps))
-    if trainer.step == 1 + TIMED_STEPS < steps:
-        per_step = (time.monotonic() - first) / TIMED_STEPS
-        rest = per_step * (steps - trainer.step)
-        cap = "" if minutes is None or rest < minutes * 60 else f", capped at {minutes:g} min by --minutes"
-        if not quiet:
-            click.echo(
-                f"training {steps} steps: {per_step:.2f} s per step on this machine now, about {rest / 60:.1f} min"
-                f" to go{cap}, then a minute or two of swaps and metrics", err=True,
-            )  # fmt: skip
-        run_to(steps)
+def _train(trainer: MixerTrainer, quiet: bool) -> None:
+    """Train in one run, printing after the first steps how long the rest should take."""
+    steps, minutes = trainer.config.steps, trainer.config.max_minutes
+
+    def estimate(trainer: MixerTrainer) -> None:
+        if trainer.step != 1 + TIMED_STEPS or trainer.step >= steps or quiet:
+            return
+        per_step, rest = time_left(trainer.step_seconds, steps - trainer.step)
+        budget = None if minutes is None else minutes * 60 - sum(trainer.step_seconds)
+        cap = "" if budget is None or rest < budget else f", capped at {minutes:g} min by --minutes"
+        tqdm.write(
+            f"training {steps} steps: {per_step:.2f} s per step on this machine now, about {rest / 60:.1f} min"
+            f" to go{cap}, then a minute or two of swaps and metrics", file=sys.stderr,
+        )  # fmt: skip
+
+    trainer.train(on_step=estimate)
 
 
 @click.command()
@@ -100,9 +103,9 @@ def demo(out, generator, steps, minutes, pairs, seed, device, quiet):
     """
     out = check_output(out, folder=True)
     t0 = time.monotonic()
-    config = cpu_recipe(generator, seed=seed, steps=steps, device=device)
+    config = cpu_recipe(generator, seed=seed, steps=steps, max_minutes=minutes, device=device)
     trainer = MixerTrainer(config, out / "mixer", progress=not quiet, existing="overwrite")
-    _train(trainer, steps, minutes, quiet)
+    _train(trainer, quiet)
     if trainer.step % trainer.config.sample_every:
         trainer.save_samples()
     swapper = Swapper.from_folder(out / "mixer", resolution=SHOW_RESOLUTION).to(resolve_device(device))

@@ -10,13 +10,12 @@ from lsw_core.cli.options import (
     default,
     device_option,
     generator_options_option,
+    quiet_option,
     required_generator_option,
+    setting_option,
+    steps_batch_seed_options,
 )
 from lsw_core.inversion.encoder import EncoderConfig
-
-
-def _d(name: str):
-    return default(EncoderConfig, name)
 
 
 @click.group()
@@ -31,24 +30,16 @@ def encoder() -> None:
 @click.option(
     "--out", "-o", required=True, type=click.Path(dir_okay=False), help="Encoder file to write (.safetensors)."
 )
-@click.option("--steps", type=int, default=_d("steps"), show_default=True, help="Training steps.")
-@click.option(
-    "--pool-size",
-    type=int,
-    default=_d("pool_size"),
-    show_default=True,
-    help="Generator samples rendered to learn from.",
-)
-@click.option("--resolution", type=click.Choice(["16", "32", "64", "128", "256"]), default=str(_d("resolution")),
-              show_default=True, help="Input resolution of the encoder (images are resized to it).")  # fmt: skip
-@click.option("--batch-size", type=int, default=_d("batch_size"), show_default=True)
-@click.option("--psi-min", type=float, default=_d("psi_min"), show_default=True,
-              help="Samples use a truncation ψ drawn from [PSI_MIN, 1].")  # fmt: skip
+@steps_batch_seed_options(EncoderConfig)
+@setting_option(EncoderConfig, "--pool-size", type=int, help="Generator samples rendered to learn from.")
+@click.option("--resolution", type=click.Choice(["16", "32", "64", "128", "256"]),
+              default=str(default(EncoderConfig, "resolution")), show_default=True,
+              help="Input resolution of the encoder (images are resized to it).")  # fmt: skip
+@setting_option(EncoderConfig, "--psi-min", type=float, help="Samples use a truncation ψ drawn from [PSI_MIN, 1].")
 @click.option("--minutes", type=float, help="Cap on the training time (after rendering), in minutes.")
-@click.option("--seed", type=int, default=_d("seed"), show_default=True)
 @device_option
 @click.option("--threads", type=int, help="CPU threads (torch.set_num_threads).")
-@click.option("--quiet", is_flag=True, help="No progress bars.")
+@quiet_option
 def train(generator, checkpoint, generator_pairs, out, steps, pool_size, resolution, batch_size, psi_min, minutes,
           seed, device, threads, quiet):  # fmt: skip
     """Train an encoder that maps an image to the w that rendered it, on the generator's own samples.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 import attrs
@@ -15,6 +16,25 @@ def default(cls: type, name: str) -> Any:
     """The default of setting `name` of the attrs class `cls` (the single source of defaults)."""
     value = getattr(attrs.fields(cls), name).default
     return value.factory() if isinstance(value, attrs.Factory) else value
+
+
+def setting_option(cls: type, *decls: str, **kwargs: Any) -> Callable:
+    """A click option for a setting of the attrs class `cls`, with its default shown in --help. The
+    setting is the name among `decls` (e.g. "--lambda", "lambda_lp"), else the long flag's."""
+    name = next((d for d in decls if not d.startswith("-")), None)
+    name = name or max(decls, key=len).lstrip("-").replace("-", "_")
+    return click.option(*decls, default=default(cls, name), show_default=True, **kwargs)
+
+
+def steps_batch_seed_options(cls: type) -> Callable:
+    """--steps, --batch-size and --seed of a training command, with the defaults of `cls`."""
+
+    def decorate(command: Callable) -> Callable:
+        command = setting_option(cls, "--seed", type=int)(command)
+        command = setting_option(cls, "--batch-size", type=int)(command)
+        return setting_option(cls, "--steps", type=int, help="Training steps.")(command)
+
+    return decorate
 
 
 def parse_options(pairs: tuple[str, ...]) -> dict[str, Any]:
@@ -66,6 +86,7 @@ def _check_device(ctx: click.Context, param: click.Parameter, value: str) -> str
     return value
 
 
+quiet_option = click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
 device_option = click.option(
     "--device",
     default="auto",

@@ -10,19 +10,17 @@ from click.core import ParameterSource
 from lsw_core.cli.options import (
     checkpoint_option,
     component_options,
-    default,
     device_option,
     generator_option,
     generator_options_option,
+    quiet_option,
+    setting_option,
+    steps_batch_seed_options,
 )
 from lsw_core.errors import LswError
 from lsw_core.gated_mixer import MIXER_KINDS
 from lsw_core.identity_loss import IDENTITY_LOSSES
 from lsw_core.trainer import GENERATOR_DEFAULT, MixerTrainer, TrainConfig
-
-
-def _d(name: str):
-    return default(TrainConfig, name)
 
 
 def _cutoff(value: str | None) -> int | str | None:
@@ -61,31 +59,10 @@ def _weights(pairs: tuple[str, ...]) -> dict[str, float]:
 @click.option(
     "--shape-model-option", "shape_pairs", multiple=True, metavar="KEY=VALUE", help="Repeatable, e.g. bfm=PATH."
 )
-@click.option(
-    "--space",
-    type=click.Choice(["w+", "w", "z"]),
-    default=_d("space"),
-    show_default=True,
-    help="Latent space the mixer works in.",
-)
-@click.option(
-    "--lambda",
-    "lambda_lp",
-    type=float,
-    default=_d("lambda_lp"),
-    show_default=True,
-    help="λ, weight of the latent penalty L_lp.",
-)
-@click.option(
-    "--mu", "mu_shape", type=float, default=_d("mu_shape"), show_default=True, help="μ, weight of the shape loss."
-)
-@click.option(
-    "--same-pair-prob",
-    type=float,
-    default=_d("same_pair_prob"),
-    show_default=True,
-    help="Probability that a target equals its source.",
-)
+@setting_option(TrainConfig, "--space", type=click.Choice(["w+", "w", "z"]), help="Latent space the mixer works in.")
+@setting_option(TrainConfig, "--lambda", "lambda_lp", type=float, help="λ, weight of the latent penalty L_lp.")
+@setting_option(TrainConfig, "--mu", "mu_shape", type=float, help="μ, weight of the shape loss.")
+@setting_option(TrainConfig, "--same-pair-prob", type=float, help="Probability that a target equals its source.")
 @click.option(
     "--psi",
     "truncation_psi",
@@ -100,28 +77,20 @@ def _weights(pairs: tuple[str, ...]) -> dict[str, float]:
     default=None,
     help="Truncate only the first N rows, or all [default: the generator's].",
 )
-@click.option(
+@setting_option(
+    TrainConfig,
     "--mixer-depth",
     type=int,
-    default=_d("mixer_depth"),
-    show_default=True,
     help="Fully connected layers per mixer row (paper: 5; its ablation: 2, 3, 7).",
 )
-@click.option(
-    "--residual-coefficient",
-    type=float,
-    default=_d("residual_coefficient"),
-    show_default=True,
-    help="c in l_swap = F(l_s, l_t) + c·l_t.",
-)
-@click.option(
+@setting_option(TrainConfig, "--residual-coefficient", type=float, help="c in l_swap = F(l_s, l_t) + c·l_t.")
+@setting_option(
+    TrainConfig,
     "--identity-loss",
     type=click.Choice(IDENTITY_LOSSES),
-    default=_d("identity_loss"),
-    show_default=True,
     help="paper: L_id on the swap as is; augmented: averaged over random views (crop, shift, flip, blur, colour).",
 )
-@click.option("--id-views", type=int, default=_d("id_views"), show_default=True, help="Random views per pair.")
+@setting_option(TrainConfig, "--id-views", type=int, help="Random views per pair.")
 @click.option(
     "--extra-embedder",
     "extra_embedders",
@@ -134,38 +103,30 @@ def _weights(pairs: tuple[str, ...]) -> dict[str, float]:
     is_flag=True,
     help="Read λ relative to the measured loss scales: λ·L_id(target as swap)/L_lp(source as swap).",
 )
-@click.option(
+@setting_option(
+    TrainConfig,
     "--mixer-kind",
     type=click.Choice(MIXER_KINDS),
-    default=_d("mixer_kind"),
-    show_default=True,
     help="paper: the paper's residual MLP; gated: l_t + (l_s − l_t)·G + MLP, G starting at --gate-init.",
 )
-@click.option("--gate-init", type=float, default=_d("gate_init"), show_default=True)
-@click.option("--batch-size", type=int, default=_d("batch_size"), show_default=True)
-@click.option("--steps", type=int, default=_d("steps"), show_default=True)
-@click.option("--lr", type=float, default=_d("lr"), show_default=True, help="AdamW learning rate.")
+@setting_option(TrainConfig, "--gate-init", type=float)
+@steps_batch_seed_options(TrainConfig)
+@setting_option(TrainConfig, "--lr", type=float, help="AdamW learning rate.")
 @click.option("--minutes", "max_minutes", type=float, default=None, help="Stop (and checkpoint) after this much time.")
-@click.option("--seed", type=int, default=_d("seed"), show_default=True)
-@click.option(
-    "--noise-mode",
-    type=click.Choice(["random", "const", "none"]),
-    default=_d("noise_mode"),
-    show_default=True,
-    help="Synthesis noise while training.",
+@setting_option(
+    TrainConfig, "--noise-mode", type=click.Choice(["random", "const", "none"]), help="Synthesis noise while training."
 )
 @device_option
-@click.option(
+@setting_option(
+    TrainConfig,
     "--precision",
     type=click.Choice(["fp32", "bf16"]),
-    default=_d("precision"),
-    show_default=True,
     help="bf16: the frozen networks run under bf16 autocast; the mixer and its optimizer stay fp32.",
 )
-@click.option(
+@setting_option(
+    TrainConfig,
     "--micro-batch",
     type=int,
-    default=_d("micro_batch"),
     help="Process the batch in chunks of N pairs, accumulating gradients (same step, less memory).",
 )
 @click.option(
@@ -173,15 +134,13 @@ def _weights(pairs: tuple[str, ...]) -> dict[str, float]:
     is_flag=True,
     help="Recompute synthesis activations in the backward pass instead of storing them (less memory).",
 )
-@click.option("--log-every", type=int, default=_d("log_every"), show_default=True)
-@click.option(
-    "--sample-every", type=int, default=_d("sample_every"), show_default=True, help="Write a sample grid every N steps."
-)
-@click.option("--checkpoint-every", type=int, default=_d("checkpoint_every"), show_default=True)
+@setting_option(TrainConfig, "--log-every", type=int)
+@setting_option(TrainConfig, "--sample-every", type=int, help="Write a sample grid every N steps.")
+@setting_option(TrainConfig, "--checkpoint-every", type=int)
 @click.option("--out", "-o", type=click.Path(file_okay=False), help="Output folder (the mixer folder).")
 @click.option("--overwrite", is_flag=True, help="Start over in --out, removing the earlier run's files.")
 @click.option("--resume", type=click.Path(file_okay=False, exists=True), help="Continue the run in this folder.")
-@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+@quiet_option
 @click.pass_context
 def train(ctx: click.Context, **kw) -> None:
     """Train a latent mixer on a frozen generator (paper: L = L_id + λ·L_lp + μ·L_shape).

@@ -15,22 +15,9 @@ from lsw_core.interfaces import LatentLayout
 from lsw_core.mixer import LatentMixer, layer_widths
 from lsw_core.swapper import Swapper
 from lsw_core.trainer import TrainConfig
-from tests.conftest import run_lsw
+from tests.conftest import TINY_TRAIN, run_lsw
 
-TRAIN = [
-    "train",
-    "-g",
-    "example-tiny",
-    "--embedder",
-    "example-embedder",
-    "--mu",
-    "0",
-    "--batch-size",
-    "2",
-    "--steps",
-    "1",
-    "-q",
-]
+TRAIN = ["train", *TINY_TRAIN, "--batch-size", "2", "--steps", "1", "-q"]
 
 
 @pytest.mark.parametrize("depth", [1, 2, 3, 5, 7])

@@ -14,12 +14,36 @@ from lsw_synthface import constants, shape3d
 from lsw_synthface.generator import synthface, synthface3d
 from lsw_synthface.nets import shipped_weights
 
-# sha256 of weights/world.safetensors: changing the world invalidates every shipped network.
-WORLD_SHA256 = "cd3247522f0bcd970b6947c9f81cf53aa7e1ac019371fed79b491e1b20281abc"
+# sha256 of weights/world.safetensors, and of the values it loads to (names, dtypes, shapes and
+# bytes of every tensor, by name): changing the world invalidates every shipped network.
+WORLD_SHA256 = "ca49d88ef97b246eebd10c3d02a389033cfb8634dee9144c4dc0cc08ab82786e"
+VALUES_SHA256 = "9a960bb86d97a820c3e72990f5c08cb020ebaccd15a017d4d1d91f963104f941"
 
 
-def test_the_shipped_constants_file_is_the_one_the_networks_were_made_on():
+def values_sha256(tensors):
+    h = hashlib.sha256()
+    for name in sorted(tensors):
+        value = tensors[name]
+        h.update(f"{name} {value.dtype} {tuple(value.shape)}".encode())
+        h.update(value.contiguous().numpy().tobytes())
+    return h.hexdigest()
+
+
+def test_the_shipped_constants_are_the_ones_the_networks_were_made_on():
     assert hashlib.sha256(constants.shipped_path().read_bytes()).hexdigest() == WORLD_SHA256
+    assert values_sha256(constants.shipped()) == VALUES_SHA256
+    assert torch.equal(constants.shipped()["stretch"], constants.shipped()["stretch"].T)
+
+
+def test_the_symmetric_stretch_is_stored_as_its_upper_triangle():
+    matrix = torch.randn(5, 5, dtype=torch.float64)
+    matrix = matrix + matrix.T
+    stored = constants.packed({"stretch": matrix, "w_avg": torch.ones(3)})
+    assert sorted(stored) == ["stretch.upper", "w_avg"] and stored["stretch.upper"].shape == (15,)
+    assert torch.equal(constants.unpacked(stored)["stretch"], matrix)
+    matrix[0, 1] += 1e-12
+    with pytest.raises(ValueError, match="not exactly symmetric"):
+        constants.packed({"stretch": matrix})
 
 
 @pytest.mark.parametrize("backend", [synthface, synthface3d])
@@ -58,4 +82,4 @@ def test_the_regeneration_command_recomputes_the_shipped_constants(tmp_path):
     assert set(report["max_abs_difference"]) == set(constants.shipped())
     assert all(d is not None and d < 1e-5 for d in report["max_abs_difference"].values()), report
     with safe_open(str(out), "pt") as f:
-        assert sorted(f.keys()) == sorted(constants.shipped())
+        assert sorted(f.keys()) == sorted(constants.packed(constants.shipped()))
