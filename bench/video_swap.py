@@ -16,7 +16,9 @@ Measured, both with the fast PTI schedule (pixel + SSIM loss: no LPIPS weights o
   the source and `--distractors` other identities (photo: on the frames it swapped; video: on
   those and on all frames);
 - flicker: mean absolute change between consecutive frames (grey levels, 0–255) of the swapped
-  clip as decoded, and of the target clip; their difference and ratio.
+  clip as decoded, and of the target clip; their difference and ratio; and of the swap of the
+  clip's true latents (the mixer on the source's and each frame's W+ code, rendered by the world):
+  how much the swapped face itself changes under the clip's motion, without inversion.
 
     python bench/video_swap.py --mixer demo_out/mixer [--resolution R] [--frames 24] [--photo-every 4]
                                 [--threads 1]
@@ -111,6 +113,8 @@ def main() -> None:
         target_frames = [from_tensor(G.synthesis(w[None], noise_mode="const")) for w in ws]
         source_ws = G.mapping(z_source, truncation_psi=0.7)
         source = from_tensor(G.synthesis(source_ws, noise_mode="const"))
+        true_swap = swapper.mix(source_ws.expand(len(ws), -1, -1), ws)
+        true_swap_frames = [from_tensor(G.synthesis(w[None], noise_mode="const")) for w in true_swap]
     r = G.resolution
     report: dict = {
         "machine": platform.processor() or "cpu", "threads": args.threads, "torch": torch.__version__,
@@ -162,9 +166,10 @@ def main() -> None:
     }  # fmt: skip
     report["video_cost_vs_photo"] = round(per_frame / report["photo"]["seconds_per_frame"], 3)
     report["video_cpu_vs_photo"] = round(video_cpu / args.frames / report["photo"]["cpu_seconds_per_frame"], 3)
-    flicker, own = change(swapped), change(decoded)
+    flicker, own, latent = change(swapped), change(decoded), change(true_swap_frames)
     report["flicker"] = {"swap": round(flicker, 3), "target": round(own, 3), "swap_minus_target": round(flicker - own, 3),
-                         "swap_over_target": round(flicker / own, 3)}  # fmt: skip
+                         "swap_over_target": round(flicker / own, 3), "swap_of_true_latents": round(latent, 3),
+                         "swap_over_swap_of_true_latents": round(flicker / latent, 3)}  # fmt: skip
     report["load_average_after"] = os.getloadavg()
     print(json.dumps(report, indent=2))
 
