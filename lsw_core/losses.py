@@ -1,4 +1,5 @@
-"""The LatentSwap objective (paper Eq. 1–4): L = L_id + λ·L_lp + μ·L_shape."""
+"""The LatentSwap objective (paper Eq. 1–4): L = L_id + λ·L_lp + μ·L_shape, and an optional
+image-space term κ·L_keep (not in the paper; κ = 0 by default)."""
 
 from __future__ import annotations
 
@@ -30,9 +31,32 @@ def shape_loss(shape_model: ShapeModel, source: torch.Tensor, target: torch.Tens
     return F.l1_loss(q_swap.float(), q_fuse.float())
 
 
+#: σ of the Gaussian face-centre region of `keep_mask`, as a fraction of the image side.
+KEEP_CENTRE_SIGMA = 0.2
+
+
+def keep_mask(height: int, width: int, centre_weight: float, device=None) -> torch.Tensor:
+    """[H, W] pixel weights: 1 at the borders, `centre_weight` at the image centre (where an aligned
+    face sits), a Gaussian of σ = KEEP_CENTRE_SIGMA of the side in between."""
+    y = (torch.arange(height, device=device) + 0.5) / height - 0.5
+    x = (torch.arange(width, device=device) + 0.5) / width - 0.5
+    r2 = y[:, None] ** 2 + x[None] ** 2
+    return 1 - (1 - centre_weight) * torch.exp(-r2 / (2 * KEEP_CENTRE_SIGMA**2))
+
+
+def keep_loss(target_image: torch.Tensor, swap_image: torch.Tensor, centre_weight: float = 1.0) -> torch.Tensor:
+    """L_keep = mean absolute pixel distance of the swap to the target, images mapped to [0, 1], each
+    pixel weighted by `keep_mask` (centre_weight 1: the plain mean). The target carries no gradient."""
+    distance = (swap_image.float() - target_image.detach().float()).abs() / 2
+    if centre_weight == 1:
+        return distance.mean()
+    mask = keep_mask(*distance.shape[-2:], centre_weight, device=distance.device)
+    return (distance * mask).mean()
+
+
 class LatentSwapLoss(nn.Module):
-    """L = L_id + λ·L_lp + μ·L_shape with the paper's λ = 100, μ = 0.1. The shape term is dropped
-    when no shape model is given."""
+    """L = L_id + λ·L_lp + μ·L_shape [+ κ·L_keep] with the paper's λ = 100, μ = 0.1 and κ = 0. The
+    shape term is dropped when no shape model is given, the keep term when κ = 0."""
 
     def __init__(
         self,
@@ -42,6 +66,8 @@ class LatentSwapLoss(nn.Module):
         lambda_lp: float = 100.0,
         mu_shape: float = 0.1,
         identity: nn.Module | None = None,
+        keep_weight: float = 0.0,
+        keep_centre: float = 1.0,
     ) -> None:
         super().__init__()
         self.embedder = embedder
@@ -50,6 +76,8 @@ class LatentSwapLoss(nn.Module):
         self.shape_model = shape_model
         self.lambda_lp = lambda_lp
         self.mu_shape = mu_shape
+        self.keep_weight = keep_weight
+        self.keep_centre = keep_centre
 
     def forward(
         self,
@@ -61,7 +89,7 @@ class LatentSwapLoss(nn.Module):
         swap_latent: torch.Tensor,
         source_embedding: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        """The total loss and its detached terms (`id`, `lp`, `shape`, `total`) as 0-d tensors: reading
+        """The total loss and its detached terms (`id`, `lp`, `shape`, `keep`, `total`) as 0-d tensors: reading
         them (`.item()`) waits for the device, so the trainer does it only on logging steps. The terms
         are computed in fp32 from the networks' outputs, whatever precision those ran in."""
         l_id = self.identity_term(source_image, swap_image, source_embedding)
@@ -72,6 +100,10 @@ class LatentSwapLoss(nn.Module):
             l_shape = shape_loss(self.shape_model, source_image, target_image, swap_image)
             total = total + self.mu_shape * l_shape
             terms["shape"] = l_shape
+        if self.keep_weight:
+            l_keep = keep_loss(target_image, swap_image, self.keep_centre)
+            total = total + self.keep_weight * l_keep
+            terms["keep"] = l_keep
         terms["total"] = total
         return total, {k: v.detach() for k, v in terms.items()}
 

@@ -98,6 +98,12 @@ class TrainConfig:
     #: scale(L_id) is L_id of the target as the swap and scale(L_lp) is L_lp of the source as the swap.
     lambda_relative: bool = attrs.field(default=False, validator=attrs.validators.instance_of(bool))
     calibration_batches: int = attrs.field(default=2, validator=integer(gt=0))
+    #: κ, weight of L_keep: the pixel distance of the swap to the target (not in the paper; 0: off).
+    #: With `lambda_relative`, read against the scales like λ: κ · scale(L_id) / scale(L_keep), where
+    #: scale(L_keep) is L_keep of the source as the swap.
+    keep_weight: float = attrs.field(default=0.0, validator=number(ge=0))
+    #: Weight of L_keep's pixels at the image centre (the face), 1 at the borders.
+    keep_centre: float = attrs.field(default=1.0, validator=number(ge=0, le=1))
     #: "paper" (`LatentMixer`) or "gated" (`GatedLatentMixer`, starting at l_t + gate_init·(l_s − l_t)).
     mixer_kind: str = attrs.field(default="paper", validator=choice(*MIXER_KINDS))
     gate_init: float = attrs.field(default=0.5, validator=number())
@@ -251,12 +257,22 @@ class MixerTrainer:
             views = config.id_views if config.identity_loss == "augmented" else 0
             identity = RobustIdentityLoss([(self.embedder, 1.0), *extra], samples=views)
         self.loss = LatentSwapLoss(
-            self.embedder, self.shape_model, lambda_lp=config.lambda_lp, mu_shape=config.mu_shape, identity=identity
+            self.embedder,
+            self.shape_model,
+            lambda_lp=config.lambda_lp,
+            mu_shape=config.mu_shape,
+            identity=identity,
+            keep_weight=config.keep_weight,
+            keep_centre=config.keep_centre,
         )
         self.calibration = measure_scales(self, config.calibration_batches)
         if config.lambda_relative:
             self.loss.lambda_lp = config.lambda_lp * self.calibration["id"] / self.calibration["lp"]
+            if config.keep_weight:
+                self.loss.keep_weight = config.keep_weight * self.calibration["id"] / self.calibration["keep"]
         self.calibration["lambda_effective"] = self.loss.lambda_lp
+        if config.keep_weight:
+            self.calibration["keep_effective"] = self.loss.keep_weight
         self.optimizer = make_adamw(self.mixer, lr=config.lr, betas=config.betas, weight_decay=config.weight_decay)
         self.step = 0
         self.checkpoint_step: int | None = None
@@ -370,7 +386,10 @@ class MixerTrainer:
             if self.step == 0:
                 self._log({"step": 0, "calibration": self.calibration})
             if self.progress:
-                tqdm.write(describe(self.calibration, self.loss.lambda_lp, self.config.mu_shape), file=sys.stderr)
+                tqdm.write(
+                    describe(self.calibration, self.loss.lambda_lp, self.config.mu_shape, self.loss.keep_weight),
+                    file=sys.stderr,
+                )
         start = time.monotonic()
         bar = _progress_bar(cfg, self.step, enabled=self.progress and ranks.is_main)
         try:
@@ -392,7 +411,7 @@ class MixerTrainer:
                     over_budget = over_budget or values.pop("stop", 0.0) > 0
                     if ranks.is_main:
                         self._log({"step": self.step, **values, "elapsed_s": round(elapsed, 3)})
-                    shown = {k: f"{v:.4g}" for k, v in values.items() if k in ("id", "lp", "shape")}
+                    shown = {k: f"{v:.4g}" for k, v in values.items() if k in ("id", "lp", "shape", "keep")}
                     bar.set_postfix({"step": self.step, **shown} if cfg.max_minutes else shown, refresh=False)
                 bar.update(min(elapsed, bar.total) - bar.n if cfg.max_minutes else 1)
                 if ranks.is_main and self.step % cfg.sample_every == 0:

@@ -206,6 +206,12 @@ CASES = [
     Bad("convert-dst-under-a-file", "convert {file} {file}/g -g stylegan2", "is a file, not a folder"),
     Bad("train-out-in-proc", "train -g example-tiny --out /proc/lsw-run", "cannot write"),
     Bad("train-out-read-only", "train -g example-tiny --out {ro}/run", "cannot write"),
+    Bad("train-calibration-batches-zero", "train -g example-tiny --mu 0 --calibration-batches 0 --out {tmp}/r",
+        "calibration_batches: expected an integer > 0"),  # fmt: skip
+    Bad("train-keep-centre-above-one", "train -g example-tiny --mu 0 --keep-centre 2 --out {tmp}/r",
+        "keep_centre: expected a finite number >= 0 and <= 1"),  # fmt: skip
+    Bad("train-keep-weight-negative", "train -g example-tiny --mu 0 --keep-weight -1 --out {tmp}/r",
+        "keep_weight: expected a finite number >= 0"),  # fmt: skip
     Bad("demo-out-under-a-file", "demo --out {file}/demo", "is a file, not a folder"),
     Bad("encoder-out-in-proc", "encoder train -g example-tiny -o /proc/e.safetensors", "cannot write"),
     # --- eval

@@ -10,7 +10,7 @@ import lsw_core
 from lsw_core.checkpoint import load_mixer, mixer_config, save_mixer
 from lsw_core.gated_mixer import GatedLatentMixer
 from lsw_core.identity_loss import Augmentation, RobustIdentityLoss, augment, paired_views
-from lsw_core.losses import identity_loss
+from lsw_core.losses import identity_loss, keep_loss, keep_mask
 from lsw_core.mixer import LatentMixer
 from lsw_core.trainer import MixerTrainer, TrainConfig
 from tests.conftest import TINY_TRAIN, run_lsw, tiny_train_config
@@ -117,13 +117,15 @@ def test_cli_robust_options_and_the_scales_on_the_console(example_plugin, tmp_pa
         "train", *TINY_TRAIN, "--batch-size", "2", "--steps", "2", "--identity-loss", "augmented", "--id-views", "1",
         "--extra-embedder", "example-embedder=0.5", "--lambda", "1", "--lambda-relative",
         "--mixer-kind", "gated", "--gate-init", "0.4", "--psi", "1", "--cutoff", "all", "--out", str(out),
+        "--calibration-batches", "3", "--keep-weight", "0.5", "--keep-centre", "0.25",
     )  # fmt: skip
-    assert "loss scales: L_id(target)" in result.stderr
+    assert "loss scales: L_id(target)" in result.stderr and "L_keep(source)" in result.stderr
     config = json.loads((out / "config.json").read_text())
     training = config["training"]
     assert config["mixer_kind"] == "gated" and config["gate_init"] == 0.4
     assert training["identity_loss"] == "augmented" and training["extra_embedders"] == {"example-embedder": 0.5}
     assert training["lambda_relative"] is True and training["truncation_cutoff"] is None
+    assert (training["calibration_batches"], training["keep_weight"], training["keep_centre"]) == (3, 0.5, 0.25)
     bad = run_lsw("train", "--generator", "example-tiny", "--cutoff", "x", "--out", str(tmp_path / "y"), check=False)
     assert bad.returncode == 2 and bad.stderr.startswith("error: --cutoff: expected")
 
@@ -144,3 +146,32 @@ def test_eval_with_an_embedder_alone_and_empty_groups(example_plugin, tmp_path):
         ]
     missing = run_lsw("eval", "--mixer", str(mixer), check=False)
     assert missing.returncode == 2 and "pass --embedder" in missing.stderr
+
+
+def test_keep_loss_is_the_pixel_distance_and_spares_the_centre():
+    target = torch.zeros(2, 3, 16, 16)
+    swap = torch.ones(2, 3, 16, 16)  # 1 in [-1, 1] is 1/2 in [0, 1]
+    assert keep_loss(target, swap).item() == pytest.approx(0.5)
+    mask = keep_mask(16, 16, 0.0)
+    assert mask[8, 8] < 0.05 and mask[0, 0] > 0.9 and mask.max() <= 1
+    centre_only = torch.zeros(2, 3, 16, 16)
+    centre_only[..., 6:10, 6:10] = 1
+    assert keep_loss(target, centre_only, 0.0) < 0.2 * keep_loss(target, centre_only)
+
+
+def test_the_keep_term_trains_the_swap_towards_the_target(example_plugin, tmp_path):
+    """Same seed, same pairs: with κ > 0 the trained swap is nearer the target in pixels, and κ is
+    read relative to the measured scales like λ."""
+    runs = {}
+    for kappa in (0.0, 10.0):
+        config = tiny(steps=30, lambda_lp=0.0, keep_weight=kappa, lambda_relative=True, batch_size=8)
+        runs[kappa] = trainer = MixerTrainer(config, tmp_path / str(kappa), progress=False)
+        trainer.train()
+    keep = runs[10.0]
+    assert keep.loss.keep_weight == pytest.approx(10 * keep.calibration["id"] / keep.calibration["keep"])
+    assert keep.calibration["keep_effective"] == keep.loss.keep_weight and "keep" not in runs[0.0].calibration
+    with torch.no_grad():
+        pairs = keep.sample_pairs(16, torch.Generator().manual_seed(7))
+        outs = {kappa: trainer.swap_batch(**pairs, noise_mode="const") for kappa, trainer in runs.items()}
+    distance = {kappa: float(keep_loss(out["target"], out["swap"])) for kappa, out in outs.items()}
+    assert distance[10.0] < 0.5 * distance[0.0], distance

@@ -104,6 +104,18 @@ def _weights(pairs: tuple[str, ...]) -> dict[str, float]:
     help="Read λ relative to the measured loss scales: λ·L_id(target as swap)/L_lp(source as swap).",
 )
 @setting_option(
+    TrainConfig, "--calibration-batches", type=int, help="Batches the loss scales are measured on before training."
+)
+@setting_option(
+    TrainConfig,
+    "--keep-weight",
+    type=float,
+    help="κ, weight of L_keep: the swap's pixel distance to the target (relative with --lambda-relative).",
+)
+@setting_option(
+    TrainConfig, "--keep-centre", type=float, help="Weight of L_keep at the image centre (the face), 1 at the borders."
+)
+@setting_option(
     TrainConfig,
     "--mixer-kind",
     type=click.Choice(MIXER_KINDS),
@@ -188,6 +200,7 @@ _SETTINGS = (
     "truncation_cutoff", "mixer_depth", "residual_coefficient", "batch_size", "steps", "lr", "max_minutes", "seed",
     "noise_mode", "device", "precision", "micro_batch", "activation_checkpointing", "log_every", "sample_every",
     "checkpoint_every", "identity_loss", "id_views", "lambda_relative", "mixer_kind", "gate_init", "extra_embedders",
+    "calibration_batches", "keep_weight", "keep_centre",
 )  # fmt: skip
 _CONVERTERS = {"truncation_cutoff": lambda v: _cutoff(v), "extra_embedders": lambda v: _weights(v)}
 _COMPONENT_OPTIONS = {
