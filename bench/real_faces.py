@@ -62,6 +62,17 @@ VARIANTS = {
         mixer_kind="gated",
         gate_init=0.6,
     ),
+    # The gated mixer pulled to the target in pixels (L_keep) instead of in the latent (λ = 0).
+    "gated-keep": dict(
+        lambda_lp=0.0,
+        lambda_relative=True,
+        keep_weight=1.0,
+        lr=1e-3,
+        identity_loss="augmented",
+        id_views=1,
+        mixer_kind="gated",
+        gate_init=0.6,
+    ),
     # The same with the paper's L_id.
     "gated": dict(lambda_lp=1.0, lambda_relative=True, lr=3e-3, mixer_kind="gated", gate_init=0.6),
 }
@@ -120,12 +131,37 @@ def evaluate(trainer: MixerTrainer | None, G, judge: DlibJudge, pairs: int) -> t
     return results, images
 
 
-def train_variant(name: str, args: argparse.Namespace) -> MixerTrainer:
-    settings = {**COMMON, **VARIANTS[name], "steps": args.steps, "max_minutes": args.minutes, "seed": args.seed}
+def parse_overrides(pairs: list[str]) -> dict:
+    """`--set KEY=VALUE` pairs as TrainConfig settings (VALUE read as JSON, else as a string)."""
+    settings = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise SystemExit(f"error: --set: expected KEY=VALUE, got {pair!r}")
+        try:
+            settings[key] = json.loads(value)
+        except json.JSONDecodeError:
+            settings[key] = value
+    return settings
+
+
+def variant_settings(name: str, args: argparse.Namespace) -> dict:
+    """The TrainConfig settings that define variant `name` (with the `--set` overrides)."""
+    return {**COMMON, **VARIANTS[name], **parse_overrides(args.set)}
+
+
+def train_variant(name: str, args: argparse.Namespace) -> tuple[MixerTrainer, float]:
+    """The trained variant and the seconds its training loop took (loading and calibration excluded,
+    as in the trainer's --minutes budget)."""
+    settings = variant_settings(name, args)
+    settings.update(steps=args.steps, max_minutes=args.minutes, seed=args.seed)
     settings.update(log_every=10, sample_every=10**9, checkpoint_every=10**9)
-    trainer = MixerTrainer(TrainConfig(**settings), Path(args.out) / name, progress=not args.quiet)
+    trainer = MixerTrainer(
+        TrainConfig(**settings), Path(args.out) / name, progress=not args.quiet, existing="overwrite"
+    )
+    start = time.monotonic()
     trainer.train()
-    return trainer
+    return trainer, time.monotonic() - start
 
 
 def labelled_grid(rows: dict[str, torch.Tensor], path: Path, label_width: int = 150) -> None:
@@ -143,14 +179,20 @@ def labelled_grid(rows: dict[str, torch.Tensor], path: Path, label_width: int = 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--variants", default="paper,gated-augmented", help=f"comma-separated, of {list(VARIANTS)}")
-    parser.add_argument("--minutes", type=float, default=15.0, help="training budget per variant")
-    parser.add_argument("--steps", type=int, default=100_000, help="step cap per variant")
+    parser.add_argument("--minutes", type=float, default=None, help="training budget per variant (default: --steps)")
+    parser.add_argument("--steps", type=int, default=None, help="step cap per variant")
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE", help="override a setting of every variant"
+    )
     parser.add_argument("--pairs", type=int, default=100)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", default="runs/real_faces")
     parser.add_argument("--quiet", action="store_true")
     args = parser.parse_args()
+    if args.minutes is None and args.steps is None:
+        args.minutes = 15.0
+    args.steps = args.steps or 10**9
     torch.set_num_threads(args.threads)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -158,14 +200,15 @@ def main() -> None:
     report: dict = {"load_before": os.getloadavg(), "threads": args.threads, "pairs": args.pairs, "variants": {}}
     grid_rows: dict[str, torch.Tensor] = {}
     for name in [v for v in args.variants.split(",") if v]:
-        start = time.monotonic()
-        trainer = train_variant(name, args)
-        seconds = time.monotonic() - start
+        load = os.getloadavg()[0]
+        trainer, seconds = train_variant(name, args)
         results, images = evaluate(trainer, trainer.generator, judge, args.pairs)
         report["variants"][name] = {
-            "settings": {k: v for k, v in trainer.config.to_dict().items() if k in {**COMMON, **VARIANTS[name]}},
+            "settings": {k: trainer.config.to_dict()[k] for k in variant_settings(name, args)},
             "steps": trainer.step,
             "train_seconds": round(seconds, 1),
+            "seconds_per_step": round(seconds / max(trainer.step, 1), 2),
+            "load_average": [round(load, 2), round(os.getloadavg()[0], 2)],
             "lambda_effective": trainer.loss.lambda_lp,
             "calibration": trainer.calibration,
             "swap": results.pop("swap"),
