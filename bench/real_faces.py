@@ -6,14 +6,17 @@ package). Training embedder: `dlib-resnet` (lsw_faces, torch). The swap is judge
 filter, not by the torch network the mixer was trained through), on held-out pairs whose seeds
 training never draws.
 
-For each variant: train for `--minutes` (or `--steps`) from the bench's settings, then report on
-`--pairs` pairs: the fraction where the swap is closer to the source than to the target, the mean
-descriptor distances, the mean absolute pixel distance (images in [0, 1]) of the swap to the
-target, and the same for the baselines (target, source, interpolation at α = 0.3 / 0.5 / 0.7).
+For each variant: train for `--minutes` and/or `--steps` from the bench's settings (`--set KEY=VALUE`
+overrides one for every variant), then report its steps, training seconds, seconds per step and the
+load average before and after, and on `--pairs` pairs: the fraction where the swap is closer to the
+source than to the target, the mean descriptor distances, the mean absolute pixel distance (images
+in [0, 1]) of the swap to the target, and the same for the baselines (target, source, interpolation
+at α = 0.3 / 0.5 / 0.6 / 0.7).
 Writes `<out>/real_faces.json` and a labelled grid `<out>/real_faces.png`.
 
     pip install --no-deps gan-face-generate==1.1.1 ./plugins/dcgan_faces
     python bench/real_faces.py --minutes 15 --threads 2 --out runs/real_faces
+    python bench/real_faces.py --variants gated-keep --steps 300 --set keep_weight=2 --threads 1
 """
 
 from __future__ import annotations
@@ -28,12 +31,13 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
+from lsw_core.cli.options import parse_options
 from lsw_core.imageio import make_grid, to_uint8
 from lsw_core.trainer import MixerTrainer, TrainConfig
 
 #: Held-out pairs: seeds far from any the trainer's generator (seeded by TrainConfig.seed) uses.
 HELD_OUT_SEED = 987_654_321
-ALPHAS = (0.3, 0.5, 0.7)
+ALPHAS = (0.3, 0.5, 0.6, 0.7)
 
 #: The settings every variant shares: no shape model for this generator, all pairs different.
 COMMON = dict(generator="dcgan-faces", embedder="dlib-resnet", mu_shape=0.0, same_pair_prob=0.0, batch_size=8)
@@ -115,8 +119,11 @@ def score(judge: DlibJudge, d_src: np.ndarray, d_tgt: np.ndarray, images: torch.
 
 
 @torch.no_grad()
-def evaluate(trainer: MixerTrainer | None, G, judge: DlibJudge, pairs: int) -> tuple[dict, dict]:
-    """Scores of the baselines (and of the trainer's mixer) on the held-out pairs; and the images."""
+def evaluate(
+    trainer: MixerTrainer | None, G, judge: DlibJudge, pairs: int, scales: tuple[float, ...] = ()
+) -> tuple[dict, dict]:
+    """Scores of the baselines (and of the trainer's mixer, and of its move l_swap − l_t scaled by
+    each of `scales`: the mixer's own identity-vs-pixel curve) on the held-out pairs; and the images."""
     z_s, z_t = held_out_pairs(pairs, G.z_dim)
     l_s, l_t = G.mapping(z_s), G.mapping(z_t)
     images = {"source": G.synthesis(l_s), "target": G.synthesis(l_t)}
@@ -124,30 +131,19 @@ def evaluate(trainer: MixerTrainer | None, G, judge: DlibJudge, pairs: int) -> t
         images[f"interp {a}"] = G.synthesis(l_t + a * (l_s - l_t))
     if trainer is not None:
         trainer.mixer.eval()
-        images["swap"] = G.synthesis(trainer.mixer(l_s, l_t))
+        l_swap = trainer.mixer(l_s, l_t)
+        images["swap"] = G.synthesis(l_swap)
+        for scale in scales:
+            images[f"swap x{scale}"] = G.synthesis(l_t + scale * (l_swap - l_t))
     d_src, d_tgt = judge(images["source"]), judge(images["target"])
     results = {k: score(judge, d_src, d_tgt, v, images["target"]) for k, v in images.items()}
     results["source_to_target"] = float(np.linalg.norm(d_src - d_tgt, axis=1).mean())
     return results, images
 
 
-def parse_overrides(pairs: list[str]) -> dict:
-    """`--set KEY=VALUE` pairs as TrainConfig settings (VALUE read as JSON, else as a string)."""
-    settings = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise SystemExit(f"error: --set: expected KEY=VALUE, got {pair!r}")
-        try:
-            settings[key] = json.loads(value)
-        except json.JSONDecodeError:
-            settings[key] = value
-    return settings
-
-
 def variant_settings(name: str, args: argparse.Namespace) -> dict:
     """The TrainConfig settings that define variant `name` (with the `--set` overrides)."""
-    return {**COMMON, **VARIANTS[name], **parse_overrides(args.set)}
+    return {**COMMON, **VARIANTS[name], **parse_options(tuple(args.set))}
 
 
 def train_variant(name: str, args: argparse.Namespace) -> tuple[MixerTrainer, float]:
@@ -185,6 +181,9 @@ def main() -> None:
         "--set", action="append", default=[], metavar="KEY=VALUE", help="override a setting of every variant"
     )
     parser.add_argument("--pairs", type=int, default=100)
+    parser.add_argument(
+        "--scales", default="", help="comma-separated factors: also score l_t + factor·(l_swap − l_t), e.g. 0.8,1.2"
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", default="runs/real_faces")
@@ -193,6 +192,7 @@ def main() -> None:
     if args.minutes is None and args.steps is None:
         args.minutes = 15.0
     args.steps = args.steps or 10**9
+    scales = tuple(float(v) for v in args.scales.split(",") if v)
     torch.set_num_threads(args.threads)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -202,7 +202,7 @@ def main() -> None:
     for name in [v for v in args.variants.split(",") if v]:
         load = os.getloadavg()[0]
         trainer, seconds = train_variant(name, args)
-        results, images = evaluate(trainer, trainer.generator, judge, args.pairs)
+        results, images = evaluate(trainer, trainer.generator, judge, args.pairs, scales)
         report["variants"][name] = {
             "settings": {k: trainer.config.to_dict()[k] for k in variant_settings(name, args)},
             "steps": trainer.step,
@@ -212,10 +212,11 @@ def main() -> None:
             "lambda_effective": trainer.loss.lambda_lp,
             "calibration": trainer.calibration,
             "swap": results.pop("swap"),
+            "swap_scaled": {k: results.pop(k) for k in [k for k in results if k.startswith("swap x")]},
         }
         report["baselines"] = results
         if not grid_rows:
-            grid_rows = {k: v[:8] for k, v in images.items() if k != "swap"}
+            grid_rows = {k: v[:8] for k, v in images.items() if not k.startswith("swap")}
         grid_rows[f"swap: {name}"] = images["swap"][:8]
         print(json.dumps({name: report["variants"][name]["swap"]}), flush=True)
     report["load_after"] = os.getloadavg()
