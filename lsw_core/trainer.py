@@ -196,6 +196,8 @@ class MixerTrainer:
         self._start_over = existing == "overwrite" and self.ranks.is_main  # done in `train`
         try:
             self._build(config, generator, embedder, shape_model)
+            if existing != "resume":  # a resumed run reuses the scales its checkpoint recorded
+                self.calibrate()
         except BaseException:
             self.lock.release()
             raise
@@ -265,14 +267,7 @@ class MixerTrainer:
             keep_weight=config.keep_weight,
             keep_centre=config.keep_centre,
         )
-        self.calibration = measure_scales(self, config.calibration_batches)
-        if config.lambda_relative:
-            self.loss.lambda_lp = config.lambda_lp * self.calibration["id"] / self.calibration["lp"]
-            if config.keep_weight:
-                self.loss.keep_weight = config.keep_weight * self.calibration["id"] / self.calibration["keep"]
-        self.calibration["lambda_effective"] = self.loss.lambda_lp
-        if config.keep_weight:
-            self.calibration["keep_effective"] = self.loss.keep_weight
+        self.calibration: dict[str, float] = {}
         self.optimizer = make_adamw(self.mixer, lr=config.lr, betas=config.betas, weight_decay=config.weight_decay)
         self.step = 0
         self.checkpoint_step: int | None = None
@@ -377,6 +372,8 @@ class MixerTrainer:
         """Run until `config.steps` (or `max_minutes`), logging, sampling and checkpointing;
         `on_step(self)` is called after each step, before its log line, samples and checkpoint."""
         cfg, ranks = self.config, self.ranks
+        if not self.calibration:
+            self.calibrate()
         self.lock.acquire()
         if self._start_over:
             clear_run(self.out)
@@ -427,6 +424,27 @@ class MixerTrainer:
             self.lock.release()
         distributed.teardown(ranks)
         return self.out
+
+    def calibrate(self, scales: dict[str, float] | None = None) -> None:
+        """Set the loss weights from the loss scales: measured (rank 0's, on every rank) unless given,
+        e.g. from a checkpoint, so that a resumed run weighs its terms exactly as before."""
+        cfg = self.config
+        if scales is None:
+            scales = measure_scales(self, cfg.calibration_batches)
+            if self.ranks.distributed:
+                names = sorted(scales)
+                mine = [scales[k] if self.ranks.is_main else 0.0 for k in names]
+                values = torch.tensor(mine, dtype=torch.float64, device=self.device)
+                distributed.sum_over_ranks_([values], self.ranks)
+                scales = dict(zip(names, values.tolist()))
+        scales = {k: v for k, v in scales.items() if not k.endswith("_effective")}
+        if cfg.lambda_relative:
+            self.loss.lambda_lp = cfg.lambda_lp * scales["id"] / scales["lp"]
+            if cfg.keep_weight:
+                self.loss.keep_weight = cfg.keep_weight * scales["id"] / scales["keep"]
+        self.calibration = {**scales, "lambda_effective": self.loss.lambda_lp}
+        if cfg.keep_weight:
+            self.calibration["keep_effective"] = self.loss.keep_weight
 
     def agree_finite(self) -> None:
         """Stop every rank together when any rank's loss went NaN or infinite: the ranks' flags are
@@ -504,6 +522,7 @@ class MixerTrainer:
             "step": self.step,
             "mixer": self.mixer.state_dict(),
             "optimizer": self.optimizer.state_dict(),
+            "calibration": self.calibration,
         }
         save_training_state(self.out / STATE_NAME, state)
         self.checkpoint_step = self.step
@@ -530,6 +549,8 @@ class MixerTrainer:
             state = load_training_state(out / STATE_NAME)
             trainer.mixer.load_state_dict(state["mixer"])
             trainer.optimizer.load_state_dict(state["optimizer"])
+            saved = state.get("calibration")  # measured anew for checkpoints without it
+            trainer.calibrate(saved if isinstance(saved, dict) and {"id", "lp"} <= saved.keys() else None)
             # Pairs and noise are functions of the step: no RNG state to restore.
             trainer.step = trainer.checkpoint_step = state["step"]
             if trainer.ranks.is_main:  # a killed run may have logged past its checkpoint, the last line torn

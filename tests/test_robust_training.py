@@ -7,6 +7,7 @@ import pytest
 import torch
 
 import lsw_core
+import lsw_core.trainer
 from lsw_core.checkpoint import load_mixer, mixer_config, save_mixer
 from lsw_core.gated_mixer import GatedLatentMixer
 from lsw_core.identity_loss import Augmentation, RobustIdentityLoss, augment, paired_views
@@ -79,6 +80,20 @@ def test_calibration_is_logged_and_sets_a_relative_lambda(example_plugin, tmp_pa
     # The same run measures the same scales (they come from a fixed seed).
     again = MixerTrainer(tiny(steps=1, lambda_lp=0.5, lambda_relative=True), tmp_path / "b", progress=False)
     assert again.calibration == scales
+
+
+def test_a_resumed_run_weighs_its_terms_with_the_scales_it_started_with(example_plugin, tmp_path, monkeypatch):
+    first = MixerTrainer(tiny(steps=1, lambda_lp=0.5, lambda_relative=True), tmp_path, progress=False)
+    first.train()
+
+    def measure_again(*args):
+        raise AssertionError("a resumed run measured its loss scales again")
+
+    monkeypatch.setattr(lsw_core.trainer, "measure_scales", measure_again)
+    resumed = MixerTrainer.resume(tmp_path, steps=2, progress=False)
+    assert resumed.calibration == first.calibration
+    assert resumed.loss.lambda_lp == first.loss.lambda_lp
+    resumed.train()
 
 
 def test_generator_training_defaults_are_used_unless_told(example_plugin, tmp_path):

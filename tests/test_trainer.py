@@ -139,10 +139,14 @@ def test_sigkill_then_resume_reproduces_the_uninterrupted_run(example_plugin, tm
     full, resumed = load_file(tmp_path / "full" / "mixer.safetensors"), load_file(killed / "mixer.safetensors")
     assert all(torch.equal(full[k], resumed[k]) for k in full)
 
-    def losses(path):
+    def records(path):
         return [{k: v for k, v in json.loads(x).items() if k != "elapsed_s"} for x in path.read_text().splitlines()]
 
-    assert losses(tmp_path / "full" / "log.jsonl") == losses(log)
+    (full_scales, *full_steps), (killed_scales, *killed_steps) = records(tmp_path / "full" / "log.jsonl"), records(log)
+    assert full_steps == killed_steps  # every training step's losses, bit for bit
+    # The loss scales measured before training, in two fresh processes: seen to differ in the 7th
+    # digit under heavy load (the order of a threaded reduction), which training never reads back.
+    assert full_scales["calibration"] == pytest.approx(killed_scales["calibration"], rel=1e-5)
 
 
 def test_resume_without_state_says_how_to_start(tmp_path):
