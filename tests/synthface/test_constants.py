@@ -10,6 +10,7 @@ import torch
 from safetensors import safe_open
 
 from lsw_core.artifacts import fingerprint as generator_fingerprint
+from lsw_core.inversion.encoder import read_encoder_metadata
 from lsw_synthface import constants, shape3d
 from lsw_synthface.generator import synthface, synthface3d
 from lsw_synthface.nets import shipped_weights
@@ -60,9 +61,8 @@ def test_generators_and_shape_model_use_the_stored_constants_bit_for_bit(backend
 
 
 def test_the_shipped_encoder_records_this_worlds_fingerprint():
-    with safe_open(str(shipped_weights("encoder.safetensors")), "pt") as f:
-        recorded = f.metadata()["generator_fingerprint"]
-    assert generator_fingerprint(synthface()) == recorded
+    recorded = read_encoder_metadata(shipped_weights("encoder.safetensors"))
+    assert (recorded["backend"], recorded["generator_fingerprint"]) == ("synthface", generator_fingerprint(synthface()))
 
 
 def test_another_seed_is_another_world():
