@@ -414,7 +414,7 @@ class MixerTrainer:
                 if ranks.is_main and self.step % cfg.sample_every == 0:
                     self.save_samples()
                 if self.step % cfg.checkpoint_every == 0:
-                    self.checkpoint(agreed=True)
+                    self.checkpoint()
                 if over_budget:
                     bar.write(f"time budget of {cfg.max_minutes} min reached at step {self.step}")
                     break
@@ -456,10 +456,9 @@ class MixerTrainer:
             self._finite = infinite[0] == 0
         self.check_finite()
 
-    def checkpoint(self, agreed: bool = False) -> None:
+    def checkpoint(self) -> None:
         """Every rank checks the losses and the mixer (identical on all ranks) before rank 0 saves."""
-        if not agreed:
-            self.agree_finite()
+        self.agree_finite()
         self.check_finite(weights=True)
         if self.ranks.is_main:
             self.save()
