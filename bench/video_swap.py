@@ -98,6 +98,8 @@ def main() -> None:
     parser.add_argument("--smooth", type=int, default=9)
     parser.add_argument("--tune-frames", type=int, default=4)
     parser.add_argument("--warm-steps", type=int, help="projection steps per frame from the previous one")
+    parser.add_argument("--warm-lr", type=float, help="their learning rate (0: the projection's own)")
+    parser.add_argument("--warm-pull", type=float, help="weight of ‖w − w_previous‖² in them")
     parser.add_argument("--distractors", type=int, default=99)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--threads", type=int, default=1)
@@ -129,9 +131,16 @@ def main() -> None:
                 writer.write(frame)
             writer.close()
         decoded = list(read_frames(clip))
-        warm = {"projection_warm_steps": args.warm_steps} if args.warm_steps is not None else {}
+        warm = {
+            f"projection_warm_{k}": v
+            for k, v in (("steps", args.warm_steps), ("lr", args.warm_lr), ("pull", args.warm_pull))
+            if v is not None
+        }
+        if warm.get("projection_warm_lr") == 0:
+            warm["projection_warm_lr"] = None
         inverter = make_pti("fast", perceptual="pixel-ssim", **warm)
-        report["warm_steps"] = inverter.projection.warm_steps
+        config = inverter.projection
+        report.update(warm_steps=config.warm_steps, warm_lr=config.warm_lr or config.lr, warm_pull=config.warm_pull)
         video = VideoSwapper(PhotoSwapper(swapper, inverter), smooth=args.smooth, tune_frames=args.tune_frames)
         t0, c0 = time.perf_counter(), time.process_time()
         summary = video.swap_clip(source, clip, out, progress=False)

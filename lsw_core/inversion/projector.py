@@ -99,7 +99,13 @@ def project(
             )
         encoder.check_generator(generator)
     if start is not None:
-        config = attrs.evolve(config, steps=config.warm_steps, initial_noise_factor=0.0, lr_rampup_length=0.0)
+        config = attrs.evolve(
+            config,
+            steps=config.warm_steps,
+            lr=config.warm_lr or config.lr,
+            initial_noise_factor=0.0,
+            lr_rampup_length=0.0,
+        )
         generator = start.generator
     torch.manual_seed(config.seed)
     if noise_buffers(generator):
@@ -161,6 +167,8 @@ def project(
             synth = synthesise(w_opt + torch.randn_like(w_opt) * sigma)
             per_image = loss_fn(synth, images)
             loss = per_image.sum()
+            if start is not None and config.warm_pull > 0:
+                loss = loss + config.warm_pull * (w_opt - w_start).square().sum()
             if noise:
                 loss = loss + config.noise_weight * noise_regularisation(noise)
             opt.zero_grad(set_to_none=True)

@@ -24,11 +24,17 @@ class ProjectionConfig:
     Generator noise buffers (`*noise_const`) are optimised too, regularised with weight `noise_weight`.
     Camera-aware generators also optimise azimuth and polar angle (degrees, lr `camera_lr`).
     Stops early once every image's PSNR reaches `early_stop_psnr` (None: never). Projection from
-    given pivots (a video frame from the previous frame's) runs `warm_steps` steps instead.
+    given pivots (a video frame from the previous frame's) runs `warm_steps` steps instead, at
+    `warm_lr` (None: `lr`), with `warm_pull`·‖w − w_start‖² added to the loss: Adam's first steps
+    move every coordinate by about the learning rate, also along directions the image does not
+    show but a mixer reads, and frame after frame that wander flickers in the swap (measured in
+    `bench/video_swap.py`).
     """
 
     steps: int = attrs.field(default=450, validator=integer(ge=0))
     warm_steps: int = attrs.field(default=5, validator=integer(ge=0))
+    warm_lr: float | None = attrs.field(default=1e-3, validator=optional(number(gt=0)))
+    warm_pull: float = attrs.field(default=1.0, validator=number(ge=0))
     lr: float = attrs.field(default=5e-3, validator=number(gt=0))
     space: str = attrs.field(default="w", validator=choice("w", "wplus"))
     pixel_weight: float = attrs.field(default=1.0, validator=number(ge=0))

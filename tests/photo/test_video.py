@@ -223,3 +223,24 @@ def test_projection_from_given_pivots_starts_there_and_runs_warm_steps(tiny_gene
     assert torch.equal(unchanged.ws, first.ws)
     for name, buf in noise_buffers(unchanged.generator).items():  # the previous frame's noise, not fresh noise
         assert torch.equal(buf, noise_buffers(first.generator)[name])
+
+
+def test_warm_projection_moves_at_most_its_lr_and_is_pulled_to_the_previous_frame(tiny_generator):
+    from lsw_core.inversion import ProjectionConfig, project
+    from lsw_lpips import PixelSSIM
+
+    G = tiny_generator
+    with torch.no_grad():
+        images = G.synthesis(G.mapping(torch.randn(2, G.z_dim, generator=torch.Generator().manual_seed(3))))
+    config = ProjectionConfig(steps=6, warm_steps=1, warm_lr=1e-4, warm_pull=0.0, w_avg_samples=64, init="w_avg")
+    first = project(G, images[:1], config, PixelSSIM())
+    # The next frame is another face: one Adam step from fresh moments moves each coordinate by lr.
+    step = project(G, images[1:], config, PixelSSIM(), start=first)
+    assert 0 < (step.ws - first.ws).abs().max() <= 1e-4 * (1 + 1e-3)
+    free, pulled = (
+        project(
+            G, images[1:], attrs.evolve(config, warm_steps=8, warm_lr=1e-2, warm_pull=pull), PixelSSIM(), start=first
+        )
+        for pull in (0.0, 100.0)
+    )
+    assert (pulled.ws - first.ws).norm() < 0.5 * (free.ws - first.ws).norm()
