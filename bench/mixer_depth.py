@@ -5,7 +5,8 @@ pairs, the mixer's parameter count and the time per training step.
 Widths per depth follow `lsw_core.mixer.layer_widths` (2w in, w out; the first half of the hidden
 layers 2w wide). Prints one JSON object and a markdown table.
 Usage: python bench/mixer_depth.py [--generator synthface] [--depths 2,3,5,7] [--steps 250]
-       [--batch-size 64] [--pairs 200] [--lambda 100]
+       [--batch-size 64] [--pairs 200] [--lambda 100] [--set KEY=VALUE ...]
+`--set` overrides a training setting for every depth (e.g. `--depths 5 --set keep_weight=2.9`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import time
 from pathlib import Path
 
 from lsw_core.cli.demo import TRAIN_RESOLUTION, cpu_recipe
+from lsw_core.cli.options import parse_options
 from lsw_core.mixer_eval import evaluate_mixer
 from lsw_core.swapper import Swapper
 from lsw_core.trainer import MixerTrainer
@@ -31,7 +33,9 @@ def main() -> None:
     parser.add_argument("--resolution", type=int, default=TRAIN_RESOLUTION, help="training render size (px)")
     parser.add_argument("--pairs", type=int, default=200)
     parser.add_argument("--lambda", dest="lambda_lp", type=float, default=100.0)
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a setting")
     args = parser.parse_args()
+    overrides = parse_options(tuple(args.set))
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for depth in [int(x) for x in args.depths.split(",")]:
@@ -44,6 +48,7 @@ def main() -> None:
                 generator_options={"resolution": args.resolution},
                 sample_every=10**9,
                 checkpoint_every=10**9,
+                **overrides,
             )
             trainer = MixerTrainer(config, Path(tmp) / f"depth_{depth}", progress=False)
             t0 = time.monotonic()
@@ -68,6 +73,7 @@ def main() -> None:
                 "generator": args.generator,
                 "batch_size": args.batch_size,
                 "resolution": args.resolution,
+                "settings": overrides,
                 "runs": rows,
             }
         )

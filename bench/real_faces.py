@@ -105,8 +105,8 @@ class DlibJudge:
         return np.stack(out)
 
 
-def held_out_pairs(n: int, z_dim: int) -> tuple[torch.Tensor, torch.Tensor]:
-    g = torch.Generator().manual_seed(HELD_OUT_SEED)
+def held_out_pairs(n: int, z_dim: int, seed: int = HELD_OUT_SEED) -> tuple[torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
     return torch.randn(n, z_dim, generator=g), torch.randn(n, z_dim, generator=g)
 
 
@@ -124,11 +124,16 @@ def score(judge: DlibJudge, d_src: np.ndarray, d_tgt: np.ndarray, images: torch.
 
 @torch.no_grad()
 def evaluate(
-    trainer: MixerTrainer | None, G, judge: DlibJudge, pairs: int, scales: tuple[float, ...] = ()
+    trainer: MixerTrainer | None,
+    G,
+    judge: DlibJudge,
+    pairs: int,
+    scales: tuple[float, ...] = (),
+    seed: int = HELD_OUT_SEED,
 ) -> tuple[dict, dict]:
     """Scores of the baselines (and of the trainer's mixer, and of its move l_swap − l_t scaled by
     each of `scales`: the mixer's own identity-vs-pixel curve) on the held-out pairs; and the images."""
-    z_s, z_t = held_out_pairs(pairs, G.z_dim)
+    z_s, z_t = held_out_pairs(pairs, G.z_dim, seed)
     l_s, l_t = G.mapping(z_s), G.mapping(z_t)
     images = {"source": G.synthesis(l_s), "target": G.synthesis(l_t)}
     for a in ALPHAS:
@@ -150,9 +155,40 @@ def variant_settings(name: str, args: argparse.Namespace) -> dict:
     return {**COMMON, **VARIANTS[name], **parse_options(tuple(args.set))}
 
 
-def train_variant(name: str, args: argparse.Namespace) -> tuple[MixerTrainer, float]:
-    """The trained variant and the seconds its training loop took (loading and calibration excluded,
-    as in the trainer's --minutes budget)."""
+class Trajectory:
+    """Scores the swap on the held-out pairs every `every` steps (`on_step` of the trainer); the
+    seconds it takes are left out of the training time it reports."""
+
+    def __init__(self, judge: DlibJudge, pairs: int, seed: int, every: int) -> None:
+        self.judge, self.pairs, self.seed, self.every = judge, pairs, seed, every
+        self.points: list[dict] = []
+        self.seconds = 0.0
+        self.reference: tuple | None = None
+
+    @torch.no_grad()
+    def __call__(self, trainer: MixerTrainer) -> None:
+        if not self.every or trainer.step % self.every:
+            return
+        began = time.monotonic()
+        G = trainer.generator
+        if self.reference is None:
+            z_s, z_t = held_out_pairs(self.pairs, G.z_dim, self.seed)
+            l_s, l_t = G.mapping(z_s), G.mapping(z_t)
+            target = G.synthesis(l_t)
+            self.reference = (l_s, l_t, target, self.judge(G.synthesis(l_s)), self.judge(target))
+        l_s, l_t, target, d_src, d_tgt = self.reference
+        trainer.mixer.eval()
+        swap = G.synthesis(trainer.mixer(l_s, l_t))
+        trainer.mixer.train()
+        self.points.append({"step": trainer.step, **score(self.judge, d_src, d_tgt, swap, target)})
+        self.seconds += time.monotonic() - began
+
+
+def train_variant(
+    name: str, args: argparse.Namespace, trajectory: Trajectory | None = None
+) -> tuple[MixerTrainer, float]:
+    """The trained variant and the seconds its training loop took (loading, calibration and the
+    trajectory's scoring excluded, as in the trainer's --minutes budget)."""
     settings = variant_settings(name, args)
     settings.update(steps=args.steps or settings.get("steps", 10**9), max_minutes=args.minutes, seed=args.seed)
     settings.update(log_every=10, sample_every=10**9, checkpoint_every=10**9)
@@ -160,8 +196,8 @@ def train_variant(name: str, args: argparse.Namespace) -> tuple[MixerTrainer, fl
         TrainConfig(**settings), Path(args.out) / name, progress=not args.quiet, existing="overwrite"
     )
     start = time.monotonic()
-    trainer.train()
-    return trainer, time.monotonic() - start
+    trainer.train(on_step=trajectory)
+    return trainer, time.monotonic() - start - (trajectory.seconds if trajectory else 0.0)
 
 
 def labelled_grid(rows: dict[str, torch.Tensor], path: Path, label_width: int = 150) -> None:
@@ -190,7 +226,16 @@ def main() -> None:
     parser.add_argument(
         "--scales", default="", help="comma-separated factors: also score l_t + factor·(l_swap − l_t), e.g. 0.8,1.2"
     )
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0, help="training seed")
+    parser.add_argument(
+        "--score-every", type=int, default=0, help="also score the swap every N training steps (0: at the end only)"
+    )
+    parser.add_argument(
+        "--held-out-seed",
+        type=int,
+        action="append",
+        help=f"seed of the held-out pairs (default {HELD_OUT_SEED}); repeat to score more sets",
+    )
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", default="runs/real_faces")
     parser.add_argument("--quiet", action="store_true")
@@ -198,16 +243,24 @@ def main() -> None:
     if args.minutes is None and args.steps is None:
         args.minutes = 15.0
     scales = tuple(float(v) for v in args.scales.split(",") if v)
+    seeds = args.held_out_seed or [HELD_OUT_SEED]
     torch.set_num_threads(args.threads)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     judge = DlibJudge()
-    report: dict = {"load_before": os.getloadavg(), "threads": args.threads, "pairs": args.pairs, "variants": {}}
+    report: dict = {
+        "load_before": os.getloadavg(),
+        "threads": args.threads,
+        "pairs": args.pairs,
+        "held_out_seed": seeds[0],
+        "variants": {},
+    }
     grid_rows: dict[str, torch.Tensor] = {}
     for name in [v for v in args.variants.split(",") if v]:
         load = os.getloadavg()[0]
-        trainer, seconds = train_variant(name, args)
-        results, images = evaluate(trainer, trainer.generator, judge, args.pairs, scales)
+        trajectory = Trajectory(judge, args.pairs, seeds[0], args.score_every)
+        trainer, seconds = train_variant(name, args, trajectory)
+        results, images = evaluate(trainer, trainer.generator, judge, args.pairs, scales, seeds[0])
         report["variants"][name] = {
             "settings": {k: trainer.config.to_dict()[k] for k in variant_settings(name, args)},
             "steps": trainer.step,
@@ -219,7 +272,12 @@ def main() -> None:
             "swap": results.pop("swap"),
             "swap_scaled": {k: results.pop(k) for k in [k for k in results if k.startswith("swap x")]},
         }
+        if trajectory.points:
+            report["variants"][name]["trajectory"] = trajectory.points
         report["baselines"] = results
+        for seed in seeds[1:]:
+            more, _ = evaluate(trainer, trainer.generator, judge, args.pairs, scales, seed)
+            report["variants"][name].setdefault("other_held_out_sets", {})[str(seed)] = more
         if not grid_rows:
             grid_rows = {k: v[:8] for k, v in images.items() if not k.startswith("swap")}
         grid_rows[f"swap: {name}"] = images["swap"][:8]
