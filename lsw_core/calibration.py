@@ -41,7 +41,7 @@ def measure_scales(trainer: Any, batches: int) -> dict[str, float]:
         if loss.shape_model is not None and loss.mu_shape:
             terms["shape"] = float(shape_loss(loss.shape_model, keep["source"], keep["target"], keep["target"]))
         if loss.keep_weight:
-            terms["keep"] = float(keep_loss(keep["target"], keep["source"], loss.keep_centre))
+            terms["keep"] = float(keep_loss(keep["target"], keep["source"], loss.keep_centre, loss.keep_power))
         for k, v in terms.items():
             sums[k] = sums.get(k, 0.0) + v / batches
     return sums or {"id": 1.0, "lp": 1.0, **({"keep": 1.0} if loss.keep_weight else {})}

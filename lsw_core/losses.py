@@ -44,14 +44,20 @@ def keep_mask(height: int, width: int, centre_weight: float, device=None) -> tor
     return 1 - (1 - centre_weight) * torch.exp(-r2 / (2 * KEEP_CENTRE_SIGMA**2))
 
 
-def keep_loss(target_image: torch.Tensor, swap_image: torch.Tensor, centre_weight: float = 1.0) -> torch.Tensor:
-    """L_keep = mean absolute pixel distance of the swap to the target, images mapped to [0, 1], each
-    pixel weighted by `keep_mask` (centre_weight 1: the plain mean). The target carries no gradient."""
+def keep_loss(
+    target_image: torch.Tensor, swap_image: torch.Tensor, centre_weight: float = 1.0, power: float = 1.0
+) -> torch.Tensor:
+    """L_keep = mean over pairs of d^power, d the mean absolute pixel distance of the swap to the
+    target, images mapped to [0, 1], each pixel weighted by `keep_mask` (centre_weight 1: the plain
+    mean). The target carries no gradient. Power 1 charges every changed pixel the same, so the trade
+    of identity for pixels has no resting point short of one end; power 2 charges each further pixel
+    more, and the swap settles where the identity it gains stops paying for them."""
     distance = (swap_image.float() - target_image.detach().float()).abs() / 2
-    if centre_weight == 1:
+    if centre_weight != 1:
+        distance = distance * keep_mask(*distance.shape[-2:], centre_weight, device=distance.device)
+    if power == 1:
         return distance.mean()
-    mask = keep_mask(*distance.shape[-2:], centre_weight, device=distance.device)
-    return (distance * mask).mean()
+    return distance.flatten(1).mean(1).pow(power).mean()
 
 
 class LatentSwapLoss(nn.Module):
@@ -68,6 +74,7 @@ class LatentSwapLoss(nn.Module):
         identity: nn.Module | None = None,
         keep_weight: float = 0.0,
         keep_centre: float = 1.0,
+        keep_power: float = 1.0,
     ) -> None:
         super().__init__()
         self.embedder = embedder
@@ -78,6 +85,7 @@ class LatentSwapLoss(nn.Module):
         self.mu_shape = mu_shape
         self.keep_weight = keep_weight
         self.keep_centre = keep_centre
+        self.keep_power = keep_power
 
     def forward(
         self,
@@ -101,7 +109,7 @@ class LatentSwapLoss(nn.Module):
             total = total + self.mu_shape * l_shape
             terms["shape"] = l_shape
         if self.keep_weight:
-            l_keep = keep_loss(target_image, swap_image, self.keep_centre)
+            l_keep = keep_loss(target_image, swap_image, self.keep_centre, self.keep_power)
             total = total + self.keep_weight * l_keep
             terms["keep"] = l_keep
         terms["total"] = total

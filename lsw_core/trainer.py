@@ -104,6 +104,9 @@ class TrainConfig:
     keep_weight: float = attrs.field(default=0.0, validator=number(ge=0))
     #: Weight of L_keep's pixels at the image centre (the face), 1 at the borders.
     keep_centre: float = attrs.field(default=1.0, validator=number(ge=0, le=1))
+    #: L_keep is the mean over pairs of (pixel distance)^keep_power: 1 charges each pixel the same,
+    #: 2 each further pixel more (see `losses.keep_loss`).
+    keep_power: float = attrs.field(default=1.0, validator=number(ge=1))
     #: "paper" (`LatentMixer`) or "gated" (`GatedLatentMixer`, starting at l_t + gate_init·(l_s − l_t)).
     mixer_kind: str = attrs.field(default="paper", validator=choice(*MIXER_KINDS))
     gate_init: float = attrs.field(default=0.5, validator=number())
@@ -266,6 +269,7 @@ class MixerTrainer:
             identity=identity,
             keep_weight=config.keep_weight,
             keep_centre=config.keep_centre,
+            keep_power=config.keep_power,
         )
         self.calibration: dict[str, float] = {}
         self.optimizer = make_adamw(self.mixer, lr=config.lr, betas=config.betas, weight_decay=config.weight_decay)

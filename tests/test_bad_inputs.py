@@ -210,6 +210,8 @@ CASES = [
         "calibration_batches: expected an integer > 0"),  # fmt: skip
     Bad("train-keep-centre-above-one", "train -g example-tiny --mu 0 --keep-centre 2 --out {tmp}/r",
         "keep_centre: expected a finite number >= 0 and <= 1"),  # fmt: skip
+    Bad("train-keep-power-below-one", "train -g example-tiny --mu 0 --keep-power 0.5 --out {tmp}/r",
+        "keep_power: expected a finite number >= 1"),  # fmt: skip
     Bad("train-keep-weight-negative", "train -g example-tiny --mu 0 --keep-weight -1 --out {tmp}/r",
         "keep_weight: expected a finite number >= 0"),  # fmt: skip
     Bad("demo-out-under-a-file", "demo --out {file}/demo", "is a file, not a folder"),

@@ -132,7 +132,7 @@ def test_cli_robust_options_and_the_scales_on_the_console(example_plugin, tmp_pa
         "train", *TINY_TRAIN, "--batch-size", "2", "--steps", "2", "--identity-loss", "augmented", "--id-views", "1",
         "--extra-embedder", "example-embedder=0.5", "--lambda", "1", "--lambda-relative",
         "--mixer-kind", "gated", "--gate-init", "0.4", "--psi", "1", "--cutoff", "all", "--out", str(out),
-        "--calibration-batches", "3", "--keep-weight", "0.5", "--keep-centre", "0.25",
+        "--calibration-batches", "3", "--keep-weight", "0.5", "--keep-centre", "0.25", "--keep-power", "2",
     )  # fmt: skip
     assert "loss scales: L_id(target)" in result.stderr and "L_keep(source)" in result.stderr
     config = json.loads((out / "config.json").read_text())
@@ -141,6 +141,7 @@ def test_cli_robust_options_and_the_scales_on_the_console(example_plugin, tmp_pa
     assert training["identity_loss"] == "augmented" and training["extra_embedders"] == {"example-embedder": 0.5}
     assert training["lambda_relative"] is True and training["truncation_cutoff"] is None
     assert (training["calibration_batches"], training["keep_weight"], training["keep_centre"]) == (3, 0.5, 0.25)
+    assert training["keep_power"] == 2
     bad = run_lsw("train", "--generator", "example-tiny", "--cutoff", "x", "--out", str(tmp_path / "y"), check=False)
     assert bad.returncode == 2 and bad.stderr.startswith("error: --cutoff: expected")
 
@@ -172,6 +173,17 @@ def test_keep_loss_is_the_pixel_distance_and_spares_the_centre():
     centre_only = torch.zeros(2, 3, 16, 16)
     centre_only[..., 6:10, 6:10] = 1
     assert keep_loss(target, centre_only, 0.0) < 0.2 * keep_loss(target, centre_only)
+
+
+def test_keep_power_two_charges_each_pair_its_squared_distance():
+    target = torch.zeros(2, 3, 8, 8)
+    swap = torch.ones(2, 3, 8, 8) * torch.tensor([0.2, 0.6]).view(2, 1, 1, 1)  # distances 0.1 and 0.3
+    assert keep_loss(target, swap).item() == pytest.approx(0.2)
+    assert keep_loss(target, swap, power=2).item() == pytest.approx((0.1**2 + 0.3**2) / 2)
+    # the pull on a pair grows with its distance: the farther swap gets three times the gradient
+    swap.requires_grad_()
+    keep_loss(target, swap, power=2).backward()
+    assert swap.grad[1].abs().sum().item() == pytest.approx(3 * swap.grad[0].abs().sum().item())
 
 
 def test_the_keep_term_trains_the_swap_towards_the_target(example_plugin, tmp_path):

@@ -117,6 +117,12 @@ def _weights(pairs: tuple[str, ...]) -> dict[str, float]:
 )
 @setting_option(
     TrainConfig,
+    "--keep-power",
+    type=float,
+    help="L_keep = mean of (pixel distance)^P: 1 charges each pixel alike, 2 each further pixel more.",
+)
+@setting_option(
+    TrainConfig,
     "--mixer-kind",
     type=click.Choice(MIXER_KINDS),
     help="paper: the paper's residual MLP; gated: l_t + (l_s − l_t)·G + MLP, G starting at --gate-init.",
@@ -200,7 +206,7 @@ _SETTINGS = (
     "truncation_cutoff", "mixer_depth", "residual_coefficient", "batch_size", "steps", "lr", "max_minutes", "seed",
     "noise_mode", "device", "precision", "micro_batch", "activation_checkpointing", "log_every", "sample_every",
     "checkpoint_every", "identity_loss", "id_views", "lambda_relative", "mixer_kind", "gate_init", "extra_embedders",
-    "calibration_batches", "keep_weight", "keep_centre",
+    "calibration_batches", "keep_weight", "keep_centre", "keep_power",
 )  # fmt: skip
 _CONVERTERS = {"truncation_cutoff": lambda v: _cutoff(v), "extra_embedders": lambda v: _weights(v)}
 _COMPONENT_OPTIONS = {
