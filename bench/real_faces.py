@@ -116,6 +116,12 @@ def held_out_pairs(n: int, z_dim: int, seed: int = HELD_OUT_SEED) -> tuple[torch
     return torch.randn(n, z_dim, generator=g), torch.randn(n, z_dim, generator=g)
 
 
+def held_out_latents(G, n: int, seed: int = HELD_OUT_SEED) -> tuple[torch.Tensor, torch.Tensor]:
+    """The source and target latents of the held-out pairs."""
+    z_s, z_t = held_out_pairs(n, G.z_dim, seed)
+    return G.mapping(z_s), G.mapping(z_t)
+
+
 def score(judge: DlibJudge, d_src: np.ndarray, d_tgt: np.ndarray, images: torch.Tensor, target: torch.Tensor) -> dict:
     d = judge(images)
     to_src = np.linalg.norm(d - d_src, axis=1)
@@ -139,8 +145,7 @@ def evaluate(
 ) -> tuple[dict, dict]:
     """Scores of the baselines (and of the mixer, and of its move l_swap − l_t scaled by
     each of `scales`: the mixer's own identity-vs-pixel curve) on the held-out pairs; and the images."""
-    z_s, z_t = held_out_pairs(pairs, G.z_dim, seed)
-    l_s, l_t = G.mapping(z_s), G.mapping(z_t)
+    l_s, l_t = held_out_latents(G, pairs, seed)
     images = {"source": G.synthesis(l_s), "target": G.synthesis(l_t)}
     for a in ALPHAS:
         images[f"interp {a}"] = G.synthesis(l_t + a * (l_s - l_t))
@@ -178,8 +183,7 @@ class Trajectory:
         began = time.monotonic()
         G = trainer.generator
         if self.reference is None:
-            z_s, z_t = held_out_pairs(self.pairs, G.z_dim, self.seed)
-            l_s, l_t = G.mapping(z_s), G.mapping(z_t)
+            l_s, l_t = held_out_latents(G, self.pairs, self.seed)
             target = G.synthesis(l_t)
             self.reference = (l_s, l_t, target, self.judge(G.synthesis(l_s)), self.judge(target))
         l_s, l_t, target, d_src, d_tgt = self.reference
@@ -280,7 +284,8 @@ def main() -> None:
             grid_rows = {k: v[:8] for k, v in images.items() if not k.startswith("swap")}
         grid_rows[f"swap: {Path(folder).name}"] = images["swap"][:8]
         print(json.dumps({folder: {seed: r["swap"] for seed, r in entry.items()}}), flush=True)
-    for name in [v for v in args.variants.split(",") if v and not args.mixer]:
+    trained = [] if args.mixer else [v for v in args.variants.split(",") if v]  # --mixer: score, no training
+    for name in trained:
         load = os.getloadavg()[0]
         trajectory = Trajectory(judge, args.pairs, seeds[0], args.score_every)
         trainer, seconds = train_variant(name, args, trajectory)
