@@ -187,9 +187,10 @@ class Trajectory:
             target = G.synthesis(l_t)
             self.reference = (l_s, l_t, target, self.judge(G.synthesis(l_s)), self.judge(target))
         l_s, l_t, target, d_src, d_tgt = self.reference
-        trainer.mixer.eval()
-        swap = G.synthesis(trainer.mixer(l_s, l_t))
-        trainer.mixer.train()
+        mixer = trainer.swap_mixer
+        mixer.eval()
+        swap = G.synthesis(mixer(l_s, l_t))
+        mixer.train()
         self.points.append({"step": trainer.step, **score(self.judge, d_src, d_tgt, swap, target)})
         self.seconds += time.monotonic() - began
 
@@ -289,7 +290,7 @@ def main() -> None:
         load = os.getloadavg()[0]
         trajectory = Trajectory(judge, args.pairs, seeds[0], args.score_every)
         trainer, seconds = train_variant(name, args, trajectory)
-        results, images = evaluate(trainer.mixer, trainer.generator, judge, args.pairs, scales, seeds[0])
+        results, images = evaluate(trainer.swap_mixer, trainer.generator, judge, args.pairs, scales, seeds[0])
         report["variants"][name] = {
             "settings": {k: trainer.config.to_dict()[k] for k in variant_settings(name, args)},
             "steps": trainer.step,
@@ -305,7 +306,7 @@ def main() -> None:
             report["variants"][name]["trajectory"] = trajectory.points
         report["baselines"] = results
         for seed in seeds[1:]:
-            more, _ = evaluate(trainer.mixer, trainer.generator, judge, args.pairs, scales, seed)
+            more, _ = evaluate(trainer.swap_mixer, trainer.generator, judge, args.pairs, scales, seed)
             report["variants"][name].setdefault("other_held_out_sets", {})[str(seed)] = more
         if not grid_rows:
             grid_rows = {k: v[:8] for k, v in images.items() if not k.startswith("swap")}

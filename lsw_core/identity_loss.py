@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from lsw_core.interfaces import IdentityEmbedder
-from lsw_core.losses import identity_loss
+from lsw_core.losses import contrast_loss, identity_loss
 
 IDENTITY_LOSSES = ("paper", "augmented")
 
@@ -99,21 +99,42 @@ class RobustIdentityLoss(nn.Module):
         self.augmentation = augmentation
 
     def forward(self, source: torch.Tensor, swap: torch.Tensor) -> torch.Tensor:
-        views = [(source, swap)] if self.samples == 0 else [paired_views(source, swap, self.augmentation)]
-        views += [paired_views(source, swap, self.augmentation) for _ in range(self.samples - 1)]
-        total = swap.new_zeros(())
+        return self.terms(source, swap)[0]
+
+    def terms(
+        self, source: torch.Tensor, swap: torch.Tensor, target: torch.Tensor | None = None, margin: float = 0.0
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(L_id, L_contrast): the latter (`losses.contrast_loss`, in the same views, None without a
+        target) weighted over embedders and averaged over views like L_id."""
+        views = (
+            [(source, swap, target)] if self.samples == 0 else [paired_views(source, swap, self.augmentation, target)]
+        )
+        views += [paired_views(source, swap, self.augmentation, target) for _ in range(self.samples - 1)]
+        l_id = swap.new_zeros(())
+        l_contrast = None if target is None else swap.new_zeros(())
         for embedder, weight in zip(self.embedders, self.weights):
-            for view_s, view_swap in views:
+            for view_s, view_swap, view_t in views:
                 with torch.no_grad():
                     emb_s = embedder(view_s)
-                total = total + weight * identity_loss(emb_s, embedder(view_swap)) / len(views)
-        return total
+                    emb_t = None if view_t is None else embedder(view_t)
+                emb_swap = embedder(view_swap)
+                l_id = l_id + weight * identity_loss(emb_s, emb_swap) / len(views)
+                if emb_t is not None:
+                    l_contrast = l_contrast + weight * contrast_loss(emb_s, emb_t, emb_swap, margin) / len(views)
+        return l_id, l_contrast
 
 
-def paired_views(source: torch.Tensor, swap: torch.Tensor, spec: Augmentation) -> tuple[torch.Tensor, torch.Tensor]:
-    """One random view per pair, the same for the source and its swap (drawn from torch's global RNG,
-    which the trainer seeds and checkpoints)."""
+def paired_views(
+    source: torch.Tensor, swap: torch.Tensor, spec: Augmentation, target: torch.Tensor | None = None
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    """One random view per pair, the same for the source, its swap and (when given) its target (drawn
+    from torch's global RNG, which the trainer seeds and checkpoints)."""
     seed = int(torch.randint(0, 2**62, (1,)))
+
+    def view(images: torch.Tensor) -> torch.Tensor:
+        return augment(images, spec, torch.Generator(device=images.device).manual_seed(seed))
+
     with torch.no_grad():
-        view_s = augment(source, spec, torch.Generator(device=source.device).manual_seed(seed))
-    return view_s, augment(swap, spec, torch.Generator(device=swap.device).manual_seed(seed))
+        view_s = view(source)
+        view_t = None if target is None else view(target)
+    return view_s, view(swap), view_t

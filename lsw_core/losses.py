@@ -1,5 +1,5 @@
-"""The LatentSwap objective (paper Eq. 1–4): L = L_id + λ·L_lp + μ·L_shape, and an optional
-image-space term κ·L_keep (not in the paper; κ = 0 by default)."""
+"""The LatentSwap objective (paper Eq. 1–4): L = L_id + λ·L_lp + μ·L_shape, and two optional terms not
+in the paper: κ·L_keep in image space and ν·L_contrast in identity space (κ = ν = 0 by default)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,18 @@ from lsw_core.interfaces import IdentityEmbedder, ShapeModel
 def identity_loss(source_embedding: torch.Tensor, swap_embedding: torch.Tensor) -> torch.Tensor:
     """L_id = 1 − cos(ID(I_s), ID(I_swap)), averaged over the batch (Eq. 2)."""
     return (1 - F.cosine_similarity(source_embedding, swap_embedding, dim=1)).mean()
+
+
+def contrast_loss(
+    source_embedding: torch.Tensor, target_embedding: torch.Tensor, swap_embedding: torch.Tensor, margin: float
+) -> torch.Tensor:
+    """L_contrast = mean over pairs of max(0, d(swap, s) − d(swap, t) + margin·d(s, t)), d = 1 − cos: zero
+    for a pair whose swap is already nearer the source than the target by `margin` of the source–target
+    distance, so it spends the swap's budget only on the pairs not yet swapped."""
+    d_source = 1 - F.cosine_similarity(swap_embedding, source_embedding, dim=1)
+    d_target = 1 - F.cosine_similarity(swap_embedding, target_embedding, dim=1)
+    d_pair = 1 - F.cosine_similarity(source_embedding, target_embedding, dim=1)
+    return F.relu(d_source - d_target + margin * d_pair).mean()
 
 
 def latent_penalty(target_latent: torch.Tensor, swap_latent: torch.Tensor) -> torch.Tensor:
@@ -61,8 +73,9 @@ def keep_loss(
 
 
 class LatentSwapLoss(nn.Module):
-    """L = L_id + λ·L_lp + μ·L_shape [+ κ·L_keep] with the paper's λ = 100, μ = 0.1 and κ = 0. The
-    shape term is dropped when no shape model is given, the keep term when κ = 0."""
+    """L = L_id + λ·L_lp + μ·L_shape [+ κ·L_keep] [+ ν·L_contrast] with the paper's λ = 100, μ = 0.1 and
+    κ = ν = 0. The shape term is dropped when no shape model is given, the others when their weight is 0.
+    L_contrast is measured in the same views and embedders as L_id."""
 
     def __init__(
         self,
@@ -75,6 +88,8 @@ class LatentSwapLoss(nn.Module):
         keep_weight: float = 0.0,
         keep_centre: float = 1.0,
         keep_power: float = 1.0,
+        contrast_weight: float = 0.0,
+        contrast_margin: float = 0.0,
     ) -> None:
         super().__init__()
         self.embedder = embedder
@@ -86,6 +101,8 @@ class LatentSwapLoss(nn.Module):
         self.keep_weight = keep_weight
         self.keep_centre = keep_centre
         self.keep_power = keep_power
+        self.contrast_weight = contrast_weight
+        self.contrast_margin = contrast_margin
 
     def forward(
         self,
@@ -97,13 +114,17 @@ class LatentSwapLoss(nn.Module):
         swap_latent: torch.Tensor,
         source_embedding: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        """The total loss and its detached terms (`id`, `lp`, `shape`, `keep`, `total`) as 0-d tensors: reading
+        """The total loss and its detached terms (`id`, `lp`, `shape`, `keep`, `contrast`, `total`) as 0-d tensors: reading
         them (`.item()`) waits for the device, so the trainer does it only on logging steps. The terms
         are computed in fp32 from the networks' outputs, whatever precision those ran in."""
-        l_id = self.identity_term(source_image, swap_image, source_embedding)
+        contrasted = target_image if self.contrast_weight else None
+        l_id, l_contrast = self.identity_terms(source_image, swap_image, source_embedding, contrasted)
         l_lp = latent_penalty(target_latent.float(), swap_latent.float())
         total = l_id + self.lambda_lp * l_lp
         terms = {"id": l_id, "lp": l_lp}
+        if l_contrast is not None:
+            total = total + self.contrast_weight * l_contrast
+            terms["contrast"] = l_contrast
         if self.shape_model is not None and self.mu_shape:
             l_shape = shape_loss(self.shape_model, source_image, target_image, swap_image)
             total = total + self.mu_shape * l_shape
@@ -118,9 +139,26 @@ class LatentSwapLoss(nn.Module):
     def identity_term(
         self, source_image: torch.Tensor, swap_image: torch.Tensor, source_embedding: torch.Tensor | None = None
     ) -> torch.Tensor:
+        """L_id alone."""
+        return self.identity_terms(source_image, swap_image, source_embedding)[0]
+
+    def identity_terms(
+        self,
+        source_image: torch.Tensor,
+        swap_image: torch.Tensor,
+        source_embedding: torch.Tensor | None = None,
+        target_image: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(L_id, L_contrast), the latter None unless `target_image` is given."""
         if self.identity is not None:
-            return self.identity(source_image, swap_image).float()
-        if source_embedding is None:
-            with torch.no_grad():
+            l_id, l_contrast = self.identity.terms(source_image, swap_image, target_image, self.contrast_margin)
+            return l_id.float(), None if l_contrast is None else l_contrast.float()
+        with torch.no_grad():
+            if source_embedding is None:
                 source_embedding = self.embedder(source_image)
-        return identity_loss(source_embedding.float(), self.embedder(swap_image).float())
+            target_embedding = None if target_image is None else self.embedder(target_image).float()
+        swap_embedding = self.embedder(swap_image).float()
+        l_id = identity_loss(source_embedding.float(), swap_embedding)
+        if target_embedding is None:
+            return l_id, None
+        return l_id, contrast_loss(source_embedding.float(), target_embedding, swap_embedding, self.contrast_margin)

@@ -19,6 +19,7 @@ exactly where the last checkpoint stopped: on CPU the result equals an uninterru
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import sys
@@ -107,6 +108,11 @@ class TrainConfig:
     #: L_keep is the mean over pairs of (pixel distance)^keep_power: 1 charges each pixel the same,
     #: 2 each further pixel more (see `losses.keep_loss`).
     keep_power: float = attrs.field(default=1.0, validator=number(ge=1))
+    #: ν, weight of L_contrast (not in the paper; 0: off), in L_id's units: a hinge that is zero once the
+    #: swap is nearer the source than the target by `contrast_margin` of their distance (see
+    #: `losses.contrast_loss`), measured in the same views and embedders as L_id.
+    contrast_weight: float = attrs.field(default=0.0, validator=number(ge=0))
+    contrast_margin: float = attrs.field(default=0.25, validator=number(ge=0))
     #: "paper" (`LatentMixer`) or "gated" (`GatedLatentMixer`, starting at l_t + gate_init·(l_s − l_t)).
     mixer_kind: str = attrs.field(default="paper", validator=choice(*MIXER_KINDS))
     gate_init: float = attrs.field(default=0.5, validator=number())
@@ -119,6 +125,10 @@ class TrainConfig:
         validator=pair(number(ge=0, lt=1)),
     )
     weight_decay: float = attrs.field(default=0.01, validator=number(ge=0))
+    #: Decay of an exponential moving average of the mixer weights (not in the paper; 0: off): after
+    #: each step ema ← decay·ema + (1 − decay)·weights, from the initial weights. When on, the mixer
+    #: folder and the samples hold the average (`MixerTrainer.swap_mixer`), and a checkpoint both.
+    ema_decay: float = attrs.field(default=0.0, validator=number(ge=0, lt=1))
     grad_clip: float | None = attrs.field(default=1.0, validator=optional(number(gt=0)))
     noise_mode: str = attrs.field(default="random", validator=choice(*NOISE_MODES))
     seed: int = attrs.field(default=0, validator=integer(ge=0, lt=2**64))
@@ -257,6 +267,8 @@ class MixerTrainer:
             depth=config.mixer_depth,
             **options,
         ).to(device)
+        #: The moving average of the mixer weights (`ema_decay` > 0), else None.
+        self.ema = copy.deepcopy(self.mixer).requires_grad_(False) if config.ema_decay else None
         identity = None
         if config.identity_loss == "augmented" or extra:
             views = config.id_views if config.identity_loss == "augmented" else 0
@@ -270,6 +282,8 @@ class MixerTrainer:
             keep_weight=config.keep_weight,
             keep_centre=config.keep_centre,
             keep_power=config.keep_power,
+            contrast_weight=config.contrast_weight,
+            contrast_margin=config.contrast_margin,
         )
         self.calibration: dict[str, float] = {}
         self.optimizer = make_adamw(self.mixer, lr=config.lr, betas=config.betas, weight_decay=config.weight_decay)
@@ -307,7 +321,9 @@ class MixerTrainer:
         camera: Any,
         noise_mode: str,
         synthesis: dict[str, Any] | None = None,
+        mixer: torch.nn.Module | None = None,
     ) -> dict[str, torch.Tensor]:
+        """Source, target and swap (of `mixer`, default the trained one) of the pairs `z_s`, `z_t`."""
         G, cfg = self.generator, self.config
         synthesis = synthesis or {}
         z_s, z_t = z_s.to(self.device), z_t.to(self.device)
@@ -322,7 +338,7 @@ class MixerTrainer:
             l_s = latents.encode(G, z_s, cfg.space, psi, cutoff)
             l_t = latents.encode(G, z_t, cfg.space, psi, cutoff)
             img_s, img_t = render(l_s), render(l_t)
-        l_swap = self.mixer(l_s, l_t)
+        l_swap = (self.mixer if mixer is None else mixer)(l_s, l_t)
         img_swap = render(l_swap)
         return {"l_s": l_s, "l_t": l_t, "l_swap": l_swap, "source": img_s, "target": img_t, "swap": img_swap}
 
@@ -360,8 +376,17 @@ class MixerTrainer:
             norm = torch.nn.utils.clip_grad_norm_(self.mixer.parameters(), cfg.grad_clip)
             terms["grad_norm"] = norm / ranks.world_size  # every rank holds the global norm
         self.optimizer.step()
+        if self.ema is not None:
+            with torch.no_grad():
+                torch._foreach_lerp_(list(self.ema.parameters()), list(self.mixer.parameters()), 1 - cfg.ema_decay)
         self.step += 1
         return terms
+
+    @property
+    def swap_mixer(self) -> torch.nn.Module:
+        """The mixer the folder holds and the samples show: the weights' moving average when
+        `ema_decay` > 0, else the trained weights themselves."""
+        return self.ema if self.ema is not None else self.mixer
 
     def gather_terms(self, terms: dict[str, torch.Tensor]) -> dict[str, float]:
         """The batch's loss terms as numbers (waits for the device; sums the ranks' shares)."""
@@ -412,7 +437,7 @@ class MixerTrainer:
                     over_budget = over_budget or values.pop("stop", 0.0) > 0
                     if ranks.is_main:
                         self._log({"step": self.step, **values, "elapsed_s": round(elapsed, 3)})
-                    shown = {k: f"{v:.4g}" for k, v in values.items() if k in ("id", "lp", "shape", "keep")}
+                    shown = {k: f"{v:.4g}" for k, v in values.items() if k in ("id", "lp", "shape", "keep", "contrast")}
                     bar.set_postfix({"step": self.step, **shown} if cfg.max_minutes else shown, refresh=False)
                 bar.update(min(elapsed, bar.total) - bar.n if cfg.max_minutes else 1)
                 if ranks.is_main and self.step % cfg.sample_every == 0:
@@ -472,7 +497,7 @@ class MixerTrainer:
         infinite; the files in the folder are then still those of the last good checkpoint."""
         finite = self._finite
         if weights:
-            finite = finite & finite_weights(self.mixer)
+            finite = finite & finite_weights(self.mixer) & finite_weights(self.swap_mixer)
         if bool(finite):
             return
         kept = (
@@ -494,9 +519,9 @@ class MixerTrainer:
     def save_samples(self, pairs: int = 6) -> Path:
         """A PNG of fixed validation pairs: sources, targets and swaps in three rows."""
         self.check_finite()
-        self.mixer.eval()
+        self.swap_mixer.eval()
         fixed = self.sample_pairs(pairs, torch.Generator().manual_seed(2**31 - 1))
-        out = self.swap_batch(**fixed, noise_mode="const")
+        out = self.swap_batch(**fixed, noise_mode="const", mixer=self.swap_mixer)
         size = min(self.generator.resolution, 128)
         rows = ("source", "target", "swap")
         grid = stack_rows([resize(out[k].float().cpu(), size) for k in rows], labels=rows)
@@ -512,7 +537,7 @@ class MixerTrainer:
         never weights that went NaN."""
         self.check_finite(weights=True)
         config = mixer_config(
-            self.mixer,
+            self.swap_mixer,
             backend=self.config.generator,
             layout=self.generator.latent_layout,
             space=self.config.space,
@@ -520,13 +545,15 @@ class MixerTrainer:
             components=self.components,
             training=self.config.to_dict(),
         )
-        save_mixer(self.out, self.mixer, config)
+        save_mixer(self.out, self.swap_mixer, config)
         state = {
             "step": self.step,
             "mixer": self.mixer.state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "calibration": self.calibration,
         }
+        if self.ema is not None:
+            state["ema"] = self.ema.state_dict()
         save_training_state(self.out / STATE_NAME, state)
         self.checkpoint_step = self.step
 
@@ -552,6 +579,10 @@ class MixerTrainer:
             state = load_training_state(out / STATE_NAME)
             trainer.mixer.load_state_dict(state["mixer"])
             trainer.optimizer.load_state_dict(state["optimizer"])
+            if trainer.ema is not None:
+                if "ema" not in state:
+                    raise CheckpointError(f"{out / STATE_NAME}: holds no weight average, but ema_decay is set")
+                trainer.ema.load_state_dict(state["ema"])
             saved = state.get("calibration")  # measured anew for checkpoints without it
             trainer.calibrate(saved if isinstance(saved, dict) and {"id", "lp"} <= saved.keys() else None)
             # Pairs and noise are functions of the step: no RNG state to restore.

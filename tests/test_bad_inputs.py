@@ -212,6 +212,10 @@ CASES = [
         "keep_centre: expected a finite number >= 0 and <= 1"),  # fmt: skip
     Bad("train-keep-power-below-one", "train -g example-tiny --mu 0 --keep-power 0.5 --out {tmp}/r",
         "keep_power: expected a finite number >= 1"),  # fmt: skip
+    Bad("train-contrast-weight-negative", "train -g example-tiny --mu 0 --contrast-weight -1 --out {tmp}/r",
+        "contrast_weight: expected a finite number >= 0"),  # fmt: skip
+    Bad("train-ema-decay-one", "train -g example-tiny --mu 0 --ema-decay 1 --out {tmp}/r",
+        "ema_decay: expected a finite number >= 0 and < 1"),  # fmt: skip
     Bad("train-keep-weight-negative", "train -g example-tiny --mu 0 --keep-weight -1 --out {tmp}/r",
         "keep_weight: expected a finite number >= 0"),  # fmt: skip
     Bad("demo-out-under-a-file", "demo --out {file}/demo", "is a file, not a folder"),

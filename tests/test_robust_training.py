@@ -11,7 +11,7 @@ import lsw_core.trainer
 from lsw_core.checkpoint import load_mixer, mixer_config, save_mixer
 from lsw_core.gated_mixer import GatedLatentMixer
 from lsw_core.identity_loss import Augmentation, RobustIdentityLoss, augment, paired_views
-from lsw_core.losses import identity_loss, keep_loss, keep_mask
+from lsw_core.losses import LatentSwapLoss, contrast_loss, identity_loss, keep_loss, keep_mask
 from lsw_core.mixer import LatentMixer
 from lsw_core.trainer import MixerTrainer, TrainConfig
 from tests.conftest import TINY_TRAIN, run_lsw, tiny_train_config
@@ -34,7 +34,7 @@ def test_views_are_differentiable_and_the_null_view_is_the_image():
 
 def test_source_and_swap_get_the_same_view():
     x = torch.rand(4, 3, 32, 32) * 2 - 1
-    view_s, view_swap = paired_views(x, x.clone(), Augmentation())
+    view_s, view_swap, _ = paired_views(x, x.clone(), Augmentation())
     assert torch.equal(view_s, view_swap)
 
 
@@ -133,11 +133,13 @@ def test_cli_robust_options_and_the_scales_on_the_console(example_plugin, tmp_pa
         "--extra-embedder", "example-embedder=0.5", "--lambda", "1", "--lambda-relative",
         "--mixer-kind", "gated", "--gate-init", "0.4", "--psi", "1", "--cutoff", "all", "--out", str(out),
         "--calibration-batches", "3", "--keep-weight", "0.5", "--keep-centre", "0.25", "--keep-power", "2",
+        "--contrast-weight", "2", "--contrast-margin", "0.3", "--ema-decay", "0.99",
     )  # fmt: skip
     assert "loss scales: L_id(target)" in result.stderr and "L_keep(source)" in result.stderr
     config = json.loads((out / "config.json").read_text())
     training = config["training"]
     assert config["mixer_kind"] == "gated" and config["gate_init"] == 0.4
+    assert (training["contrast_weight"], training["contrast_margin"], training["ema_decay"]) == (2, 0.3, 0.99)
     assert training["identity_loss"] == "augmented" and training["extra_embedders"] == {"example-embedder": 0.5}
     assert training["lambda_relative"] is True and training["truncation_cutoff"] is None
     assert (training["calibration_batches"], training["keep_weight"], training["keep_centre"]) == (3, 0.5, 0.25)
@@ -202,3 +204,38 @@ def test_the_keep_term_trains_the_swap_towards_the_target(example_plugin, tmp_pa
         outs = {kappa: trainer.swap_batch(**pairs, noise_mode="const") for kappa, trainer in runs.items()}
     distance = {kappa: float(keep_loss(out["target"], out["swap"])) for kappa, out in outs.items()}
     assert distance[10.0] < 0.5 * distance[0.0], distance
+
+
+def _unit(*rows):
+    return torch.nn.functional.normalize(torch.tensor(rows, dtype=torch.float32), dim=1)
+
+
+def test_contrast_is_zero_once_the_swap_is_nearer_the_source_by_the_margin():
+    s, t = _unit([1.0, 0.0], [1.0, 0.0]), _unit([0.0, 1.0], [0.0, 1.0])  # d(s, t) = 1 for both pairs
+    at_source, at_target = s.clone(), t.clone()
+    assert contrast_loss(s, t, at_source, 0.25).item() == 0
+    assert contrast_loss(s, t, at_target, 0.25).item() == pytest.approx(1.25)
+    # halfway: d(swap, s) = d(swap, t); the hinge asks for the margin, 0.25 · d(s, t)
+    halfway = _unit([1.0, 1.0], [1.0, 1.0])
+    assert contrast_loss(s, t, halfway, 0.25).item() == pytest.approx(0.25, abs=1e-6)
+    # a swapped pair gets no gradient, an unswapped one does
+    swap = torch.stack([at_source[0], at_target[1]]).requires_grad_()
+    contrast_loss(s, t, swap, 0.25).backward()
+    assert swap.grad[0].abs().sum() == 0 and swap.grad[1].abs().sum() > 0
+
+
+def test_the_contrast_term_is_weighed_into_the_loss_in_the_views_of_l_id(example_plugin):
+    E = lsw_core.load_identity_embedder("example-embedder")
+    src, tgt, swap = (torch.rand(4, 3, 16, 16) * 2 - 1 for _ in range(3))
+    latents = dict(target_latent=torch.zeros(4, 2), swap_latent=torch.zeros(4, 2))
+    plain = LatentSwapLoss(E, lambda_lp=0.0, contrast_weight=2.0, contrast_margin=0.5)
+    total, terms = plain(source_image=src, target_image=tgt, swap_image=swap, **latents)
+    expected = contrast_loss(E(src), E(tgt), E(swap), 0.5)
+    assert torch.allclose(terms["contrast"], expected) and torch.allclose(total, terms["id"] + 2 * expected)
+    # with no views, the robust loss measures the same contrast as the paper's path
+    robust = RobustIdentityLoss([(E, 1.0)], samples=0)
+    assert torch.allclose(robust.terms(src, swap, tgt, 0.5)[1], expected)
+    assert "contrast" not in LatentSwapLoss(E)(source_image=src, target_image=tgt, swap_image=swap, **latents)[1]
+    # in a random view, source, swap and target get the same view
+    view_s, view_swap, view_t = paired_views(src, src.clone(), Augmentation(), src.clone())
+    assert torch.equal(view_s, view_swap) and torch.equal(view_s, view_t)

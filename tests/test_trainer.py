@@ -159,3 +159,28 @@ def test_python_api_accepts_component_objects(example_plugin, tmp_path):
     E = lsw_core.load_identity_embedder("example-embedder")
     trainer = MixerTrainer(tiny_config(steps=1), tmp_path, generator=G, embedder=E, progress=False)
     assert trainer.generator is G and trainer.train() == tmp_path
+
+
+def test_the_weight_average_follows_each_step_is_saved_and_resumes(example_plugin, tmp_path):
+    """ema ← d·ema + (1 − d)·weights after every step; the folder holds the average, and a run resumed
+    from its checkpoint ends with the same average as one that ran through."""
+    trainer = MixerTrainer(tiny_config(steps=3, ema_decay=0.5, checkpoint_every=2), tmp_path / "a", progress=False)
+    expected = [p.detach().clone() for p in trainer.mixer.parameters()]
+    for _ in range(3):
+        trainer.train_step()
+        expected = [0.5 * e + 0.5 * p.detach() for e, p in zip(expected, trainer.mixer.parameters())]
+        assert all(torch.allclose(e, a, atol=1e-6) for e, a in zip(expected, trainer.swap_mixer.parameters()))
+    assert trainer.swap_mixer is trainer.ema and not torch.equal(expected[0], next(trainer.mixer.parameters()))
+    plain = MixerTrainer(tiny_config(steps=1), tmp_path / "off", progress=False)
+    assert plain.ema is None and plain.swap_mixer is plain.mixer
+
+    full = MixerTrainer(tiny_config(steps=4, ema_decay=0.9), tmp_path / "full", progress=False)
+    full.train()
+    saved = load_file(tmp_path / "full" / "mixer.safetensors")
+    average = {k: v for k, v in full.ema.state_dict().items()}
+    assert all(torch.equal(saved[k], average[k]) for k in average)
+    assert not all(torch.equal(saved[k], v) for k, v in full.mixer.state_dict().items())
+    MixerTrainer(tiny_config(steps=2, ema_decay=0.9), tmp_path / "part", progress=False).train()
+    resumed = MixerTrainer.resume(tmp_path / "part", steps=4, progress=False)
+    resumed.train()
+    assert all(torch.equal(v, resumed.ema.state_dict()[k]) for k, v in average.items())

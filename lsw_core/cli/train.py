@@ -123,6 +123,24 @@ def _weights(pairs: tuple[str, ...]) -> dict[str, float]:
 )
 @setting_option(
     TrainConfig,
+    "--ema-decay",
+    type=float,
+    help="Keep a moving average of the mixer weights with this decay (e.g. 0.995) and save it; 0: off.",
+)
+@setting_option(
+    TrainConfig,
+    "--contrast-weight",
+    type=float,
+    help="ν, weight of L_contrast: a hinge on pairs whose swap is not yet nearer the source than the target.",
+)
+@setting_option(
+    TrainConfig,
+    "--contrast-margin",
+    type=float,
+    help="How much nearer the source, as a fraction of the source–target distance, L_contrast asks for.",
+)
+@setting_option(
+    TrainConfig,
     "--mixer-kind",
     type=click.Choice(MIXER_KINDS),
     help="paper: the paper's residual MLP; gated: l_t + (l_s − l_t)·G + MLP, G starting at --gate-init.",
@@ -206,7 +224,8 @@ _SETTINGS = (
     "truncation_cutoff", "mixer_depth", "residual_coefficient", "batch_size", "steps", "lr", "max_minutes", "seed",
     "noise_mode", "device", "precision", "micro_batch", "activation_checkpointing", "log_every", "sample_every",
     "checkpoint_every", "identity_loss", "id_views", "lambda_relative", "mixer_kind", "gate_init", "extra_embedders",
-    "calibration_batches", "keep_weight", "keep_centre", "keep_power",
+    "calibration_batches", "keep_weight", "keep_centre", "keep_power", "contrast_weight", "contrast_margin",
+    "ema_decay",
 )  # fmt: skip
 _CONVERTERS = {"truncation_cutoff": lambda v: _cutoff(v), "extra_embedders": lambda v: _weights(v)}
 _COMPONENT_OPTIONS = {
