@@ -89,7 +89,7 @@ class LatentSwapLoss(nn.Module):
         keep_centre: float = 1.0,
         keep_power: float = 1.0,
         contrast_weight: float = 0.0,
-        contrast_margin: float = 0.0,
+        contrast_margin: float = 0.25,
     ) -> None:
         super().__init__()
         self.embedder = embedder

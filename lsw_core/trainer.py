@@ -497,7 +497,9 @@ class MixerTrainer:
         infinite; the files in the folder are then still those of the last good checkpoint."""
         finite = self._finite
         if weights:
-            finite = finite & finite_weights(self.mixer) & finite_weights(self.swap_mixer)
+            finite = finite & finite_weights(self.mixer)
+            if self.ema is not None:
+                finite = finite & finite_weights(self.ema)
         if bool(finite):
             return
         kept = (
