@@ -12,13 +12,14 @@ load average before and after, and on `--pairs` pairs: the fraction where the sw
 source than to the target, the mean descriptor distances, the mean absolute pixel distance (images
 in [0, 1]) of the swap to the target, and the same for the baselines (target, source, interpolation
 at α = 0.3 / 0.5 / 0.6 / 0.7). `--score-every N` also scores the swap every N steps (the
-trajectory), `--held-out-seed` (repeatable) scores further held-out sets, and `--mixer DIR` scores a
-trained mixer folder (e.g. one `lsw train` wrote) instead of training.
+trajectory), `--held-out-seed` (repeatable) names the held-out sets to score (the first replaces the
+default one and is the trajectory's), and `--mixer DIR` scores a trained mixer folder (e.g. one
+`lsw train` wrote) instead of training.
 Writes `<out>/real_faces.json` and a labelled grid `<out>/real_faces.png`.
 
     pip install --no-deps gan-face-generate==1.1.1 ./plugins/dcgan_faces
     python bench/real_faces.py --minutes 15 --threads 2 --out runs/real_faces
-    python bench/real_faces.py --variants gated-keep --set keep_weight=1.2 --score-every 200 --threads 1
+    python bench/real_faces.py --variants real-embedder --set keep_weight=2.2 --score-every 400 --threads 1
     python bench/real_faces.py --mixer runs/my_mixer --held-out-seed 1 --held-out-seed 2  # score a folder
 """
 
@@ -36,6 +37,7 @@ from PIL import Image, ImageDraw
 
 from lsw_core.cli.options import parse_options
 from lsw_core.imageio import make_grid, to_uint8
+from lsw_core.recipes import recipe
 from lsw_core.swapper import Swapper
 from lsw_core.trainer import MixerTrainer, TrainConfig
 
@@ -89,6 +91,8 @@ VARIANTS = {
     ),
     # The same with the paper's L_id.
     "gated": dict(lambda_lp=1.0, lambda_relative=True, lr=3e-3, mixer_kind="gated", gate_init=0.6),
+    # `lsw train --recipe real-embedder`: two views, the contrast term and a stronger keep term.
+    "real-embedder": dict(recipe("real-embedder"), steps=2400),
 }
 
 
@@ -225,7 +229,7 @@ def labelled_grid(rows: dict[str, torch.Tensor], path: Path, label_width: int = 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--variants", default="paper,gated-keep", help=f"comma-separated, of {list(VARIANTS)}")
+    parser.add_argument("--variants", default="paper,real-embedder", help=f"comma-separated, of {list(VARIANTS)}")
     parser.add_argument("--minutes", type=float, default=None, help="training budget per variant (default: --steps)")
     parser.add_argument(
         "--steps", type=int, default=None, help="step cap per variant (default: the variant's own, if any)"

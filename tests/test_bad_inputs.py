@@ -214,6 +214,8 @@ CASES = [
         "keep_power: expected a finite number >= 1"),  # fmt: skip
     Bad("train-contrast-weight-negative", "train -g example-tiny --mu 0 --contrast-weight -1 --out {tmp}/r",
         "contrast_weight: expected a finite number >= 0"),  # fmt: skip
+    Bad("train-recipe-unknown", "train -g example-tiny --mu 0 --recipe nope --out {tmp}/r",
+        "Invalid value for '--recipe': 'nope' is not one of 'paper', 'real-embedder'"),  # fmt: skip
     Bad("train-ema-decay-one", "train -g example-tiny --mu 0 --ema-decay 1 --out {tmp}/r",
         "ema_decay: expected a finite number >= 0 and < 1"),  # fmt: skip
     Bad("train-keep-weight-negative", "train -g example-tiny --mu 0 --keep-weight -1 --out {tmp}/r",

@@ -13,6 +13,7 @@ from lsw_core.gated_mixer import GatedLatentMixer
 from lsw_core.identity_loss import Augmentation, RobustIdentityLoss, augment, paired_views
 from lsw_core.losses import LatentSwapLoss, contrast_loss, identity_loss, keep_loss, keep_mask
 from lsw_core.mixer import LatentMixer
+from lsw_core.recipes import recipe
 from lsw_core.trainer import MixerTrainer, TrainConfig
 from tests.conftest import TINY_TRAIN, run_lsw, tiny_train_config
 
@@ -146,6 +147,24 @@ def test_cli_robust_options_and_the_scales_on_the_console(example_plugin, tmp_pa
     assert training["keep_power"] == 2
     bad = run_lsw("train", "--generator", "example-tiny", "--cutoff", "x", "--out", str(tmp_path / "y"), check=False)
     assert bad.returncode == 2 and bad.stderr.startswith("error: --cutoff: expected")
+
+
+def test_cli_recipe_sets_what_is_not_given_and_cannot_change_on_resume(example_plugin, tmp_path):
+    out = tmp_path / "m"
+    args = ("--steps", "1", "--calibration-batches", "1", "-q", "--out", str(out))
+    run_lsw("train", *TINY_TRAIN, "--recipe", "real-embedder", "--keep-weight", "0.5", "--batch-size", "2", *args)
+    config = json.loads((out / "config.json").read_text())
+    training = config["training"]
+    expected = {**recipe("real-embedder"), "keep_weight": 0.5, "batch_size": 2}
+    assert {name: training[name] for name in expected} == expected
+    assert config["mixer_kind"] == "gated" and training["lambda_relative"] is True
+    paper = tmp_path / "p"
+    run_lsw("train", *TINY_TRAIN, "--recipe", "paper", "--batch-size", "2", *args[:-1], str(paper))
+    defaults = TrainConfig(generator="example-tiny").to_dict()
+    training = json.loads((paper / "config.json").read_text())["training"]
+    assert all(training[name] == defaults[name] for name in recipe("real-embedder") if name != "batch_size")
+    bad = run_lsw("train", "--resume", str(out), "--recipe", "paper", "--steps", "2", check=False)
+    assert bad.returncode == 2 and "--recipe" in bad.stderr.strip().splitlines()[-1]
 
 
 def test_eval_with_an_embedder_alone_and_empty_groups(example_plugin, tmp_path):

@@ -20,6 +20,7 @@ from lsw_core.cli.options import (
 from lsw_core.errors import LswError
 from lsw_core.gated_mixer import MIXER_KINDS
 from lsw_core.identity_loss import IDENTITY_LOSSES
+from lsw_core.recipes import RECIPES, recipe
 from lsw_core.trainer import GENERATOR_DEFAULT, MixerTrainer, TrainConfig
 
 
@@ -58,6 +59,11 @@ def _weights(pairs: tuple[str, ...]) -> dict[str, float]:
 @click.option("--embedder-option", "embedder_pairs", multiple=True, metavar="KEY=VALUE", help="Repeatable.")
 @click.option(
     "--shape-model-option", "shape_pairs", multiple=True, metavar="KEY=VALUE", help="Repeatable, e.g. bfm=PATH."
+)
+@click.option(
+    "--recipe",
+    type=click.Choice(list(RECIPES)),
+    help="Start from a measured set of settings (options given override it); real-embedder: for dlib, ArcFace.",
 )
 @setting_option(TrainConfig, "--space", type=click.Choice(["w+", "w", "z"]), help="Latent space the mixer works in.")
 @setting_option(TrainConfig, "--lambda", "lambda_lp", type=float, help="λ, weight of the latent penalty L_lp.")
@@ -195,6 +201,8 @@ def train(ctx: click.Context, **kw) -> None:
       lsw train --generator synthface --generator-option resolution=96 --lr 5e-4 --minutes 5 --out runs/synth
       lsw train --generator stylegan2 --checkpoint ffhq.pkl --embedder smoothswap \\
           --embedder-checkpoint id.ckpt --shape-model deep3d --out runs/ffhq --precision bf16 --micro-batch 16
+      lsw train --generator dcgan-faces --embedder dlib-resnet --recipe real-embedder --mu 0 \\
+          --steps 2400 --out runs/dcgan
       lsw train --resume runs/ffhq --steps 300000
     """
     progress = not kw.pop("quiet")
@@ -205,12 +213,15 @@ def train(ctx: click.Context, **kw) -> None:
             raise LswError("--overwrite starts over and --resume continues: give one of them")
         if kw["out"] and Path(kw["out"]).resolve() != Path(kw["resume"]).resolve():
             raise LswError(f"--resume continues the run in {kw['resume']}; drop --out {kw['out']}")
+        if kw["recipe"]:
+            raise LswError("--recipe sets how a run trains, which cannot change on --resume: drop it")
         flags = {name: _flag(ctx, name) for name in settings}
         trainer = MixerTrainer.resume(kw["resume"], progress=progress, flags=flags, **settings)
     else:
         if not kw["generator"] or not kw["out"]:
             raise LswError("lsw train needs --generator NAME and --out DIR (or --resume DIR)")
-        config = TrainConfig(**_settings(kw, set(kw)))
+        chosen = recipe(kw["recipe"]) if kw["recipe"] else {}
+        config = TrainConfig(**{**_settings(kw, set(kw)), **chosen, **settings})
         existing = "overwrite" if kw["overwrite"] else "refuse"
         trainer = MixerTrainer(config, kw["out"], progress=progress, existing=existing)
     out = trainer.train()

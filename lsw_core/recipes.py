@@ -1,0 +1,41 @@
+"""Named sets of `TrainConfig` settings that were measured together.
+
+"paper" is the paper's objective and mixer (TrainConfig's defaults). "real-embedder" is the recipe
+measured on a real face generator with a real identity network (dlib), where the paper's loss finds
+directions that fool the embedder without changing the face (README, "Training with real
+embedders"): the gated mixer starting at interpolation, L_id averaged over two random views, a
+contrastive hinge on pairs not yet swapped, and the squared pixel distance to the target in place
+of the latent penalty, all read relative to the loss scales measured before training. It sets no
+shape-model weight: pass `--mu 0` without a shape model.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lsw_core.errors import SettingError
+
+RECIPES: dict[str, dict[str, Any]] = {
+    "paper": {},
+    "real-embedder": dict(
+        mixer_kind="gated",
+        gate_init=0.6,
+        identity_loss="augmented",
+        id_views=2,
+        contrast_weight=1.0,
+        lambda_lp=0.0,
+        lambda_relative=True,
+        keep_weight=2.0,
+        keep_power=2.0,
+        same_pair_prob=0.0,
+        batch_size=8,
+        lr=1e-3,
+    ),
+}
+
+
+def recipe(name: str) -> dict[str, Any]:
+    """The settings of the recipe `name` (a copy)."""
+    if name not in RECIPES:
+        raise SettingError(f"recipe {name!r}: unknown; known: {', '.join(RECIPES)}")
+    return dict(RECIPES[name])
