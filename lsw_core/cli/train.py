@@ -202,7 +202,7 @@ def train(ctx: click.Context, **kw) -> None:
       lsw train --generator stylegan2 --checkpoint ffhq.pkl --embedder smoothswap \\
           --embedder-checkpoint id.ckpt --shape-model deep3d --out runs/ffhq --precision bf16 --micro-batch 16
       lsw train --generator dcgan-faces --embedder dlib-resnet --recipe real-embedder --mu 0 \\
-          --steps 1200 --out runs/dcgan
+          --steps 2400 --out runs/dcgan
       lsw train --resume runs/ffhq --steps 300000
     """
     progress = not kw.pop("quiet")
