@@ -92,7 +92,7 @@ VARIANTS = {
     # The same with the paper's L_id.
     "gated": dict(lambda_lp=1.0, lambda_relative=True, lr=3e-3, mixer_kind="gated", gate_init=0.6),
     # `lsw train --recipe real-embedder`: two views, the contrast term and a stronger keep term;
-    # 2400 steps: 13 minutes on 2 idle cores at 0.32 s/step (a slower 2-core machine ran 0.61 s/step:
+    # 2400 steps: 12–13 minutes on 2 idle cores at 0.29–0.32 s/step (a slower 2-core machine ran 0.61 s/step:
     # there `--minutes 15` stops it first).
     "real-embedder": dict(recipe("real-embedder"), steps=2400),
 }
