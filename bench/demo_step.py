@@ -19,8 +19,8 @@ import time
 
 import torch
 
-from lsw_core.cli.demo import cpu_recipe
-from lsw_core.trainer import MixerTrainer
+from lsw_core.training.recipes import cpu_recipe
+from lsw_core.training.trainer import MixerTrainer
 
 
 def main() -> None:

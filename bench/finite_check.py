@@ -9,8 +9,8 @@ import time
 import torch
 from safetensors.torch import save
 
-from lsw_core.mixer import LatentMixer
-from lsw_core.trainer import finite_weights
+from lsw_core.mixing.mixer import LatentMixer
+from lsw_core.training.trainer import finite_weights
 
 
 def seconds(fn, repeat: int = 5) -> float:

@@ -16,11 +16,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from lsw_core.cli.demo import TRAIN_RESOLUTION, cpu_recipe
-from lsw_core.latents import check_space
-from lsw_core.mixer_eval import evaluate_mixer
-from lsw_core.swapper import Swapper
-from lsw_core.trainer import MixerTrainer
+from lsw_core.evaluation.latent_pairs import evaluate_mixer
+from lsw_core.mixing.latents import check_space
+from lsw_core.mixing.swapper import Swapper
+from lsw_core.training.recipes import TRAIN_RESOLUTION, cpu_recipe
+from lsw_core.training.trainer import MixerTrainer
 
 
 def main() -> None:

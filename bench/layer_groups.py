@@ -16,11 +16,11 @@ from pathlib import Path
 
 import torch
 
-from lsw_core.cli.demo import SHOW_RESOLUTION, cpu_recipe
-from lsw_core.imageio import save_image, stack_rows
-from lsw_core.mixer_eval import evaluate_mixer
-from lsw_core.swapper import Swapper
-from lsw_core.trainer import MixerTrainer
+from lsw_core.evaluation.latent_pairs import evaluate_mixer
+from lsw_core.images import save_image, stack_rows
+from lsw_core.mixing.swapper import Swapper
+from lsw_core.training.recipes import SHOW_RESOLUTION, cpu_recipe
+from lsw_core.training.trainer import MixerTrainer
 
 
 def main() -> None:

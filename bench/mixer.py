@@ -16,7 +16,7 @@ import torch
 from timing import best_time
 from torch import nn
 
-from lsw_core.mixer import LatentMixer, layer_widths
+from lsw_core.mixing.mixer import LatentMixer, layer_widths
 
 
 class LoopMixer(nn.Module):

@@ -2,7 +2,7 @@
 number of training steps per depth with the demo's CPU recipe, then the oracle metrics on held-out
 pairs, the mixer's parameter count and the time per training step.
 
-Widths per depth follow `lsw_core.mixer.layer_widths` (2w in, w out; the first half of the hidden
+Widths per depth follow `lsw_core.mixing.mixer.layer_widths` (2w in, w out; the first half of the hidden
 layers 2w wide). Prints one JSON object and a markdown table.
 Usage: python bench/mixer_depth.py [--generator synthface] [--depths 2,3,5,7] [--steps 250]
        [--batch-size 64] [--pairs 200] [--lambda 100] [--set KEY=VALUE ...]
@@ -17,11 +17,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from lsw_core.cli.demo import TRAIN_RESOLUTION, cpu_recipe
 from lsw_core.cli.options import parse_options
-from lsw_core.mixer_eval import evaluate_mixer
-from lsw_core.swapper import Swapper
-from lsw_core.trainer import MixerTrainer
+from lsw_core.evaluation.latent_pairs import evaluate_mixer
+from lsw_core.mixing.swapper import Swapper
+from lsw_core.training.recipes import TRAIN_RESOLUTION, cpu_recipe
+from lsw_core.training.trainer import MixerTrainer
 
 
 def main() -> None:

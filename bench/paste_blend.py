@@ -28,9 +28,9 @@ def main() -> None:
 
     from skimage.data import astronaut
 
-    from lsw_core.photo import paste_back
+    from lsw_core.geometry import apply_affine, pixel_centres, sample
+    from lsw_core.photo import PasteConfig, paste_back
     from lsw_core.photo.blend import BLENDS, COLOR_MATCHES, rgb_to_lab
-    from lsw_core.photo.geometry import apply_affine, pixel_centres, sample
     from lsw_core.photo.paste import face_mask
     from lsw_core.plugins import load_aligner
 
@@ -53,7 +53,7 @@ def main() -> None:
             times = []
             for _ in range(args.repeats):
                 t0 = time.perf_counter()
-                out = paste_back(photo, drifted, face, blend=blend, color_match=match)
+                out = paste_back(photo, drifted, face, config=PasteConfig(blend=blend, color_match=match))
                 times.append(time.perf_counter() - t0)
             delta_e = np.linalg.norm(rgb_to_lab(out[y0:y1, x0:x1]) - original_lab, axis=-1).mean()
             change = out.astype(np.float64) - photo

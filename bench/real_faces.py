@@ -36,10 +36,11 @@ import torch
 from PIL import Image, ImageDraw
 
 from lsw_core.cli.options import parse_options
-from lsw_core.imageio import make_grid, to_uint8
-from lsw_core.recipes import recipe
-from lsw_core.swapper import Swapper
-from lsw_core.trainer import MixerTrainer, TrainConfig
+from lsw_core.images import make_grid, to_uint8
+from lsw_core.mixing.swapper import Swapper
+from lsw_core.training.config import TrainConfig
+from lsw_core.training.recipes import recipe
+from lsw_core.training.trainer import MixerTrainer
 
 #: Held-out pairs: seeds far from any the trainer's generator (seeded by TrainConfig.seed) uses.
 HELD_OUT_SEED = 987_654_321

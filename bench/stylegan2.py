@@ -68,7 +68,8 @@ class RandomConvEmbedder(IdentityEmbedder):
 
 
 def bench_mixer_step(device: str, batch: int, repeats: int) -> dict:
-    from lsw_core.trainer import MixerTrainer, TrainConfig
+    from lsw_core.training.config import TrainConfig
+    from lsw_core.training.trainer import MixerTrainer
 
     G = lsw_core.load_generator("stylegan2")  # config-f, 1024 px, 18 ws
     config = TrainConfig(generator="stylegan2", batch_size=batch, mu_shape=0.0, device=device)

@@ -29,9 +29,9 @@ import torch
 
 from lsw_core.inversion import ProjectionConfig, TuningConfig, authors_schedule, fast_schedule
 from lsw_core.inversion.inverters import PTIInverter
-from lsw_core.mixer import LatentMixer
+from lsw_core.mixing.mixer import LatentMixer
 from lsw_core.plugins import load, load_generator, registry
-from lsw_lpips import PixelSSIM
+from lsw_lpips.fallback import PixelSSIM
 
 
 def schedules(quick: bool) -> dict[str, tuple[ProjectionConfig, TuningConfig]]:

@@ -66,7 +66,8 @@ class _SavedTensors:
 
 
 def make_trainer(args: argparse.Namespace, out: str):
-    from lsw_core.trainer import MixerTrainer, TrainConfig
+    from lsw_core.training.config import TrainConfig
+    from lsw_core.training.trainer import MixerTrainer
 
     common = dict(batch_size=args.batch, precision=args.precision, micro_batch=args.micro_batch or None,
                   device=args.device, activation_checkpointing=args.checkpointing == "on")  # fmt: skip

@@ -39,10 +39,10 @@ import numpy as np
 import torch
 
 from lsw_core.inversion.inverters import make_pti
+from lsw_core.mixing.swapper import Swapper
 from lsw_core.photo import PhotoSwapper, from_tensor
 from lsw_core.photo.video import VideoSwapper
 from lsw_core.photo.video_io import VideoInfo, VideoWriter, read_frames
-from lsw_core.swapper import Swapper
 from lsw_synthface.generator import GROUP_FACTORS, _factor_sizes
 
 
@@ -141,7 +141,7 @@ def main() -> None:
         inverter = make_pti("fast", perceptual="pixel-ssim", **warm)
         config = inverter.projection
         report.update(warm_steps=config.warm_steps, warm_lr=config.warm_lr or config.lr, warm_pull=config.warm_pull)
-        video = VideoSwapper(PhotoSwapper(swapper, inverter), smooth=args.smooth, tune_frames=args.tune_frames)
+        video = VideoSwapper(swapper, inverter, smooth=args.smooth, tune_frames=args.tune_frames)
         t0, c0 = time.perf_counter(), time.process_time()
         summary = video.swap_clip(source, clip, out, progress=False)
         video_seconds, video_cpu = time.perf_counter() - t0, time.process_time() - c0

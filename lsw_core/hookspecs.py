@@ -40,7 +40,7 @@ def register_inverters(register):
 @hookspec
 def register_aligners(register):
     """Register face aligners for photos: `factory(**options) -> lsw_core.Aligner`, called as
-    `align(image, resolution, face_index=None) -> lsw_core.photo.AlignedFace`."""
+    `align(image, resolution, face_index=None) -> lsw_core.AlignedFace`."""
 
 
 @hookspec

@@ -5,20 +5,19 @@ backend implements, so a wrong tensor fails where it enters with a message namin
 from __future__ import annotations
 
 import abc
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from collections.abc import Sequence
+from typing import Any, Protocol, runtime_checkable
 
 import attrs
 import numpy as np
 import torch
 from torch import nn
 
-from lsw_core.artifacts import fingerprint
 from lsw_core.camera import Camera, CameraSpec
 from lsw_core.checks import check_images, check_shape
 from lsw_core.errors import CheckpointError, ImageError, LswError, ShapeError
-
-if TYPE_CHECKING:
-    from lsw_core.photo.geometry import AlignedFace
+from lsw_core.formats.artifacts import fingerprint
+from lsw_core.geometry import AlignedFace
 
 NOISE_MODES = ("const", "random", "none")
 GROUP_NAMES = ("coarse", "middle", "fine1", "fine2")
@@ -221,6 +220,59 @@ class Inversion:
     synthesis_kwargs: dict[str, Any] = attrs.field(factory=dict)
     metrics: dict[str, Any] = attrs.field(factory=dict)
 
+    def __len__(self) -> int:
+        return self.ws.shape[0]
+
+    def __getitem__(self, index: int | slice | list[int]) -> Inversion:
+        """The images at `index` (kept as a batch: `inversion[1]` has one row), with the same generator;
+        per-image tensors and metrics (lists of one value per image) are taken with them."""
+        index = [index] if isinstance(index, int) else index
+        rows = range(len(self))[index] if isinstance(index, slice) else index
+
+        def take(value: Any) -> Any:
+            if torch.is_tensor(value) and value.ndim and value.shape[0] == len(self):
+                return value[index]
+            if isinstance(value, list) and len(value) == len(self):
+                return [value[i] for i in rows]
+            return value
+
+        camera = self.camera[list(rows)] if isinstance(self.camera, Camera) else self.camera
+        return Inversion(
+            ws=self.ws[index],
+            generator=self.generator,
+            camera=camera,
+            synthesis_kwargs={k: take(v) for k, v in self.synthesis_kwargs.items()},
+            metrics={k: take(v) for k, v in self.metrics.items()},
+        )
+
+    @classmethod
+    def cat(cls, parts: Sequence[Inversion], generator: Generator | None = None) -> Inversion:
+        """The images of `parts` in order, synthesised with `generator` (default: the first part's);
+        metrics are not kept (they describe how each part was found)."""
+        if not parts:
+            raise LswError("Inversion.cat: expected at least one inversion")
+        device = parts[0].ws.device
+        cameras = [p.camera for p in parts]
+        camera = Camera.cat([c.to(device) for c in cameras]) if all(isinstance(c, Camera) for c in cameras) else None
+        names = parts[0].synthesis_kwargs.keys()
+        return cls(
+            ws=torch.cat([p.ws.to(device) for p in parts]),
+            generator=generator if generator is not None else parts[0].generator,
+            camera=camera,
+            synthesis_kwargs={k: torch.cat([p.synthesis_kwargs[k].to(device) for p in parts]) for k in names},
+        )
+
+    def to(self, device: torch.device | str) -> Inversion:
+        """The latents, camera and synthesis arguments on `device`, detached (the generator stays)."""
+        return attrs.evolve(
+            self,
+            ws=self.ws.detach().to(device),
+            camera=self.camera.to(device) if isinstance(self.camera, Camera) else self.camera,
+            synthesis_kwargs={
+                k: v.detach().to(device) if torch.is_tensor(v) else v for k, v in self.synthesis_kwargs.items()
+            },
+        )
+
 
 class Inverter(abc.ABC):
     """Images → latents of a given generator, in two stages that a pipeline can run apart:
@@ -334,7 +386,7 @@ class PerceptualLoss(nn.Module, abc.ABC):
 
 class LatentEncoder(nn.Module, abc.ABC):
     """Images [B, 3, H, W] in [-1, 1] → w [B, w_dim], a start for W projection, trained for one
-    generator's weights: `trained_for` is (backend name, `lsw_core.artifacts.fingerprint` of the
+    generator's weights: `trained_for` is (backend name, `lsw_core.formats.artifacts.fingerprint` of the
     weights), or None when unknown; `check_generator` refuses any other generator."""
 
     w_dim: int

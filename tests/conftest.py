@@ -12,7 +12,7 @@ import pytest
 import torch
 
 import lsw_core.plugins
-from lsw_core.trainer import TrainConfig
+from lsw_core.training.config import TrainConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 #: `lsw train` options for the example backend's tiny generator and embedder (μ 0: it names no shape model).

@@ -13,14 +13,15 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from lsw_core import artifacts, checkpoint
 from lsw_core.errors import CheckpointError
+from lsw_core.formats import artifacts
 
 
 def test_one_atomic_write_serves_every_module():
-    import lsw_core.imageio
+    import lsw_core.images
+    import lsw_core.training.run_folder
 
-    assert checkpoint.atomic_write is artifacts.atomic_write is lsw_core.imageio.atomic_write
+    assert lsw_core.training.run_folder.atomic_write is artifacts.atomic_write is lsw_core.images.atomic_write
 
 
 def test_checked_load_names_missing_unexpected_and_misshaped_keys():

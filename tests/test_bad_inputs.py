@@ -322,9 +322,9 @@ def run_in_process(argv: list[str], env: dict[str, str] | None = None) -> Run:
     gets them); an exception that escapes counts as a traceback."""
     import traceback
 
-    from lsw_core.cli import _add_commands, cli
+    from lsw_core.cli import add_plugin_commands, cli
 
-    _add_commands()
+    add_plugin_commands()
     result = CliRunner().invoke(cli, argv, prog_name="lsw", env=env)
     stderr = result.stderr
     if result.exception is not None and not isinstance(result.exception, SystemExit):
@@ -338,7 +338,7 @@ def mixer(example_prefix, tmp_path_factory) -> Path:
     with pytest.MonkeyPatch.context() as mp:
         mp.syspath_prepend(str(example_prefix))
         lsw_core.plugins.reset()
-        from lsw_core.trainer import MixerTrainer
+        from lsw_core.training.trainer import MixerTrainer
 
         out = tmp_path_factory.mktemp("bad_inputs") / "mixer"
         MixerTrainer(tiny_train_config(batch_size=2, steps=1), out, progress=False).train()

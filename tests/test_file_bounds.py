@@ -9,9 +9,9 @@ import torch
 from safetensors.torch import save_file
 from torch import nn
 
-from lsw_core.architecture import check_int, check_resolution, check_size
 from lsw_core.errors import CheckpointError
-from lsw_core.torchfile import load_torch_file
+from lsw_core.formats.bounds import check_int, check_resolution, check_size
+from lsw_core.formats.torchfile import load_torch_file
 
 
 class Payload:

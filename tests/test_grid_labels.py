@@ -3,8 +3,8 @@
 import torch
 
 from lsw_core.cli.demo import EXPECTED, _train, shortfalls, time_left
-from lsw_core.imageio import make_grid, stack_rows, swap_grid
-from lsw_core.trainer import MixerTrainer
+from lsw_core.images import make_grid, stack_rows, swap_grid
+from lsw_core.training.trainer import MixerTrainer
 from tests.conftest import tiny_train_config
 
 

@@ -7,15 +7,15 @@ import torch
 from PIL import Image
 
 from lsw_core import CheckpointError, ImageError, LatentLayout
-from lsw_core.checkpoint import atomic_write, load_mixer, mixer_config, save_mixer
-from lsw_core.imageio import load_image, make_grid, save_gif, save_image, swap_grid
-from lsw_core.mixer import LatentMixer
+from lsw_core.formats.artifacts import atomic_write, write_folder
+from lsw_core.images import load_image, make_grid, save_gif, save_image, swap_grid
+from lsw_core.mixing.mixer import LatentMixer, read_mixer_config
 
 
 def test_mixer_folder_round_trip(tmp_path):
     mixer = LatentMixer(num_rows=3, w_dim=8, residual_coefficient=0.5)
-    save_mixer(tmp_path, mixer, mixer_config(mixer, backend="b", layout=LatentLayout(3, 8), space="w+", step=7))
-    loaded, config = load_mixer(tmp_path)
+    mixer.save_pretrained(tmp_path, backend="b", layout=LatentLayout(3, 8), space="w+", step=7)
+    loaded, config = LatentMixer.from_pretrained(tmp_path), read_mixer_config(tmp_path)
     assert config["step"] == 7 and config["latent_layout"] == {"num_ws": 3, "w_dim": 8}
     s, t = torch.randn(2, 3, 8), torch.randn(2, 3, 8)
     torch.testing.assert_close(loaded(s, t), mixer(s, t), rtol=0, atol=0)
@@ -47,16 +47,17 @@ def test_atomic_write_gives_the_file_a_normal_mode(tmp_path):
 
 def test_corrupt_and_mismatched_mixer_folders_are_refused(tmp_path):
     mixer = LatentMixer(num_rows=2, w_dim=4)
-    save_mixer(tmp_path, mixer, mixer_config(mixer, backend="b", layout=LatentLayout(2, 4), space="w+"))
+    mixer.save_pretrained(tmp_path, backend="b", layout=LatentLayout(2, 4), space="w+")
     (tmp_path / "mixer.safetensors").write_bytes(b"\x00" * 10)
     with pytest.raises(CheckpointError, match="cannot read mixer weights"):
-        load_mixer(tmp_path)
-    save_mixer(tmp_path, LatentMixer(num_rows=3, w_dim=4), json.loads((tmp_path / "config.json").read_text()))
+        LatentMixer.from_pretrained(tmp_path)
+    other = LatentMixer(num_rows=3, w_dim=4).state_dict()
+    write_folder(tmp_path, json.loads((tmp_path / "config.json").read_text()), other, "mixer.safetensors")
     with pytest.raises(CheckpointError, match="do not match its config"):
-        load_mixer(tmp_path)
+        LatentMixer.from_pretrained(tmp_path)
     (tmp_path / "config.json").write_text("{not json")
     with pytest.raises(CheckpointError, match="not valid JSON"):
-        load_mixer(tmp_path)
+        LatentMixer.from_pretrained(tmp_path)
 
 
 @pytest.mark.parametrize("mode", ["L", "RGBA", "P", "RGB"])

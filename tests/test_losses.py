@@ -3,10 +3,10 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lsw_core import editing, latents
 from lsw_core.errors import LswError
-from lsw_core.losses import identity_loss, latent_penalty
-from lsw_core.metrics import id_retrieval, pose_error_deg
+from lsw_core.evaluation.metrics import id_retrieval, pose_error_deg
+from lsw_core.mixing import editing, latents
+from lsw_core.training.losses import identity_loss, latent_penalty
 
 
 @settings(max_examples=30, deadline=None)

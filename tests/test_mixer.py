@@ -5,7 +5,8 @@ from hypothesis import strategies as st
 from torch import nn
 
 from lsw_core import CheckpointError, ShapeError
-from lsw_core.mixer import LatentMixer, layer_widths
+from lsw_core.convert.latentswap import mixer_from_authors
+from lsw_core.mixing.mixer import LatentMixer, layer_widths
 
 
 def authors_row(w_dim: int) -> nn.Sequential:
@@ -38,7 +39,7 @@ def test_authors_checkpoint_layout_gives_equal_outputs():
     torch.manual_seed(0)
     rows = [authors_row(64) for _ in range(5)]
     state = {f"identity_mixer.mixer.{r}.{k}": v for r, row in enumerate(rows) for k, v in row.state_dict().items()}
-    mixer = LatentMixer.from_authors_state_dict(state, residual_coefficient=0.5)
+    mixer = mixer_from_authors(state, residual_coefficient=0.5)
     assert (mixer.num_rows, mixer.w_dim) == (5, 64)
     s, t = torch.randn(7, 5, 64), torch.randn(7, 5, 64)
     torch.testing.assert_close(mixer(s, t), per_row_reference(rows, s, t, 0.5), rtol=0, atol=1e-5)
@@ -48,7 +49,7 @@ def test_authors_single_mlp_layout_for_z_and_w():
     torch.manual_seed(1)
     row = authors_row(32)
     state = {f"identity_mixer.{k}": v for k, v in row.state_dict().items()}
-    mixer = LatentMixer.from_authors_state_dict(state)
+    mixer = mixer_from_authors(state)
     s, t = torch.randn(3, 1, 32), torch.randn(3, 1, 32)
     expected = t[:, 0] + row(torch.cat([s[:, 0], t[:, 0]], dim=1))
     torch.testing.assert_close(mixer(s, t)[:, 0], expected, rtol=0, atol=1e-5)
@@ -63,7 +64,7 @@ def test_authors_single_mlp_layout_for_z_and_w():
 )
 def test_authors_converter_rejects_other_layouts(state, message):
     with pytest.raises(CheckpointError, match=message):
-        LatentMixer.from_authors_state_dict(state)
+        mixer_from_authors(state)
 
 
 def test_wrong_latent_shape_names_the_expected_shape():

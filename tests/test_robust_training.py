@@ -7,14 +7,13 @@ import pytest
 import torch
 
 import lsw_core
-import lsw_core.trainer
-from lsw_core.checkpoint import load_mixer, mixer_config, save_mixer
-from lsw_core.gated_mixer import GatedLatentMixer
-from lsw_core.identity_loss import Augmentation, RobustIdentityLoss, augment, paired_views
-from lsw_core.losses import LatentSwapLoss, contrast_loss, identity_loss, keep_loss, keep_mask
-from lsw_core.mixer import LatentMixer
-from lsw_core.recipes import recipe
-from lsw_core.trainer import MixerTrainer, TrainConfig
+import lsw_core.training.trainer
+from lsw_core.mixing.mixer import GatedLatentMixer, LatentMixer, read_mixer_config
+from lsw_core.training.config import TrainConfig
+from lsw_core.training.identity_loss import Augmentation, RobustIdentityLoss, augment, paired_views
+from lsw_core.training.losses import LatentSwapLoss, contrast_loss, identity_loss, keep_loss, keep_mask
+from lsw_core.training.recipes import recipe
+from lsw_core.training.trainer import MixerTrainer
 from tests.conftest import TINY_TRAIN, run_lsw, tiny_train_config
 
 NO_AUGMENTATION = Augmentation(scale=0, shift=0, flip=0, blur=0, colour=0)
@@ -59,15 +58,15 @@ def test_gated_mixer_starts_at_interpolation_and_round_trips(tmp_path):
     s, t = torch.randn(5, 3, 8), torch.randn(5, 3, 8)
     assert torch.allclose(mixer(s, t), t + 0.6 * (s - t), atol=1e-6)
     layout = lsw_core.LatentLayout(3, 8)
-    save_mixer(tmp_path / "g", mixer, mixer_config(mixer, backend="x", layout=layout, space="w+"))
-    loaded, config = load_mixer(tmp_path / "g")
+    config = mixer.save_pretrained(tmp_path / "g", backend="x", layout=layout, space="w+")
+    loaded = LatentMixer.from_pretrained(tmp_path / "g")
     assert type(loaded) is GatedLatentMixer and config["mixer_kind"] == "gated"
     assert torch.equal(loaded(s, t), mixer(s, t))
     # A folder of the paper's mixer has no kind field and loads as before.
     paper = LatentMixer(num_rows=3, w_dim=8)
-    save_mixer(tmp_path / "p", paper, mixer_config(paper, backend="x", layout=layout, space="w+"))
+    paper.save_pretrained(tmp_path / "p", backend="x", layout=layout, space="w+")
     assert "mixer_kind" not in json.loads((tmp_path / "p" / "config.json").read_text())
-    assert type(load_mixer(tmp_path / "p")[0]) is LatentMixer
+    assert type(LatentMixer.from_pretrained(tmp_path / "p")) is LatentMixer
 
 
 def test_calibration_is_logged_and_sets_a_relative_lambda(example_plugin, tmp_path):
@@ -90,7 +89,7 @@ def test_a_resumed_run_weighs_its_terms_with_the_scales_it_started_with(example_
     def measure_again(*args):
         raise AssertionError("a resumed run measured its loss scales again")
 
-    monkeypatch.setattr(lsw_core.trainer, "measure_scales", measure_again)
+    monkeypatch.setattr(lsw_core.training.trainer, "measure_scales", measure_again)
     resumed = MixerTrainer.resume(tmp_path, steps=2, progress=False)
     assert resumed.calibration == first.calibration
     assert resumed.loss.lambda_lp == first.loss.lambda_lp
@@ -112,7 +111,7 @@ def test_generator_training_defaults_are_used_unless_told(example_plugin, tmp_pa
     trainer = MixerTrainer(told, tmp_path / "t", generator=G, progress=False)
     assert (trainer.config.truncation_psi, trainer.config.truncation_cutoff) == (1.0, None)
     trainer.train()
-    training = lsw_core.checkpoint.read_config(tmp_path / "t")["training"]
+    training = read_mixer_config(tmp_path / "t")["training"]
     assert (training["truncation_psi"], training["truncation_cutoff"]) == (1.0, None)
 
 

@@ -15,7 +15,7 @@ from safetensors.torch import load_file
 
 from lsw_core.devices import resolve_device
 from lsw_core.errors import LswError
-from lsw_core.trainer import MixerTrainer
+from lsw_core.training.trainer import MixerTrainer
 from tests.conftest import TINY_TRAIN, run_lsw, tiny_train_config
 
 TINY = [*TINY_TRAIN, "--lr", "1e-3", "-q"]
@@ -58,7 +58,7 @@ def test_train_with_an_unusable_device_is_one_error_line(example_plugin, tmp_pat
 def lsw_cli(example_plugin):
     from lsw_core import cli
 
-    cli._add_commands()
+    cli.add_plugin_commands()
     return cli.cli
 
 
@@ -180,7 +180,7 @@ def test_a_loss_that_diverges_under_torchrun_stops_every_rank(example_plugin, tm
 
 
 def test_a_batch_that_does_not_split_over_the_ranks_is_refused(example_plugin, tmp_path, monkeypatch):
-    from lsw_core import distributed
+    from lsw_core.training import distributed
 
     monkeypatch.setattr(distributed, "setup", lambda device: distributed.Ranks(0, 3))
     with pytest.raises(LswError, match="batch_size 4: expected a multiple of the 3 training processes"):

@@ -4,9 +4,8 @@ import torch.nn.functional as F
 
 import lsw_core
 from lsw_core import Camera, CameraSpec, CheckpointError, LswError
-from lsw_core.checkpoint import mixer_config, save_mixer
-from lsw_core.mixer import LatentMixer
-from lsw_core.swapper import Swapper
+from lsw_core.mixing.mixer import LatentMixer
+from lsw_core.mixing.swapper import Swapper
 
 
 class OrbitGenerator(lsw_core.Generator):
@@ -67,9 +66,7 @@ def test_one_image_per_camera_with_the_targets_background(swapper):
 
 def test_mixer_for_another_layout_names_both(tmp_path):
     mixer = LatentMixer(num_rows=18, w_dim=8)
-    save_mixer(
-        tmp_path, mixer, mixer_config(mixer, backend="stylegan2", layout=lsw_core.LatentLayout(18, 8), space="w+")
-    )
+    mixer.save_pretrained(tmp_path, backend="stylegan2", layout=lsw_core.LatentLayout(18, 8), space="w+")
     with pytest.raises(CheckpointError, match=r"trained for latent layout 18x8 \(stylegan2\).* has layout 4x8"):
         Swapper.from_folder(tmp_path, generator=OrbitGenerator())
 
@@ -137,7 +134,7 @@ def test_seeds_are_whole_numbers_in_torchs_range(swapper, seeds):
 
 
 def test_seed_specs_parse_or_say_what_was_expected():
-    from lsw_core.latents import parse_seeds
+    from lsw_core.mixing.latents import parse_seeds
 
     assert parse_seeds("seed:1,2, 3,") == [1, 2, 3]
     assert parse_seeds(f"seed:{2**64 - 1}") == [2**64 - 1]
@@ -151,7 +148,7 @@ def test_seed_specs_parse_or_say_what_was_expected():
 def test_from_folder_checks_generator_options(tmp_path):
     mixer = LatentMixer(num_rows=4, w_dim=8)
     layout = lsw_core.LatentLayout(4, 8)
-    save_mixer(tmp_path, mixer, mixer_config(mixer, backend="synthface", layout=layout, space="w+"))
+    mixer.save_pretrained(tmp_path, backend="synthface", layout=layout, space="w+")
     with pytest.raises(lsw_core.PluginError, match="unknown option 'resolutoin' for generator 'synthface'"):
         Swapper.from_folder(tmp_path, resolutoin=64)
     with pytest.raises(LswError, match=r"generator options \['seed'\] apply only without a generator"):
@@ -168,7 +165,7 @@ def test_view_counts_are_positive():
 
 
 def test_mixer_evaluation_refuses_bad_settings_as_user_errors(swapper):
-    from lsw_core.mixer_eval import evaluate_mixer
+    from lsw_core.evaluation.latent_pairs import evaluate_mixer
 
     for pairs in (0, -3, 1, 2.0):
         with pytest.raises(LswError, match="pairs: expected a whole number of at least 2"):

@@ -11,9 +11,10 @@ import torch
 from safetensors.torch import load_file
 
 import lsw_core
-import lsw_core.losses
+import lsw_core.training.losses
 from lsw_core import LswError
-from lsw_core.trainer import MixerTrainer, TrainConfig
+from lsw_core.training.config import TrainConfig
+from lsw_core.training.trainer import MixerTrainer
 from tests.conftest import TINY_TRAIN, run_lsw, tiny_train_config
 
 TINY = [*TINY_TRAIN, "--batch-size", "4", "--lr", "1e-3"]
@@ -102,7 +103,9 @@ def test_identity_loss_falls_during_training(example_plugin, tmp_path):
     def held_out_id_loss():
         with torch.no_grad():
             out = trainer.swap_batch(fixed["z_s"], fixed["z_t"], None, "const")
-            return lsw_core.losses.identity_loss(trainer.embedder(out["source"]), trainer.embedder(out["swap"])).item()
+            return lsw_core.training.losses.identity_loss(
+                trainer.embedder(out["source"]), trainer.embedder(out["swap"])
+            ).item()
 
     before = held_out_id_loss()
     trainer.train()

@@ -10,7 +10,7 @@ import pytest
 from lsw_core import CameraSpec, LswError
 from lsw_core.errors import SettingError
 from lsw_core.inversion import EncoderConfig, ProjectionConfig, TuningConfig
-from lsw_core.trainer import TrainConfig
+from lsw_core.training.config import TrainConfig
 
 
 def train(**kw):

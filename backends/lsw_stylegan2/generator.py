@@ -7,8 +7,8 @@ from typing import Any
 
 import torch
 
-from lsw_core.architecture import MAX_DEPTH, MAX_RESOLUTION, MAX_WIDTH, check_count, check_int, check_resolution
 from lsw_core.errors import CheckpointError
+from lsw_core.formats.bounds import MAX_DEPTH, MAX_RESOLUTION, MAX_WIDTH, check_count, check_int, check_resolution
 from lsw_core.interfaces import Generator, TrainingDefaults, layer_groups_from_resolutions
 from lsw_stylegan2.networks import ARCHITECTURES, MappingNetwork, SynthesisNetwork
 

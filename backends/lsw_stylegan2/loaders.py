@@ -2,7 +2,7 @@
 
 Accepted:
 - NVIDIA network pickles (`{"G", "D", "G_ema", ...}` with persistent objects), read by
-  `lsw_core.netpickle` — the embedded source is never executed; `G_ema`'s init kwargs and state
+  `lsw_core.formats.netpickle` — the embedded source is never executed; `G_ema`'s init kwargs and state
   dict are rebuilt from the pickled data;
 - rosinality `stylegan2-pytorch` checkpoints (`{"g_ema", "latent_avg", ...}`), converted;
 - a plain torch file `{"init_kwargs": ..., "state_dict": ...}` in NVIDIA's key names;
@@ -20,11 +20,11 @@ from typing import Any
 
 import torch
 
-from lsw_core import artifacts
 from lsw_core.errors import CheckpointError
-from lsw_core.generator_io import is_generator_folder, read_generator_folder
-from lsw_core.netpickle import PersistentObject, load_network_pickle, module_state_dict
-from lsw_core.torchfile import load_torch_file
+from lsw_core.formats import artifacts
+from lsw_core.formats.generator_folder import is_generator_folder, read_generator_folder
+from lsw_core.formats.netpickle import PersistentObject, load_network_pickle, module_state_dict
+from lsw_core.formats.torchfile import load_torch_file
 from lsw_stylegan2.generator import StyleGAN2Generator, validate_init_kwargs
 from lsw_stylegan2.rosinality import from_rosinality
 from lsw_stylegan2.shapes import init_kwargs_from_shapes

@@ -16,12 +16,12 @@ from typing import Any
 
 import torch
 
-from lsw_core import netpickle
-from lsw_core.architecture import MAX_DEPTH, MAX_WIDTH, check_count, check_int, check_resolution
-from lsw_core.artifacts import load_checked
 from lsw_core.errors import CheckpointError
-from lsw_core.generator_io import read_generator_folder
-from lsw_core.torchfile import load_torch_file
+from lsw_core.formats import netpickle
+from lsw_core.formats.artifacts import load_checked
+from lsw_core.formats.bounds import MAX_DEPTH, MAX_WIDTH, check_count, check_int, check_resolution
+from lsw_core.formats.generator_folder import read_generator_folder
+from lsw_core.formats.torchfile import load_torch_file
 from lsw_stylenerf.config import StyleNeRFConfig
 from lsw_stylenerf.generator import StyleNeRFGenerator
 

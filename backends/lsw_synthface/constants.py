@@ -93,7 +93,7 @@ def write(path: str | Path, seed: int = SHIPPED_SEED) -> Path:
     """Compute the constants and write them as safetensors (atomically)."""
     from safetensors.torch import save_file
 
-    from lsw_core.artifacts import atomic_write
+    from lsw_core.formats.artifacts import atomic_write
 
     tensors = {k: v.contiguous() for k, v in sorted(packed(compute(seed)).items())}
     atomic_write(path, lambda tmp: save_file(tensors, str(tmp), metadata={"seed": str(seed)}))

@@ -36,7 +36,7 @@ import torch
 from torch.nn import functional as F
 from tqdm import tqdm
 
-from lsw_core.artifacts import write_text
+from lsw_core.formats.artifacts import write_text
 from lsw_core.interfaces import LANDMARK_FRAME
 from lsw_synthface.nets import (
     EMBEDDER_FILE,

@@ -6,7 +6,7 @@ differentiable) and run the same plain convolutional backbone. They are frozen i
 training loss, where gradients flow through them to the generator, so they are kept small, smooth
 (SiLU, GroupNorm, no batch statistics, no hard argmax) and fast.
 
-Weights are a weights file (`lsw_core.artifacts`) whose metadata holds the architecture (`config`),
+Weights are a weights file (`lsw_core.formats.artifacts`) whose metadata holds the architecture (`config`),
 so loading checks that the file fits the network it is loaded into and says what differs. The
 shipped files predate that format (their metadata is `{"config", "metrics"}` alone) and load as
 they are.
@@ -25,9 +25,9 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from lsw_core.architecture import MAX_DEPTH, MAX_WIDTH, check_int, check_resolution, check_size
-from lsw_core.artifacts import load_checked, read_info, read_tensors, save_weights
 from lsw_core.errors import CheckpointError, LswError
+from lsw_core.formats.artifacts import load_checked, read_info, read_tensors, save_weights
+from lsw_core.formats.bounds import MAX_DEPTH, MAX_WIDTH, check_int, check_resolution, check_size
 from lsw_core.interfaces import LANDMARK_FRAME, IdentityEmbedder, ShapeModel
 
 FORMAT = "lsw-synthface-net"

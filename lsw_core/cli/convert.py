@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import click
 
-from lsw_core.cli.options import generator_options_option, parse_options
+from lsw_core.cli.options import generator_option, generator_options_option, parse_options
 from lsw_core.errors import LswError
-from lsw_core.generator_io import save_generator
+from lsw_core.formats.generator_folder import save_generator
 from lsw_core.outputs import check_output
 from lsw_core.plugins import load_generator
 
@@ -15,7 +15,7 @@ from lsw_core.plugins import load_generator
 @click.command()
 @click.argument("src", type=click.Path(exists=True))
 @click.argument("dst", type=click.Path(file_okay=False))
-@click.option("--generator", "-g", metavar="NAME", help="Backend that reads SRC (e.g. stylegan2).")
+@generator_option(help="Backend that reads SRC (e.g. stylegan2).")
 @click.option(
     "--from",
     "source_format",
@@ -45,7 +45,7 @@ def convert(src, dst, generator, source_format, space, generator_pairs):
     if source_format == "latentswap":
         if generator or generator_pairs:
             raise LswError("--from latentswap reads the generator from SRC itself: drop --generator/--generator-option")
-        from lsw_core.authors import convert_latentswap
+        from lsw_core.convert.latentswap import convert_latentswap
 
         config = convert_latentswap(src, dst, space=space)
         parts = ", ".join(

@@ -9,22 +9,16 @@ import time
 import click
 from tqdm.auto import tqdm
 
-from lsw_core.checkpoint import write_json
-from lsw_core.cli.options import device_option
+from lsw_core.cli.options import device_option, generator_option
 from lsw_core.devices import resolve_device
-from lsw_core.imageio import save_image, swap_grid
-from lsw_core.mixer_eval import evaluate_mixer
+from lsw_core.evaluation.latent_pairs import evaluate_mixer
+from lsw_core.formats.artifacts import write_json
+from lsw_core.images import save_image, swap_grid
+from lsw_core.mixing.swapper import Swapper
 from lsw_core.outputs import check_output
-from lsw_core.swapper import Swapper
-from lsw_core.trainer import MixerTrainer, TrainConfig
+from lsw_core.training.recipes import DEMO_STEPS, SHOW_RESOLUTION, cpu_recipe
+from lsw_core.training.trainer import MixerTrainer
 
-# Settings of the CPU demo that differ from the paper's (which assume 2×A100 and 200 k steps): a
-# 5× larger learning rate and 96 px renders (the world's networks read 64 px), so a few minutes on
-# 2 cores suffice. The batch (64), λ, μ, the same-pair probability, truncation and everything else
-# stay the paper's. The swaps are shown at the world's default 128 px.
-DEMO_STEPS = 240  # the README's figures (ID retrieval 97–99 % on 200 pairs) were measured at 220–250 steps
-DEMO_SETTINGS = {"batch_size": 64, "lr": 5e-4, "steps": DEMO_STEPS, "sample_every": 100, "checkpoint_every": 100}
-TRAIN_RESOLUTION, SHOW_RESOLUTION = 96, 128
 #: The figures the README states for a full demo run (200 held-out pairs): (metric, bound, "min" if
 #: the metric must reach it, "max" if it must stay below it). A run outside them is reported.
 EXPECTED = (
@@ -34,12 +28,6 @@ EXPECTED = (
     ("appearance_error", 0.01, "max"),
 )
 TIMED_STEPS = 3  # steps after the first one that the time estimate is measured on
-
-
-def cpu_recipe(generator: str = "synthface", **overrides) -> TrainConfig:
-    """The demo's CPU training settings for a synthetic world backend, with `overrides`."""
-    settings = {**DEMO_SETTINGS, "generator_options": {"resolution": TRAIN_RESOLUTION}, **overrides}
-    return TrainConfig(generator=generator, **settings)
 
 
 def shortfalls(metrics: dict) -> list[str]:
@@ -83,9 +71,7 @@ def _train(trainer: MixerTrainer, quiet: bool) -> None:
 @click.option(
     "--out", "-o", default="demo_out", show_default=True, type=click.Path(file_okay=False), help="Output folder."
 )
-@click.option(
-    "--generator", "-g", default="synthface", show_default=True, help="Generator backend (a synthetic world backend)."
-)
+@generator_option(help="Generator backend (a synthetic world backend).", default="synthface", show_default=True)
 @click.option("--steps", type=click.IntRange(min=1), default=DEMO_STEPS, show_default=True, help="Training steps.")
 @click.option("--minutes", type=click.FloatRange(min=0, min_open=True), help="Optional cap on the training time.")
 @click.option("--pairs", type=int, default=200, show_default=True, help="Held-out pairs for the metrics.")

@@ -8,22 +8,27 @@ from pathlib import Path
 import click
 import torch
 
-from lsw_core.cli.options import checkpoint_option, component_options, device_option, generator_options_option
+from lsw_core.cli.options import (
+    checkpoint_option,
+    component_options,
+    device_option,
+    generator_option,
+    generator_options_option,
+)
 from lsw_core.devices import resolve_device
-from lsw_core.editing import apply_direction, ganspace_components, load_direction
 from lsw_core.errors import LswError
-from lsw_core.imageio import save_gif, save_image, stack_rows
-from lsw_core.latents import read_latents
+from lsw_core.images import save_gif, save_image, stack_rows, to_tensor
+from lsw_core.mixing.editing import apply_direction, ganspace_components, load_direction
+from lsw_core.mixing.latents import read_latents
+from lsw_core.mixing.swapper import group_rows
 from lsw_core.outputs import check_output
-from lsw_core.photo.io import to_tensor
 from lsw_core.photo.record import load_swap_record, record_path
 from lsw_core.plugins import load_generator
-from lsw_core.swapper import group_rows
 
 
 @click.command()
 @click.argument("latents", type=click.Path(exists=True, dir_okay=False))
-@click.option("--generator", "-g", required=True, metavar="NAME", help="Generator backend of the latents.")
+@generator_option(help="Generator backend of the latents.", required=True)
 @checkpoint_option
 @generator_options_option
 @click.option("--direction", metavar="FILE.npy", help="An InterFaceGAN boundary [1, w_dim] or [w_dim].")

@@ -9,9 +9,9 @@ from lsw_core.cli.options import (
     component_options,
     default,
     device_option,
+    generator_option,
     generator_options_option,
     quiet_option,
-    required_generator_option,
     setting_option,
     steps_batch_seed_options,
 )
@@ -24,7 +24,7 @@ def encoder() -> None:
 
 
 @encoder.command()
-@required_generator_option
+@generator_option(required=True)
 @checkpoint_option
 @generator_options_option
 @click.option(

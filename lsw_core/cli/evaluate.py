@@ -8,15 +8,22 @@ from pathlib import Path
 
 import click
 
-from lsw_core.artifacts import write_json, write_text
-from lsw_core.cli.options import checkpoint_option, component_options, device_option, generator_options_option
+from lsw_core.cli.options import (
+    checkpoint_option,
+    component_choice_options,
+    component_options,
+    device_option,
+    generator_options_option,
+    open_mixer,
+)
 from lsw_core.devices import resolve_device
 from lsw_core.errors import LswError
-from lsw_core.evaluation import evaluate_triples, find_triples, markdown_table
-from lsw_core.mixer_eval import evaluate_mixer
+from lsw_core.evaluation.latent_pairs import evaluate_mixer
+from lsw_core.evaluation.photo_triples import evaluate_triples, find_triples, markdown_table
+from lsw_core.formats.artifacts import write_json, write_text
+from lsw_core.mixing.swapper import group_rows
 from lsw_core.outputs import check_output
 from lsw_core.plugins import load_identity_embedder, load_shape_model
-from lsw_core.swapper import Swapper, group_rows
 
 EVAL_EMBEDDER = "dlib-resnet"  # differs from the training embedder and needs no user checkpoint
 EVAL_SHAPE_MODEL = "deep3d"
@@ -42,13 +49,9 @@ TRAINING_EMBEDDER = "smoothswap"  # the paper's L_id embedder
     help="Number of held-out (source, target) pairs.",
 )
 @click.option("--seed", type=int, default=20_231_125, show_default=True, help="Seed of the held-out pairs.")
-@click.option("--embedder", metavar="NAME", help="Identity embedder (when the generator has no ground truth).")
-@click.option("--embedder-checkpoint", metavar="PATH")
-@click.option("--shape-model", metavar="NAME", help="Shape model (when the generator has no ground truth).")
-@click.option("--shape-model-checkpoint", metavar="PATH")
-@click.option("--embedder-option", "embedder_pairs", multiple=True, metavar="KEY=VALUE", help="Repeatable.")
-@click.option(
-    "--shape-model-option", "shape_pairs", multiple=True, metavar="KEY=VALUE", help="Repeatable, e.g. bfm=PATH."
+@component_choice_options(
+    embedder_help="Identity embedder (when the generator has no ground truth).",
+    shape_model_help="Shape model (when the generator has no ground truth).",
 )
 @click.option(
     "--training-embedder",
@@ -112,7 +115,7 @@ def evaluate(
             out,
         )
         return
-    swapper = Swapper.from_folder(mixer_dir, **component_options(checkpoint, generator_pairs)).to(device)
+    swapper = open_mixer(mixer_dir, **component_options(checkpoint, generator_pairs)).to(device)
     group_list = [g.strip() for g in groups.split(",")] if groups else None
     if group_list:
         group_rows(swapper.generator, group_list)

@@ -58,15 +58,68 @@ def component_options(checkpoint: str | None, pairs: tuple[str, ...]) -> dict[st
     return options
 
 
-def _generator_option(required: bool):
-    return click.option(
-        "--generator", "-g", metavar="NAME", required=required,
-        help="Generator backend (see `lsw backends`), e.g. synthface, stylegan2.",
-    )  # fmt: skip
+def generator_option(
+    help: str = "Generator backend (see `lsw backends`), e.g. synthface, stylegan2.", **kwargs: Any
+) -> Callable:
+    """`--generator` / `-g NAME`: the generator backend, as every command names it."""
+    return click.option("--generator", "-g", metavar="NAME", help=help, **kwargs)
 
 
-generator_option = _generator_option(required=False)
-required_generator_option = _generator_option(required=True)
+def component_choice_options(embedder_help: str, shape_model_help: str) -> Callable:
+    """The identity embedder and shape model a command uses, with their weights and options:
+    --embedder, --embedder-checkpoint, --embedder-option, and the same for --shape-model."""
+    options = [
+        click.option("--embedder", metavar="NAME", help=embedder_help),
+        click.option("--embedder-checkpoint", metavar="PATH", help="Weights of the identity embedder."),
+        click.option("--shape-model", metavar="NAME", help=shape_model_help),
+        click.option("--shape-model-checkpoint", metavar="PATH", help="Weights of the shape model."),
+        click.option("--embedder-option", "embedder_pairs", multiple=True, metavar="KEY=VALUE", help="Repeatable."),
+        click.option("--shape-model-option", "shape_pairs", multiple=True, metavar="KEY=VALUE",
+                     help="Repeatable, e.g. bfm=PATH."),
+    ]  # fmt: skip
+
+    def decorate(command: Callable) -> Callable:
+        for option in reversed(options):
+            command = option(command)
+        return command
+
+    return decorate
+
+
+def settings_options(cls: type) -> Callable:
+    """Click options for the fields of the attrs settings class `cls` that declare one in their
+    metadata (`{"option": {"flag": ..., "help": ..., "choices": ...}}`), default and type taken from
+    the field; the command receives each under the field's name."""
+    options = []
+    for field in attrs.fields(cls):
+        spec = field.metadata.get("option")
+        if spec is None:
+            continue
+        extra = {k: v for k, v in spec.items() if k not in ("flag", "choices")}
+        kind = click.Choice(spec["choices"]) if "choices" in spec else type(default(cls, field.name))
+        options.append(click.option(spec["flag"], field.name, type=kind, default=default(cls, field.name),
+                                    show_default=True, **extra))  # fmt: skip
+
+    def decorate(command: Callable) -> Callable:
+        for option in reversed(options):
+            command = option(command)
+        return command
+
+    return decorate
+
+
+def settings_from(cls: type, values: dict[str, Any]) -> Any:
+    """An instance of the attrs settings class `cls` from the command's `values`, taking (removing) the
+    ones `settings_options(cls)` declared; a bad value is one `SettingError` naming the option."""
+    fields = {f.name: f.metadata["option"]["flag"] for f in attrs.fields(cls) if "option" in f.metadata}
+    taken = {name: values.pop(name) for name in fields if name in values}
+    try:
+        return cls(**taken)
+    except LswError as exc:
+        name = str(exc).split(":", 1)[0]
+        raise LswError(f"{fields.get(name, name)}{str(exc)[len(name) :]}") from None
+
+
 checkpoint_option = click.option(
     "--checkpoint", metavar="PATH", type=click.Path(dir_okay=True), help="The generator's weights (e.g. ffhq.pkl)."
 )
@@ -94,3 +147,14 @@ device_option = click.option(
     callback=_check_device,
     help="Where networks run: auto (CUDA when available, else CPU), cpu, cuda, cuda:N or mps.",
 )
+
+
+def open_mixer(folder: str, *, backend: str | None = None, **generator_options: Any) -> Any:
+    """The `Swapper` of a mixer folder as commands open it: every setting its config records is
+    checked first (a damaged one is one error naming the field), then the generator is loaded."""
+    from lsw_core.mixing.mixer import read_mixer_config
+    from lsw_core.mixing.swapper import Swapper
+    from lsw_core.training.config import recorded_training
+
+    recorded_training(read_mixer_config(folder), folder)
+    return Swapper.from_folder(folder, backend=backend, **generator_options)

@@ -12,20 +12,29 @@ from lsw_core.cli.options import (
     checkpoint_option,
     component_options,
     device_option,
+    generator_option,
     generator_options_option,
+    open_mixer,
     parse_options,
 )
-from lsw_core.cli.swap_photos import is_image_input, photo_options, run_photo_swap
+from lsw_core.cli.swap_photos import (
+    face_choice,
+    inversion_parts,
+    is_image_input,
+    paste_config,
+    photo_options,
+    run_photo_swap,
+)
 from lsw_core.cli.swap_video import check_video_swap, run_video_swap, video_options
 from lsw_core.devices import resolve_device
 from lsw_core.errors import LswError
-from lsw_core.imageio import list_images, save_gif, save_image, stack_rows, swap_grid
-from lsw_core.latents import LATENT_SUFFIXES, parse_seeds, read_latents
+from lsw_core.images import list_images, probe_photo, save_gif, save_image, stack_rows, swap_grid
+from lsw_core.mixing.latents import LATENT_SUFFIXES, parse_seeds, read_latents
+from lsw_core.mixing.swapper import Swapper, group_rows
 from lsw_core.outputs import check_output
-from lsw_core.photo import probe_photo
+from lsw_core.photo.swapper import PhotoSwapper
 from lsw_core.photo.video_io import is_video_input
 from lsw_core.plugins import load_inverter
-from lsw_core.swapper import Swapper, group_rows
 
 
 def parse_input(spec: str, swapper: Swapper) -> tuple[str, torch.Tensor]:
@@ -47,9 +56,7 @@ def parse_input(spec: str, swapper: Swapper) -> tuple[str, torch.Tensor]:
 @click.argument("source")
 @click.argument("target")
 @click.option("--mixer", "mixer_dir", required=True, type=click.Path(file_okay=False), help="A trained mixer folder.")
-@click.option(
-    "--generator", "-g", metavar="NAME", help="Generator backend (default: the one the mixer was trained on)."
-)
+@generator_option(help="Generator backend (default: the one the mixer was trained on).")
 @checkpoint_option
 @generator_options_option
 @click.option(
@@ -142,13 +149,14 @@ def swap(
       lsw swap me.jpg party.jpg --target-face all --strength 0.7 --color-match lab --mixer runs/ffhq -o out.png
       lsw swap me.jpg party.jpg --reference-face friend.jpg --blend multiband --occlusion-mask --mixer runs/ffhq
     """
+    paste, faces = paste_config(photo), face_choice(photo)
     check_output(out, folder=Path(source).is_dir() or Path(target).is_dir())
     video = is_video_input(target)
     if video:
         check_video_swap(source, target, out, codec, start, end)
         probe_photo(source)
     device = resolve_device(device)
-    swapper = Swapper.from_folder(mixer_dir, backend=generator, **component_options(checkpoint, generator_pairs))
+    swapper = open_mixer(mixer_dir, backend=generator, **component_options(checkpoint, generator_pairs))
     swapper = swapper.to(device)
     group_list = [g.strip() for g in groups.split(",")] if groups else None
     if group_list:
@@ -159,10 +167,10 @@ def swap(
             raise LswError(f"--views needs a camera-aware generator; {swapper.generator.backend_name!r} is 2D")
         cameras = swapper.generator.camera.yaw_sweep(views)
     if video:
-        inv = load_inverter(inverter, **parse_options(inverter_pairs))
-        run_video_swap(swapper, source, target, out, inv, groups=group_list, start=start, end=end,
-                       max_frames=max_frames, smooth=smooth, tune_frames=tune_frames, codec=codec, strength=strength,
-                       **photo)  # fmt: skip
+        parts = inversion_parts(photo, faces.aligned, load_inverter(inverter, **parse_options(inverter_pairs)))
+        run_video_swap(swapper, source, target, out, parts, paste, faces, groups=group_list, strength=strength,
+                       start=start, end=end, max_frames=max_frames, smooth=smooth, tune_frames=tune_frames,
+                       codec=codec)  # fmt: skip
         return
     if is_image_input(source) or is_image_input(target):
         if not (is_image_input(source) and is_image_input(target)):
@@ -170,9 +178,10 @@ def swap(
         for spec in (source, target):  # damaged or oversized images fail before the inverter loads
             for path in list_images(spec) if Path(spec).is_dir() else [Path(spec)]:
                 probe_photo(path)
-        inv = load_inverter(inverter, **parse_options(inverter_pairs))
-        run_photo_swap(swapper, source, target, out, inv, groups=group_list, save_latents=save_latents,
-                       cameras=cameras, strength=strength, mixer_dir=mixer_dir, **photo)  # fmt: skip
+        parts = inversion_parts(photo, faces.aligned, load_inverter(inverter, **parse_options(inverter_pairs)))
+        photos = PhotoSwapper(swapper, **parts, paste=paste)
+        run_photo_swap(photos, source, target, out, faces, groups=group_list, strength=strength, cameras=cameras,
+                       save_latents=save_latents, mixer_dir=mixer_dir)  # fmt: skip
         return
     (kind_s, src), (kind_t, tgt) = parse_input(source, swapper), parse_input(target, swapper)
     out = Path(out)

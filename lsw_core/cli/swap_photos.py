@@ -4,27 +4,29 @@ the pivot cache."""
 from __future__ import annotations
 
 import functools
+import os
 from pathlib import Path
+from typing import Any
 
+import attrs
 import click
 import numpy as np
 
 from lsw_core.camera import Camera
-from lsw_core.checkpoint import read_config
+from lsw_core.cli.options import settings_from, settings_options
 from lsw_core.errors import ImageError, LswError
-from lsw_core.imageio import IMAGE_SUFFIXES, list_images, save_gif, save_image, stack_rows
+from lsw_core.images import IMAGE_SUFFIXES, list_images, save_gif, save_image, stack_rows
 from lsw_core.interfaces import Inverter
-from lsw_core.photo import PhotoSwapper, PivotCache, check_pairs, write_group_result, write_result
-from lsw_core.photo.blend import BLENDS, COLOR_MATCHES
+from lsw_core.inversion.cache import PivotCache
+from lsw_core.mixing.mixer import read_mixer_config
+from lsw_core.photo.paste import OCCLUSION_THRESHOLD, PasteConfig
 from lsw_core.photo.record import record_path, save_swap_record
+from lsw_core.photo.swapper import PhotoSwapper, check_pairs, write_group_result, write_result
 from lsw_core.plugins import load_aligner, load_identity_embedder
-from lsw_core.swapper import Swapper
 
 
 def default_cache_dir() -> Path:
     """`$LSW_CACHE/pivots`, else `~/.cache/lsw/pivots`."""
-    import os
-
     root = os.environ.get("LSW_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "lsw")
     return Path(root) / "pivots"
 
@@ -72,19 +74,13 @@ def photo_options(command):
         click.option("--embedder", metavar="NAME",
                      help="Identity embedder for --reference-face (default: the one the mixer was trained with)."),
         click.option("--aligner", default="dlib-ffhq", show_default=True, help="Face aligner for photos."),
-        click.option("--paste", type=click.Choice(["crop", "face"]), default="crop", show_default=True,
-                     help="Paste back the whole aligned crop, or only the face (landmark hull)."),
-        click.option("--feather", type=float, default=0.1, show_default=True,
-                     help="Width of the paste-back seam blend, as a fraction of the crop."),
-        click.option("--blend", type=click.Choice(BLENDS), default="feather", show_default=True,
-                     help="Paste-back blend: by the feathered mask, or multi-band (Laplacian pyramid) along it."),
-        click.option("--color-match", type=click.Choice(COLOR_MATCHES), default="none", show_default=True,
-                     help="Match the swap's colours to the target face's first: Lab mean/std, or Lab histograms."),
+        settings_options(PasteConfig),
         click.option("--occlusion-mask", is_flag=True,
                      help="Keep the target's pixels where its own reconstruction misses it (hands, microphones)."),
-        click.option("--occlusion-threshold", type=click.FloatRange(min=0, min_open=True), default=3.0,
-                     show_default=True, help="With --occlusion-mask: error, in medians of the target's own, from "
-                                             "which a pixel counts as occluded."),
+        click.option("--occlusion-threshold", type=click.FloatRange(min=0, min_open=True),
+                     default=OCCLUSION_THRESHOLD, show_default=True,
+                     help="With --occlusion-mask: error, in medians of the target's own, from which a pixel counts "
+                          "as occluded."),
         click.option("--cache-dir", type=click.Path(file_okay=False), help="Pivot cache folder [default: ~/.cache/lsw/pivots]."),
         click.option("--no-cache", is_flag=True, help="Invert every image again instead of reusing cached pivots."),
         click.option("--cache-tuned", is_flag=True,
@@ -93,6 +89,46 @@ def photo_options(command):
     for option in reversed(options):
         command = option(command)
     return command
+
+
+def paste_config(options: dict[str, Any]) -> PasteConfig:
+    """The paste-back settings of `lsw swap`'s options (taken out of `options`), checked."""
+    config = settings_from(PasteConfig, options)
+    threshold = options.pop("occlusion_threshold")
+    return attrs.evolve(config, occlusion=threshold) if options.pop("occlusion_mask") else config
+
+
+@attrs.frozen(kw_only=True)
+class FaceChoice:
+    """Which faces of `lsw swap`'s photos are swapped: `aligned` (inputs are crops / photos / either),
+    the source's and target's face numbers (0 = largest; the target's also "all"), or the target faces
+    like a `reference_face` (all at least `reference_threshold` similar under `embedder`, else the most
+    similar)."""
+
+    aligned: bool | None = None
+    source_face: int | None = None
+    target_face: int | str | None = None
+    reference_face: str | None = None
+    reference_threshold: float | None = None
+    embedder: str | None = None
+
+    @property
+    def several(self) -> bool:
+        return self.target_face == "all" or self.reference_face is not None
+
+
+def face_choice(options: dict[str, Any]) -> FaceChoice:
+    """The face choice of `lsw swap`'s options (taken out of `options`)."""
+    return FaceChoice(**{f.name: options.pop(f.name) for f in attrs.fields(FaceChoice)})
+
+
+def inversion_parts(options: dict[str, Any], aligned: bool | None, inverter: Inverter) -> dict[str, Any]:
+    """The parts a photo or clip swap inverts with, from `lsw swap`'s options (taken out of
+    `options`): the inverter, the aligner, the pivot cache and whether it keeps tuned generators."""
+    aligner, cache_dir = options.pop("aligner"), options.pop("cache_dir")
+    cache = None if options.pop("no_cache") else PivotCache(cache_dir or default_cache_dir())
+    return {"inverter": inverter, "aligner": optional_aligner(aligner, aligned), "cache": cache,
+            "cache_tuned": options.pop("cache_tuned")}  # fmt: skip
 
 
 def optional_aligner(name: str, aligned: bool | None):
@@ -139,25 +175,20 @@ class StepBar:
 
 
 def run_photo_swap(
-    swapper: Swapper, source: str, target: str, out: str, inverter: Inverter, *, groups: list[str] | None,
-    aligned: bool | None, source_face: int | None, target_face: int | str | None, aligner: str, paste: str,
-    feather: float, cache_dir: str | None, no_cache: bool, cache_tuned: bool = False, save_latents: bool = False,
-    cameras: Camera | None = None, strength: float = 1.0, reference_face: str | None = None,
-    reference_threshold: float | None = None, embedder: str | None = None, mixer_dir: str | None = None,
-    blend: str = "feather", color_match: str = "none", occlusion_mask: bool = False, occlusion_threshold: float = 3.0,
+    photos: PhotoSwapper, source: str, target: str, out: str, faces: FaceChoice, *, groups: list[str] | None,
+    strength: float = 1.0, cameras: Camera | None = None, save_latents: bool = False, mixer_dir: str | None = None,
 ) -> None:  # fmt: skip
     """Swap photos (or aligned crops): one pair → OUT (+ OUT_aligned beside it for a photo target);
     a folder on either side → one result per pair in the folder OUT. With `cameras`, also
     OUT_views.png (source, target and swap rows across the views) and OUT_views.gif. With
     `save_latents`, OUT.npy and the record `lsw edit` renders edits with (OUT.swap.safetensors).
-    With `target_face="all"` or a `reference_face`, several faces of each target photo are swapped:
-    OUT, and OUT_face{i}_aligned beside it for each."""
+    With several faces chosen (`target_face="all"` or a `reference_face`), several faces of each
+    target photo are swapped: OUT, and OUT_face{i}_aligned beside it for each."""
     from tqdm.auto import tqdm
 
-    group = target_face == "all" or reference_face is not None
-    if reference_face is not None and target_face not in (None, "all"):
+    if faces.reference_face is not None and faces.target_face not in (None, "all"):
         raise LswError("--reference-face picks the target faces itself: leave out --target-face")
-    if group and (save_latents or cameras is not None):
+    if faces.several and (save_latents or cameras is not None):
         raise LswError("--save-latents and --views swap one face: use --target-face N, not all or --reference-face")
 
     src_path, tgt_path = Path(source), Path(target)
@@ -165,19 +196,13 @@ def run_photo_swap(
     targets = list_images(tgt_path) if tgt_path.is_dir() else [tgt_path]
     pairs = check_pairs(sources, targets)
     batch = src_path.is_dir() or tgt_path.is_dir()
-    align = optional_aligner(aligner, aligned)
-    cache = None if no_cache else PivotCache(cache_dir or default_cache_dir())
-    photo_swapper = PhotoSwapper(
-        swapper, inverter, aligner=align, cache=cache, paste=paste, feather=feather, cache_tuned=cache_tuned,
-        blend=blend, color_match=color_match, occlusion=occlusion_threshold if occlusion_mask else None,
-    )  # fmt: skip
     prepare = functools.lru_cache(maxsize=None)(
-        lambda path, face: photo_swapper.prepare(path, aligned=aligned, face_index=face)
+        lambda path, face: photos.prepare(path, aligned=faces.aligned, face_index=face)
     )
     reference = identity = None
-    if reference_face is not None:  # a reference without a face fails here, before any inversion
-        reference = photo_swapper.prepare(reference_face, aligned=aligned)
-        identity = reference_embedder(embedder, mixer_dir).to(swapper.device)
+    if faces.reference_face is not None:  # a reference without a face fails here, before any inversion
+        reference = photos.prepare(faces.reference_face, aligned=faces.aligned)
+        identity = reference_embedder(faces.embedder, mixer_dir).to(photos.swapper.device)
     out = Path(out)
     if batch and out.suffix:
         raise LswError(f"-o {out}: with a folder input, OUT is a folder (one result per pair)")
@@ -185,13 +210,13 @@ def run_photo_swap(
     written = []
     for s, t in tqdm(pairs, desc="swap", unit="pair", disable=None if len(pairs) > 1 else True):
         path = out / f"{s.stem}__{t.stem}.png" if batch else out
-        if group:
-            written += swap_faces(photo_swapper, prepare(s, source_face), t, path, reference, identity,
-                                  reference_threshold, groups=groups, strength=strength, progress=steps)  # fmt: skip
+        if faces.several:
+            written += swap_faces(photos, prepare(s, faces.source_face), t, path, reference, identity,
+                                  faces.reference_threshold, groups=groups, strength=strength, progress=steps)  # fmt: skip
             continue
-        result = photo_swapper.swap(
-            prepare(s, source_face), prepare(t, target_face), groups=groups, strength=strength, cameras=cameras,
-            progress=steps,
+        result = photos.swap(
+            prepare(s, faces.source_face), prepare(t, faces.target_face), groups=groups, strength=strength,
+            cameras=cameras, progress=steps,
         )  # fmt: skip
         steps.close()
         written += write_result(result, path)
@@ -202,9 +227,9 @@ def run_photo_swap(
             written += [views, views.with_suffix(".gif")]
         if save_latents:
             np.save(path.with_suffix(".npy"), result.ws.cpu().numpy())
-            written += [path.with_suffix(".npy"), save_swap_record(record_path(path.with_suffix(".npy")), result,
-                                                                   swapper.generator, paste=paste, feather=feather,
-                                                                   blend=blend, color_match=color_match)]  # fmt: skip
+            record = save_swap_record(record_path(path.with_suffix(".npy")), result, photos.generator,
+                                      paste=photos.paste)  # fmt: skip
+            written += [path.with_suffix(".npy"), record]
         hits = sum(result.cache_hits)
         psnr = result.metrics.get("psnr")
         quality = f", reconstruction PSNR {min(psnr):.1f} dB" if psnr else ""
@@ -220,7 +245,7 @@ def reference_embedder(name: str | None, mixer_dir: str | None):
     """The identity embedder named, else the one the mixer was trained with (and its options)."""
     options = {}
     if name is None and mixer_dir is not None:
-        config = read_config(mixer_dir)
+        config = read_mixer_config(mixer_dir)
         name = (config.get("components") or {}).get("embedder")
         options = config.get("training", {}).get("embedder_options", {})
     if name is None:

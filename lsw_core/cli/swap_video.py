@@ -7,13 +7,13 @@ from typing import Any
 
 import click
 
-from lsw_core.cli.swap_photos import StepBar, default_cache_dir, optional_aligner
+from lsw_core.cli.swap_photos import FaceChoice, StepBar
 from lsw_core.errors import LswError
-from lsw_core.interfaces import Inverter
-from lsw_core.photo import PhotoSwapper, PivotCache
+from lsw_core.mixing.swapper import Swapper
+from lsw_core.photo.faces import prepare_face
+from lsw_core.photo.paste import PasteConfig
 from lsw_core.photo.video import VideoSwapper
 from lsw_core.photo.video_io import check_codec, is_video_input, probe_video
-from lsw_core.swapper import Swapper
 
 
 def video_options(command):
@@ -47,28 +47,22 @@ def check_video_swap(source: str, target: str, out: str, codec: str | None, star
 
 
 def run_video_swap(
-    swapper: Swapper, source: str, target: str, out: str, inverter: Inverter, *, groups: list[str] | None,
-    aligned: bool | None, source_face: int | None, target_face: int | None, aligner: str, paste: str, feather: float,
-    cache_dir: str | None, no_cache: bool, cache_tuned: bool, start: float, end: float | None,
-    max_frames: int | None, smooth: int, tune_frames: int, codec: str | None, strength: float = 1.0,
-    blend: str = "feather", color_match: str = "none", reference_face: str | None = None, **unused: Any,
+    swapper: Swapper, source: str, target: str, out: str, parts: dict[str, Any], paste: PasteConfig,
+    faces: FaceChoice, *, groups: list[str] | None, strength: float = 1.0, start: float, end: float | None,
+    max_frames: int | None, smooth: int, tune_frames: int, codec: str | None,
 ) -> None:  # fmt: skip
-    """Swap SOURCE onto every frame of the clip TARGET → OUT (same frames, rate, size and audio).
-    `unused`: the photo options that have no meaning for a clip (refused when set)."""
-    if target_face == "all" or reference_face is not None or unused.get("occlusion_mask"):
+    """Swap SOURCE onto every frame of the clip TARGET → OUT (same frames, rate, size and audio),
+    inverting with `parts` (`inversion_parts`) and pasting back as `paste` says."""
+    if faces.several or paste.occlusion is not None:
         raise LswError(
             "videos swap one tracked face: --target-face all, --reference-face and --occlusion-mask are for photos"
         )
-    align = optional_aligner(aligner, aligned)
-    cache = None if no_cache else PivotCache(cache_dir or default_cache_dir())
-    photo_swapper = PhotoSwapper(swapper, inverter, aligner=align, cache=cache, paste=paste, feather=feather,
-                                 blend=blend, color_match=color_match)  # fmt: skip
-    video = VideoSwapper(photo_swapper, smooth=smooth, tune_frames=tune_frames)
-    source_crop = photo_swapper.prepare(source, aligned=aligned, face_index=source_face)
-    steps = StepBar(False)
+    video = VideoSwapper(swapper, **parts, paste=paste, smooth=smooth, tune_frames=tune_frames)
+    source_crop = prepare_face(source, swapper.generator.resolution, video.aligner, aligned=faces.aligned,
+                               face_index=faces.source_face)  # fmt: skip
     summary = video.swap_clip(
-        source_crop, target, out, start=start, end=end, max_frames=max_frames, codec=codec, aligned=aligned,
-        target_face=target_face, steps=steps, groups=groups, strength=strength,
+        source_crop, target, out, start=start, end=end, max_frames=max_frames, codec=codec, aligned=faces.aligned,
+        target_face=faces.target_face, steps=StepBar(False), groups=groups, strength=strength,
     )  # fmt: skip
     click.echo(summary.line(), err=True)
     click.echo(f"wrote {out}")

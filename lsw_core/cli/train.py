@@ -9,6 +9,7 @@ from click.core import ParameterSource
 
 from lsw_core.cli.options import (
     checkpoint_option,
+    component_choice_options,
     component_options,
     device_option,
     generator_option,
@@ -18,10 +19,11 @@ from lsw_core.cli.options import (
     steps_batch_seed_options,
 )
 from lsw_core.errors import LswError
-from lsw_core.gated_mixer import MIXER_KINDS
-from lsw_core.identity_loss import IDENTITY_LOSSES
-from lsw_core.recipes import RECIPES, recipe
-from lsw_core.trainer import GENERATOR_DEFAULT, MixerTrainer, TrainConfig
+from lsw_core.mixing.mixer import MIXER_KINDS
+from lsw_core.training.config import GENERATOR_DEFAULT, TrainConfig
+from lsw_core.training.identity_loss import IDENTITY_LOSSES
+from lsw_core.training.recipes import RECIPES, recipe
+from lsw_core.training.trainer import MixerTrainer
 
 
 def _cutoff(value: str | None) -> int | str | None:
@@ -49,16 +51,12 @@ def _weights(pairs: tuple[str, ...]) -> dict[str, float]:
 
 
 @click.command()
-@generator_option
+@generator_option()
 @checkpoint_option
 @generator_options_option
-@click.option("--embedder", metavar="NAME", help="Identity embedder for L_id (default: the generator's).")
-@click.option("--embedder-checkpoint", metavar="PATH", help="Weights of the identity embedder.")
-@click.option("--shape-model", metavar="NAME", help="3DMM shape model for L_shape (default: the generator's).")
-@click.option("--shape-model-checkpoint", metavar="PATH", help="Weights of the shape model.")
-@click.option("--embedder-option", "embedder_pairs", multiple=True, metavar="KEY=VALUE", help="Repeatable.")
-@click.option(
-    "--shape-model-option", "shape_pairs", multiple=True, metavar="KEY=VALUE", help="Repeatable, e.g. bfm=PATH."
+@component_choice_options(
+    embedder_help="Identity embedder for L_id (default: the generator's).",
+    shape_model_help="3DMM shape model for L_shape (default: the generator's).",
 )
 @click.option(
     "--recipe",

@@ -22,9 +22,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lsw_core.architecture import MAX_WIDTH, check_int, check_resolution, check_size
-from lsw_core.artifacts import fingerprint, load_checked, read_info, read_tensors, save_weights
 from lsw_core.errors import CheckpointError, LswError
+from lsw_core.formats.artifacts import fingerprint, load_checked, read_info, read_tensors, save_weights
+from lsw_core.formats.bounds import MAX_WIDTH, check_int, check_resolution, check_size
 from lsw_core.interfaces import Generator, LatentEncoder
 from lsw_core.inversion.loss import ramped_lr
 from lsw_core.validators import choice, integer, number, optional
@@ -203,7 +203,7 @@ def _standardised_error(encoder: ConvLatentEncoder, images: torch.Tensor, ws: to
 
 
 def save_encoder(path: str | os.PathLike, encoder: ConvLatentEncoder, metrics: dict | None = None) -> None:
-    """Write the encoder's weights (half precision) to a weights file (`lsw_core.artifacts`) with its
+    """Write the encoder's weights (half precision) to a weights file (`lsw_core.formats.artifacts`) with its
     architecture, the generator it belongs to (`trained_for`) and `metrics`."""
     if encoder.trained_for is None:
         raise LswError("save_encoder: the encoder does not say which generator it was trained for")

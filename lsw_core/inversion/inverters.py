@@ -9,8 +9,8 @@ import attrs
 import torch
 from torch import nn
 
-from lsw_core.artifacts import fingerprint
 from lsw_core.errors import LswError
+from lsw_core.formats.artifacts import fingerprint
 from lsw_core.interfaces import Generator, Inversion, Inverter
 from lsw_core.inversion.encoder import resolve_encoder
 from lsw_core.inversion.loss import resolve_perceptual

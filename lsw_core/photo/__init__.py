@@ -1,65 +1,38 @@
-"""Photos in, photos out, above the latent-only `lsw_core.swapper.Swapper`: photo I/O (`io`), the
-aligned crop and its geometry (`geometry`), paste-back (`paste`) and its blending (`blend`), the
-pivot cache (`cache`), face selection in group photos (`group`) and the photo swapper (`swapper`);
-for clips, video I/O with PyAV (`video_io`) and the clip swapper (`video.VideoSwapper`)."""
+"""Photos in, photos out, above the latent-only `lsw_core.mixing.Swapper`: the aligned crop of a face
+(`faces`), paste-back (`paste`) and its blending (`blend`), face selection in group photos (`group`),
+the photo swapper (`swapper`) and what `lsw edit` needs of a swap (`record`); for clips, video I/O
+with PyAV (`video_io`) and the clip swapper (`video`). Photo files themselves are `lsw_core.images`'."""
 
-from lsw_core.photo.blend import laplacian_blend, match_colors, occlusion_mask
-from lsw_core.photo.cache import PivotCache
-from lsw_core.photo.geometry import (
-    AlignedFace,
-    apply_affine,
-    invert_affine,
-    quad_to_affine,
-    warp_to_aligned,
-)
-from lsw_core.photo.io import (
-    MAX_PHOTO_PIXELS,
-    MIN_PHOTO_SIZE,
-    from_tensor,
-    image_hash,
-    load_photo,
-    photo_from_pil,
-    probe_photo,
-    save_photo,
-    to_tensor,
-)
-from lsw_core.photo.paste import face_mask, paste_back
-from lsw_core.photo.swapper import (
-    GroupSwapResult,
-    PhotoSwapper,
-    PhotoSwapResult,
-    PreparedFace,
-    check_pairs,
-    write_group_result,
-    write_result,
-)
+from lsw_core._lazy import lazy_exports
 
-__all__ = [
-    "MAX_PHOTO_PIXELS",
-    "MIN_PHOTO_SIZE",
-    "AlignedFace",
-    "GroupSwapResult",
-    "PhotoSwapResult",
-    "PhotoSwapper",
-    "PivotCache",
-    "PreparedFace",
-    "apply_affine",
-    "check_pairs",
-    "face_mask",
-    "from_tensor",
-    "image_hash",
-    "invert_affine",
-    "laplacian_blend",
-    "load_photo",
-    "match_colors",
-    "occlusion_mask",
-    "paste_back",
-    "photo_from_pil",
-    "probe_photo",
-    "quad_to_affine",
-    "save_photo",
-    "to_tensor",
-    "warp_to_aligned",
-    "write_group_result",
-    "write_result",
-]
+__getattr__, __dir__, __all__ = lazy_exports(
+    __name__,
+    {
+        "lsw_core.photo.blend": ["laplacian_blend", "match_colors", "occlusion_mask"],
+        "lsw_core.photo.faces": ["PreparedFace", "prepare_all_faces", "prepare_face"],
+        "lsw_core.photo.paste": ["PasteConfig", "face_mask", "paste_back"],
+        "lsw_core.photo.swapper": [
+            "GroupSwapResult",
+            "PhotoSwapResult",
+            "PhotoSwapper",
+            "check_pairs",
+            "write_group_result",
+            "write_result",
+        ],
+        "lsw_core.photo.video": ["VideoSwapper", "VideoSwapSummary"],
+        # Kept here for one release; they live in lsw_core.images, lsw_core.geometry and lsw_core.inversion.
+        "lsw_core.images": [
+            "MAX_PHOTO_PIXELS",
+            "MIN_PHOTO_SIZE",
+            "from_tensor",
+            "image_hash",
+            "load_photo",
+            "photo_from_pil",
+            "probe_photo",
+            "save_photo",
+            "to_tensor",
+        ],
+        "lsw_core.geometry": ["AlignedFace", "apply_affine", "invert_affine", "quad_to_affine", "warp_to_aligned"],
+        "lsw_core.inversion.cache": ["PivotCache"],
+    },
+)

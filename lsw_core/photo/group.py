@@ -12,8 +12,8 @@ import numpy as np
 import torch
 
 from lsw_core.errors import ImageError
+from lsw_core.images import to_tensor
 from lsw_core.interfaces import IdentityEmbedder
-from lsw_core.photo.io import to_tensor
 from lsw_core.validators import check, number
 
 

@@ -1,14 +1,68 @@
 """Paste-back of an aligned image (e.g. a swap) into the original photo with the inverse transform
-and a feathered mask, optionally colour-matched and multi-band blended (`blend`)."""
+and a feathered mask, optionally colour-matched and multi-band blended; `PasteConfig` holds how, and
+is where the command line's paste options come from."""
 
 from __future__ import annotations
 
+from typing import Any
+
+import attrs
 import numpy as np
 from PIL import Image, ImageDraw
 
 from lsw_core.errors import ImageError
-from lsw_core.photo.blend import BLENDS, is_grayscale, laplacian_blend, match_colors, to_grayscale
-from lsw_core.photo.geometry import AlignedFace, apply_affine, invert_affine, pixel_centres, sample
+from lsw_core.geometry import AlignedFace, apply_affine, invert_affine, pixel_centres, sample
+from lsw_core.photo.blend import BLENDS, COLOR_MATCHES, is_grayscale, laplacian_blend, match_colors, to_grayscale
+from lsw_core.validators import choice, number, optional
+
+PASTE_KINDS = ("crop", "face")
+#: `--occlusion-mask`'s threshold unless `--occlusion-threshold` says otherwise.
+OCCLUSION_THRESHOLD = 3.0
+
+
+def _option(flag: str, help: str, **click: Any) -> dict[str, Any]:
+    """A field's command-line option: its flag and help (the default and type come from the field)."""
+    return {"option": {"flag": flag, "help": help, **click}}
+
+
+@attrs.frozen(kw_only=True)
+class PasteConfig:
+    """How an aligned swap goes back into its photo: `kind` ("crop": the whole aligned crop; "face":
+    the landmark hull) and `feather` (the seam's width, a fraction of the crop) shape the mask;
+    `color_match` ("none", "lab", "histogram") moves the swap's colours to the target face's first;
+    `blend` ("feather" or "multiband") mixes along the mask; `occlusion` (None: off; else a multiple of
+    the median reconstruction error, e.g. 3) keeps the target's own pixels where its inversion misses
+    it by more (an occluding hand or microphone)."""
+
+    kind: str = attrs.field(
+        default="crop", validator=choice(*PASTE_KINDS),
+        metadata=_option("--paste", "Paste back the whole aligned crop, or only the face (landmark hull).",
+                         choices=PASTE_KINDS),
+    )  # fmt: skip
+    feather: float = attrs.field(
+        default=0.1, validator=number(ge=0, le=0.5),
+        metadata=_option("--feather", "Width of the paste-back seam blend, as a fraction of the crop (0 to 0.5)."),
+    )  # fmt: skip
+    blend: str = attrs.field(
+        default="feather", validator=choice(*BLENDS),
+        metadata=_option("--blend", "Paste-back blend: by the feathered mask, or multi-band (Laplacian pyramid) "
+                                    "along it.", choices=BLENDS),
+    )  # fmt: skip
+    color_match: str = attrs.field(
+        default="none", validator=choice(*COLOR_MATCHES),
+        metadata=_option("--color-match", "Match the swap's colours to the target face's first: Lab mean/std, or "
+                                          "Lab histograms.", choices=COLOR_MATCHES),
+    )  # fmt: skip
+    occlusion: float | None = attrs.field(default=None, validator=optional(number(gt=0)))
+
+    def record(self) -> dict[str, Any]:
+        """The settings as a swap record stores them (`lsw edit` pastes an edit back the same way)."""
+        return {"paste": self.kind, "feather": self.feather, "blend": self.blend, "color_match": self.color_match}
+
+    @classmethod
+    def from_record(cls, info: dict[str, Any]) -> PasteConfig:
+        names = {"paste": "kind", "feather": "feather", "blend": "blend", "color_match": "color_match"}
+        return cls(**{field: info[key] for key, field in names.items() if key in info})
 
 
 def face_mask(
@@ -50,21 +104,18 @@ def paste_back(
     face: AlignedFace,
     *,
     mask: np.ndarray | None = None,
-    kind: str = "crop",
-    feather: float = 0.1,
-    blend: str = "feather",
-    color_match: str = "none",
+    config: PasteConfig = PasteConfig(),
 ) -> np.ndarray:
     """The photo with the aligned image (e.g. a swap) [R, R, 3] warped back into the face's place.
 
-    The blend weight is a feathered `face_mask` times the optional `mask` [R, R] in crop coordinates
-    (e.g. 0 over an occluder); pixels where the weight is 0 (everything outside the warped crop) are
-    returned unchanged. `color_match` ("lab", "histogram"; see `blend.match_colors`) first moves the
-    aligned image's colours to those of the face's own crop under that weight. `blend`: "feather"
-    mixes by the weight; "multiband" blends the Laplacian pyramids along the weight's half-way line,
-    inside the weight's support. A grayscale photo stays grayscale."""
-    if blend not in BLENDS:
-        raise ImageError(f"paste-back blend: expected one of {', '.join(BLENDS)}, got {blend!r}")
+    The blend weight is a feathered `face_mask` (of `config.kind` and `config.feather`) times the
+    optional `mask` [R, R] in crop coordinates (e.g. 0 over an occluder); pixels where the weight is 0
+    (everything outside the warped crop) are returned unchanged. `config.color_match` ("lab",
+    "histogram"; see `blend.match_colors`) first moves the aligned image's colours to those of the
+    face's own crop under that weight. `config.blend`: "feather" mixes by the weight; "multiband"
+    blends the Laplacian pyramids along the weight's half-way line, inside the weight's support. A
+    grayscale photo stays grayscale. (`config.occlusion` is the photo swapper's: it makes `mask`.)"""
+    kind, feather, blend, color_match = config.kind, config.feather, config.blend, config.color_match
     r = aligned.shape[0]
     if aligned.shape[:2] != face.image.shape[:2]:
         raise ImageError(f"paste-back: aligned image is {aligned.shape[1]}×{r}, the face crop {face.resolution}²")

@@ -1,7 +1,7 @@
 """What editing a photo swap needs beyond its W+ code, so that `lsw edit` renders an edit as the swap
 was rendered: the generator refined on the pair (as its weight difference from the original), the
 target's camera and synthesis arguments, and for a target photo the photo and the face geometry to
-paste the edited face back. One weights file (`lsw_core.artifacts`) beside the code: `OUT.npy` →
+paste the edited face back. One weights file (`lsw_core.formats.artifacts`) beside the code: `OUT.npy` →
 `OUT.swap.safetensors`."""
 
 from __future__ import annotations
@@ -14,14 +14,14 @@ import attrs
 import numpy as np
 import torch
 
-from lsw_core.artifacts import fingerprint, read_weights, save_weights
 from lsw_core.camera import Camera
 from lsw_core.errors import CheckpointError, LswError
+from lsw_core.formats.artifacts import fingerprint, read_weights, save_weights
+from lsw_core.geometry import AlignedFace
+from lsw_core.images import from_tensor
 from lsw_core.interfaces import Generator
 from lsw_core.inversion.pti import apply_delta, parameter_delta
-from lsw_core.photo.geometry import AlignedFace
-from lsw_core.photo.io import from_tensor
-from lsw_core.photo.paste import paste_back
+from lsw_core.photo.paste import PasteConfig, paste_back
 from lsw_core.photo.swapper import PhotoSwapResult
 
 FORMAT = "lsw-photo-swap"
@@ -32,11 +32,12 @@ def record_path(latents: str | os.PathLike) -> Path:
     return Path(latents).with_suffix(".swap.safetensors")
 
 
-def save_swap_record(path: str | os.PathLike, result: PhotoSwapResult, original: Generator, *,
-                     paste: str = "crop", feather: float = 0.1, blend: str = "feather",
-                     color_match: str = "none") -> Path:  # fmt: skip
-    """Write the record of a photo swap made with `original` (the swapper's generator). As large
-    as the weights the refinement changed: none for a projector, the whole generator for PTI."""
+def save_swap_record(
+    path: str | os.PathLike, result: PhotoSwapResult, original: Generator, *, paste: PasteConfig = PasteConfig()
+) -> Path:
+    """Write the record of a photo swap made with `original` (the swapper's generator) and pasted back
+    as `paste` says. As large as the weights the refinement changed: none for a projector, the whole
+    generator for PTI."""
     if result.generator is None:
         raise LswError("swap record: the result does not say which generator it was synthesised with")
     tensors = {f"delta.{k}": v for k, v in parameter_delta(original, result.generator).items()}
@@ -45,7 +46,7 @@ def save_swap_record(path: str | os.PathLike, result: PhotoSwapResult, original:
         tensors["camera"] = torch.stack([cam.azimuth, cam.polar, cam.fov, cam.radius], dim=1)
     tensors.update({f"synthesis.{k}": v for k, v in result.synthesis_kwargs.items()})
     info: dict[str, Any] = {"backend": original.backend_name, "generator_fingerprint": fingerprint(original),
-                            "paste": paste, "feather": feather, "blend": blend, "color_match": color_match}  # fmt: skip
+                            **paste.record()}  # fmt: skip
     target = result.target
     if target is not None and target.face is not None:
         face = target.face
@@ -68,10 +69,7 @@ class SwapRecord:
     synthesis_kwargs: dict[str, torch.Tensor]
     photo: np.ndarray | None
     face: AlignedFace | None
-    paste: str
-    feather: float
-    blend: str = "feather"
-    color_match: str = "none"
+    paste: PasteConfig = PasteConfig()
 
     @torch.no_grad()
     def render(self, ws: torch.Tensor) -> np.ndarray:
@@ -83,8 +81,7 @@ class SwapRecord:
         aligned = from_tensor(G.synthesis(ws, camera=camera, noise_mode="const", **kwargs))
         if self.face is None:
             return aligned
-        return paste_back(self.photo, aligned, self.face, kind=self.paste, feather=self.feather, blend=self.blend,
-                          color_match=self.color_match)  # fmt: skip
+        return paste_back(self.photo, aligned, self.face, config=self.paste)
 
 
 def load_swap_record(path: str | os.PathLike, original: Generator) -> SwapRecord:
@@ -112,5 +109,4 @@ def load_swap_record(path: str | os.PathLike, original: Generator) -> SwapRecord
         face = AlignedFace(tensors["crop"].numpy(), np.asarray(geometry["to_aligned"]), tuple(geometry["photo_size"]),
                            landmarks=landmarks, box=tuple(geometry["box"]) if geometry["box"] else None,
                            face_index=geometry["face_index"])  # fmt: skip
-    return SwapRecord(generator, camera, kwargs, photo, face, info.get("paste", "crop"), info.get("feather", 0.1),
-                      info.get("blend", "feather"), info.get("color_match", "none"))  # fmt: skip
+    return SwapRecord(generator, camera, kwargs, photo, face, PasteConfig.from_record(info))

@@ -1,12 +1,9 @@
-"""Swapping faces in photos: align (photos) or take as is (aligned crops), project source and target
-with pivots from the cache where known, refine the pair (PTI: tune one generator copy on both), mix
-the pivots with the latent `Swapper`, synthesise with the refined generator and paste the aligned
-swap back into the target photo.
-
-The stages stay separate so that a video can slot in: `prepare` aligns once, `pivots` projects
-(cached per image under the inverter's own `cache_key`), `refine` tunes per pair, and `paste_back`
-takes an occluder mask. `swap_faces` swaps several faces of one photo (all, chosen ones, or those
-matching a reference identity) one after another.
+"""Swapping faces in photos: align (photos) or take as is (aligned crops), invert source and target
+(pivots from the cache where known, then refined together: PTI tunes one generator copy on both),
+mix the pivots with the latent `Swapper`, synthesise with the refined generator and paste the
+aligned swap back into the target photo. `swap_faces` swaps several faces of one photo (all, chosen
+ones, or those matching a reference identity) one after another. Clips go through the same stages
+in `lsw_core.photo.video`.
 """
 
 from __future__ import annotations
@@ -20,33 +17,18 @@ from typing import Any
 import attrs
 import numpy as np
 import torch
-from PIL import Image
 
-from lsw_core.artifacts import fingerprint
 from lsw_core.camera import Camera
 from lsw_core.errors import ImageError, LswError
-from lsw_core.interfaces import Aligner, Generator, IdentityEmbedder, Inversion, Inverter
-from lsw_core.inversion.pti import apply_delta, parameter_delta
-from lsw_core.photo.blend import BLENDS, COLOR_MATCHES, is_grayscale, occlusion_mask, to_grayscale
-from lsw_core.photo.cache import PivotCache
-from lsw_core.photo.geometry import AlignedFace
+from lsw_core.images import from_tensor, save_photo
+from lsw_core.interfaces import Aligner, Generator, IdentityEmbedder, Inverter
+from lsw_core.inversion.cache import CachedInverter, PivotCache
+from lsw_core.mixing.swapper import Swapper
+from lsw_core.photo.blend import is_grayscale, occlusion_mask, to_grayscale
+from lsw_core.photo.faces import Photo, PreparedFace, prepare_all_faces, prepare_face
 from lsw_core.photo.group import faces_to_swap, identity_similarity
-from lsw_core.photo.io import from_tensor, load_photo, save_photo, to_tensor
-from lsw_core.photo.paste import paste_back
+from lsw_core.photo.paste import PasteConfig, paste_back
 from lsw_core.plugins import load_inverter
-from lsw_core.swapper import Swapper
-from lsw_core.validators import check, number
-
-
-@attrs.define
-class PreparedFace:
-    """An input ready for inversion: the aligned crop [R, R, 3], and for a photo the photo and the
-    face's geometry (None for an input that was already an aligned crop)."""
-
-    crop: np.ndarray
-    photo: np.ndarray | None = None
-    face: AlignedFace | None = None
-    name: str = "image"
 
 
 @attrs.define
@@ -85,18 +67,12 @@ class GroupSwapResult:
 class PhotoSwapper:
     """Photo-level face swapping around a `Swapper` (the mixer bound to its generator).
 
-    `inverter`: any `Inverter` (PTI with the authors' schedule when None): its `project` stage is
-    cached per image, its `refine` stage runs per pair. `aligner`: an `Aligner` (e.g.
-    `load_aligner("dlib-ffhq")`), needed for photos that are not aligned crops. `cache`: a
-    `PivotCache` or None. `cache_tuned`: also cache each pair's refined generator, as its weight
-    difference from the original (as large as the generator's weights: ~120 MB per pair for
-    StyleGAN2 at 1024 px), so a repeated pair skips tuning.
-
-    Paste-back: `paste` ("crop" or "face") and `feather` shape the mask; `color_match` ("none",
-    "lab", "histogram") matches the swap's colours to the target's face first; `blend` ("feather"
-    or "multiband") mixes along the mask; `occlusion` (a multiple of the median reconstruction
-    error, e.g. 3; None for off) keeps the target's pixels where its own inversion misses it by
-    more (an occluding hand or microphone). A grayscale target gives a grayscale swap.
+    `inverter`: any `Inverter` (PTI with the authors' schedule when None), run through a
+    `CachedInverter` on `cache` (a `PivotCache` or None): pivots are cached per image, and with
+    `cache_tuned` each pair's refined generator too (as large as the generator's weights), so a
+    repeated pair skips tuning. `aligner`: an `Aligner` (e.g. `load_aligner("dlib-ffhq")`), needed for
+    photos that are not aligned crops. `paste`: how the swap goes back into the photo (`PasteConfig`).
+    A grayscale target gives a grayscale swap.
     """
 
     def __init__(
@@ -106,149 +82,33 @@ class PhotoSwapper:
         *,
         aligner: Aligner | None = None,
         cache: PivotCache | None = None,
-        paste: str = "crop",
-        feather: float = 0.1,
-        blend: str = "feather",
-        color_match: str = "none",
-        occlusion: float | None = None,
         cache_tuned: bool = False,
+        paste: PasteConfig = PasteConfig(),
     ) -> None:
-        if blend not in BLENDS:
-            raise LswError(f"blend: expected one of {', '.join(BLENDS)}, got {blend!r}")
-        if color_match not in COLOR_MATCHES:
-            raise LswError(f"colour match: expected one of {', '.join(COLOR_MATCHES)}, got {color_match!r}")
-        if occlusion is not None:
-            check("occlusion threshold", occlusion, number(gt=0))
         self.swapper = swapper
-        self.inverter = inverter if inverter is not None else load_inverter("pti")
+        self.inversion = CachedInverter(
+            inverter if inverter is not None else load_inverter("pti"), swapper.generator, cache,
+            cache_tuned=cache_tuned,
+        )  # fmt: skip
         self.aligner = aligner
-        self.cache = cache
         self.paste = paste
-        self.feather = feather
-        self.blend = blend
-        self.color_match = color_match
-        self.occlusion = occlusion
-        self.cache_tuned = cache_tuned
-        self._fingerprint: str | None = None
 
     @property
     def generator(self) -> Generator:
         return self.swapper.generator
 
-    # --- inputs --------------------------------------------------------------------------------
+    def prepare(self, image: Photo, *, aligned: bool | None = None, face_index: int | None = None) -> PreparedFace:
+        """One input as an aligned crop of the generator's resolution (see `prepare_face`)."""
+        return prepare_face(image, self.generator.resolution, self.aligner, aligned=aligned, face_index=face_index)
 
-    def prepare(
-        self, image: str | os.PathLike | np.ndarray, *, aligned: bool | None = None, face_index: int | None = None
-    ) -> PreparedFace:
-        """Load and align one input. `aligned`: True for an aligned crop (resized to the generator's
-        resolution), False for a photo (detected and aligned), None to decide: a square image of the
-        generator's resolution is taken as a crop, anything else as a photo."""
-        name = str(image) if not isinstance(image, np.ndarray) else "image"
-        photo = load_photo(image) if not isinstance(image, np.ndarray) else image
-        r = self.generator.resolution
-        if aligned is None:
-            aligned = photo.shape[0] == photo.shape[1] == r
-        if aligned:
-            crop = (
-                photo
-                if photo.shape[:2] == (r, r)
-                else np.asarray(Image.fromarray(photo).resize((r, r), Image.Resampling.LANCZOS))
-            )
-            return PreparedFace(crop=crop, name=name)
-        if self.aligner is None:
-            raise LswError(
-                f"{name}: a {photo.shape[1]}×{photo.shape[0]} photo needs an aligner (e.g. dlib-ffhq from `lsw-core[faces]`), or pass an aligned {r}×{r} crop"
-            )
-        try:
-            face = self.aligner.align(photo, r, face_index=face_index)
-        except ImageError as exc:
-            raise ImageError(f"{name}: {exc}") from None
-        return PreparedFace(crop=face.image, photo=photo, face=face, name=name)
-
-    def prepare_all(self, image: str | os.PathLike | np.ndarray) -> list[PreparedFace]:
+    def prepare_all(self, image: Photo) -> list[PreparedFace]:
         """Every face of a photo, aligned (largest first; an empty list for none)."""
-        name = str(image) if not isinstance(image, np.ndarray) else "image"
-        photo = load_photo(image) if not isinstance(image, np.ndarray) else image
-        if self.aligner is None:
-            raise LswError(f"{name}: finding the faces of a photo needs an aligner (e.g. dlib-ffhq)")
-        faces = self.aligner.align_all(photo, self.generator.resolution)
-        return [PreparedFace(crop=f.image, photo=photo, face=f, name=f"{name} face {f.face_index}") for f in faces]
-
-    # --- inversion -------------------------------------------------------------------------------
-
-    def _key(self, crop: np.ndarray, stage: str = "project") -> str | None:
-        context = self.inverter.cache_key(self.generator, stage) if self.cache is not None else None
-        if context is None:
-            return None
-        if self._fingerprint is None:
-            self._fingerprint = fingerprint(self.generator)
-        return self.cache.key(crop, self.generator.backend_name, self._fingerprint, *context)
-
-    def pivots(self, crops: Sequence[np.ndarray], progress: Any = None) -> tuple[Inversion, list[bool]]:
-        """The inverter's per-image projection of the crops, batched, with cached ones read instead;
-        and which came from the cache."""
-        G = self.generator
-        images = torch.cat([to_tensor(c, G.device) for c in crops])
-        keys = [self._key(c) for c in crops]
-        entries = [self.cache.get(k) if k is not None else None for k in keys]
-        todo = [i for i, entry in enumerate(entries) if entry is None]
-        generator, metrics = G, {}
-        if todo:
-            fresh = self.inverter.project(G, images[todo], progress=progress)
-            generator, metrics = fresh.generator, fresh.metrics
-            psnr = metrics.get("psnr", [None] * len(todo))
-            for j, i in enumerate(todo):
-                entries[i] = _cache_entry(fresh, j)
-                if keys[i] is not None:
-                    self.cache.put(keys[i], entries[i], {"psnr": psnr[j]})
-        pivots = _from_cache_entries(entries, G, generator, metrics)
-        return pivots, [i not in todo for i in range(len(crops))]
-
-    def refine(
-        self, pivots: Inversion, crops: Sequence[np.ndarray], keys: Sequence[str | None] = (), progress: Any = None
-    ) -> Inversion:
-        """The inverter's joint stage on the pivots of `crops` (e.g. PTI tuning one generator copy on
-        a source and a target), with the refined generator from the cache when `cache_tuned`."""
-        if not self.inverter.refines:
-            return pivots
-        pair_key = None
-        context = self.inverter.cache_key(self.generator, "refine") if self.cache_tuned else None
-        if self.cache is not None and context is not None and keys and all(k is not None for k in keys):
-            pair_key = self.cache.key(np.concatenate(list(crops)), "tuned", *keys, *context)
-            stored = self.cache.get(pair_key)
-            if stored is not None:
-                delta = {k[len("delta.") :]: v for k, v in stored.items() if k.startswith("delta.")}
-                return attrs.evolve(pivots, generator=apply_delta(self.generator, delta), metrics={"tuning": "cached"})
-        images = torch.cat([to_tensor(c, pivots.ws.device) for c in crops])
-        inversion = self.inverter.refine(self.generator, pivots, images, progress=progress)
-        if pair_key is not None:
-            delta = parameter_delta(self.generator, inversion.generator)
-            self.cache.put(
-                pair_key, {f"delta.{k}": v for k, v in delta.items()}, {"psnr": inversion.metrics.get("psnr")}
-            )
-        return inversion
-
-    def invert(self, source: PreparedFace, target: PreparedFace, progress: Any = None) -> tuple[Inversion, list[bool]]:
-        """Invert source and target together: their pivots (cached or projected), then the refined pair."""
-        crops = [source.crop, target.crop]
-        pivots, hits = self.pivots(crops, progress)
-        keys = [self._key(c) for c in crops]
-        return self.refine(pivots, crops, keys, progress), hits
-
-    # --- the swap -------------------------------------------------------------------------------
-
-    def paste_into(
-        self, photo: np.ndarray, aligned: np.ndarray, face: AlignedFace, mask: np.ndarray | None = None
-    ) -> np.ndarray:
-        """The photo with the aligned swap pasted back into `face`'s place, blended as configured
-        (a video's frames)."""
-        return paste_back(photo, aligned, face, mask=mask, kind=self.paste, feather=self.feather, blend=self.blend,
-                          color_match=self.color_match)  # fmt: skip
+        return prepare_all_faces(image, self.generator.resolution, self.aligner)
 
     def swap(
         self,
-        source: str | os.PathLike | np.ndarray | PreparedFace,
-        target: str | os.PathLike | np.ndarray | PreparedFace,
+        source: Photo | PreparedFace,
+        target: Photo | PreparedFace,
         *,
         aligned: bool | None = None,
         source_face: int | None = None,
@@ -267,49 +127,39 @@ class PhotoSwapper:
         reconstruction). `cameras` (camera-aware generators) also renders source, target and swap
         from each view."""
         t0 = time.perf_counter()
-        src = (
-            source
-            if isinstance(source, PreparedFace)
-            else self.prepare(source, aligned=aligned, face_index=source_face)
-        )
-        tgt = (
-            target
-            if isinstance(target, PreparedFace)
-            else self.prepare(target, aligned=aligned, face_index=target_face)
-        )
+        src = source if isinstance(source, PreparedFace) else self.prepare(source, aligned=aligned,
+                                                                           face_index=source_face)  # fmt: skip
+        tgt = target if isinstance(target, PreparedFace) else self.prepare(target, aligned=aligned,
+                                                                           face_index=target_face)  # fmt: skip
         t1 = time.perf_counter()
-        inversion, hits = self.invert(src, tgt, progress)
+        inversion, hits = self.inversion.invert([src.crop, tgt.crop], progress)
         t2 = time.perf_counter()
         result = self.swapper.swap_inversion(inversion, 1, groups=groups, strength=strength)
         ws, aligned_swap = result.ws, from_tensor(result.images)
         if is_grayscale(tgt.crop):
             aligned_swap = to_grayscale(aligned_swap)
-        camera = inversion.camera[[1]] if isinstance(inversion.camera, Camera) else None
-        target_kwargs = {k: v[1:2] if torch.is_tensor(v) else v for k, v in inversion.synthesis_kwargs.items()}
+        own = inversion[1]  # the target's pivot, camera and synthesis arguments
         pasted = None
         if tgt.face is not None:
-            if self.occlusion is not None:
+            if self.paste.occlusion is not None:
                 with torch.no_grad():
-                    own = inversion.generator.synthesis(inversion.ws[1:2], camera=camera, noise_mode="const",
-                                                        **target_kwargs)  # fmt: skip
-                kept = occlusion_mask(tgt.crop, from_tensor(own), self.occlusion)
+                    reconstruction = own.generator.synthesis(own.ws, camera=own.camera, noise_mode="const",
+                                                             **own.synthesis_kwargs)  # fmt: skip
+                kept = occlusion_mask(tgt.crop, from_tensor(reconstruction), self.paste.occlusion)
                 mask = kept if mask is None else kept * mask
-            pasted = paste_back(tgt.photo, aligned_swap, tgt.face, mask=mask, kind=self.paste, feather=self.feather,
-                                blend=self.blend, color_match=self.color_match)  # fmt: skip
+            pasted = paste_back(tgt.photo, aligned_swap, tgt.face, mask=mask, config=self.paste)
         views = None
         if cameras is not None:
-            kwargs = inversion.synthesis_kwargs
-            pair = {k: v[:2] if torch.is_tensor(v) else v for k, v in kwargs.items()}
-            target_kwargs = {k: v[1:2] if torch.is_tensor(v) else v for k, v in kwargs.items()}
-            pivots = self.swapper.render(inversion.ws, cameras, inversion.generator, **pair)
-            swapped = self.swapper.render(ws, cameras, inversion.generator, **target_kwargs)
+            pair = inversion[:2]
+            pivots = self.swapper.render(pair.ws, cameras, inversion.generator, **pair.synthesis_kwargs)
+            swapped = self.swapper.render(ws, cameras, inversion.generator, **own.synthesis_kwargs)
             views = torch.cat([pivots, swapped]).cpu()
         t3 = time.perf_counter()
         return PhotoSwapResult(
             aligned=aligned_swap, pasted=pasted, metrics=inversion.metrics, cache_hits=tuple(hits),
             seconds={"align": t1 - t0, "invert": t2 - t1, "swap": t3 - t2, "total": t3 - t0},
-            ws=ws.cpu(), generator=inversion.generator, camera=camera, synthesis_kwargs=target_kwargs, target=tgt,
-            views=views,
+            ws=ws.cpu(), generator=inversion.generator, camera=own.camera if isinstance(own.camera, Camera) else None,
+            synthesis_kwargs=own.synthesis_kwargs, target=tgt, views=views,
         )  # fmt: skip
 
     def swap_faces(
@@ -350,31 +200,6 @@ class PhotoSwapper:
             results.append(self.swap(src, face, groups=groups, strength=strength, progress=progress))
             pasted = results[-1].pasted
         return GroupSwapResult(pasted=pasted, faces=chosen, results=results, similarity=similarity)
-
-
-def _cache_entry(inversion: Inversion, j: int) -> dict[str, torch.Tensor]:
-    """The tensors of image `j` of an inversion: its W+ pivot, camera and synthesis arguments."""
-    entry = {"ws": inversion.ws[j : j + 1]}
-    cam = inversion.camera
-    if isinstance(cam, Camera):
-        entry["camera"] = torch.stack([cam.azimuth[j], cam.polar[j], cam.fov[j], cam.radius[j]])[None]
-    for name, value in inversion.synthesis_kwargs.items():
-        entry[f"synthesis.{name}"] = value[j : j + 1]
-    return {k: v.detach().cpu() for k, v in entry.items()}
-
-
-def _from_cache_entries(
-    entries: Sequence[dict[str, torch.Tensor]], original: Generator, generator: Generator, metrics: dict[str, Any]
-) -> Inversion:
-    device = original.device
-    ws = torch.cat([e["ws"] for e in entries]).to(device)
-    camera = None
-    if original.camera is not None and all("camera" in e for e in entries):
-        cam = torch.cat([e["camera"] for e in entries]).to(device)
-        camera = Camera(cam[:, 0], cam[:, 1], cam[:, 2], cam[:, 3])
-    names = [k for k in entries[0] if k.startswith("synthesis.")]
-    kwargs = {k[len("synthesis.") :]: torch.cat([e[k] for e in entries]).to(device) for k in names}
-    return Inversion(ws=ws, generator=generator, camera=camera, synthesis_kwargs=kwargs, metrics=metrics)
 
 
 def write_result(result: PhotoSwapResult, out: str | os.PathLike) -> list[Path]:

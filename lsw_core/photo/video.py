@@ -10,7 +10,8 @@
 3. render: each frame's smoothed pivot is mixed with the source's and synthesised with the tuned
    generator, pasted back with the smoothed transform; frames without the face are copied through.
 
-The source is prepared and projected once (cached like a photo's pivots).
+The source is prepared and projected once (cached like a photo's pivots); inversion goes through the
+same `CachedInverter` as photos, so `cache_tuned` also skips tuning on a repeated clip.
 """
 
 from __future__ import annotations
@@ -26,12 +27,16 @@ import torch
 
 from lsw_core.camera import Camera
 from lsw_core.errors import ImageError, LswError
-from lsw_core.interfaces import Inversion
+from lsw_core.geometry import AlignedFace, invert_affine, warp_to_aligned
+from lsw_core.images import from_tensor, to_tensor
+from lsw_core.interfaces import Aligner, Generator, Inversion, Inverter
+from lsw_core.inversion.cache import CachedInverter, PivotCache
 from lsw_core.inversion.quality import psnr
-from lsw_core.photo.geometry import AlignedFace, invert_affine, warp_to_aligned
-from lsw_core.photo.io import from_tensor, to_tensor
-from lsw_core.photo.swapper import PhotoSwapper, PreparedFace
+from lsw_core.mixing.swapper import Swapper
+from lsw_core.photo.faces import Photo, PreparedFace, prepare_face
+from lsw_core.photo.paste import PasteConfig, paste_back
 from lsw_core.photo.video_io import VideoWriter, probe_video, read_frames
+from lsw_core.plugins import load_inverter
 
 Frames = Callable[[], Iterable[np.ndarray]]
 
@@ -105,32 +110,53 @@ def _bar(desc: str, total: int | None, enabled: bool | None) -> Any:
 
 
 class VideoSwapper:
-    """Clip-level face swapping with a `PhotoSwapper`'s swapper, inverter, aligner and paste-back.
+    """Clip-level face swapping around a `Swapper`, with the parts a `PhotoSwapper` takes: an
+    `inverter` (PTI when None) run through a `CachedInverter` on `cache`, an `aligner` for frames that
+    are not aligned crops, and `paste` (a `PasteConfig`; its occlusion mask is for photos).
 
     `smooth`: the window (frames, centred) over which latents, cameras and alignment transforms are
     averaged; 1 turns smoothing off. `tune_frames`: how many frames, spread over the clip, the
-    generator is tuned on together with the source (PTI's joint stage, once per clip). `swap_options`
-    are passed on to the latent swapper's `swap_inversion` (e.g. `groups`).
+    generator is tuned on together with the source (PTI's joint stage, once per clip). `batch`: frames
+    rendered at once. `swap_options` of `swap_frames` are passed on to the latent swapper's
+    `swap_inversion` (e.g. `groups`, `strength`).
     """
 
-    def __init__(self, photo_swapper: PhotoSwapper, *, smooth: int = 9, tune_frames: int = 4, batch: int = 8) -> None:
+    def __init__(
+        self,
+        swapper: Swapper,
+        inverter: Inverter | None = None,
+        *,
+        aligner: Aligner | None = None,
+        cache: PivotCache | None = None,
+        cache_tuned: bool = False,
+        paste: PasteConfig = PasteConfig(),
+        smooth: int = 9,
+        tune_frames: int = 4,
+        batch: int = 8,
+    ) -> None:
         if smooth < 1 or tune_frames < 0 or batch < 1:
             raise LswError(f"video swap: smooth ≥ 1, tune_frames ≥ 0, batch ≥ 1; got {smooth}, {tune_frames}, {batch}")
-        self.photo = photo_swapper
+        self.swapper = swapper
+        self.inversion = CachedInverter(
+            inverter if inverter is not None else load_inverter("pti"), swapper.generator, cache,
+            cache_tuned=cache_tuned,
+        )  # fmt: skip
+        self.aligner = aligner
+        self.paste = paste
         self.window = smooth
         self.tune_frames = tune_frames
         self.batch = batch
 
     @property
-    def generator(self):
-        return self.photo.generator
+    def generator(self) -> Generator:
+        return self.swapper.generator
 
     # --- pass 1 ------------------------------------------------------------------------------------
 
     def _detect(self, frame: np.ndarray, previous: AlignedFace | None, face_index: int | None) -> AlignedFace | None:
         """The tracked face in `frame`: the largest face near the previous frame's (searched in the
         previous box grown to three times its size), else the frame's face `face_index` (largest)."""
-        aligner, r = self.photo.aligner, self.generator.resolution
+        aligner, r = self.aligner, self.generator.resolution
         if previous is not None and previous.box is not None:
             x0, y0, x1, y1 = previous.box
             w, h = x1 - x0, y1 - y0
@@ -153,7 +179,7 @@ class VideoSwapper:
         """Pass 1: each frame's face (None where there is none), transforms smoothed over time."""
         if aligned:
             return [_Track(None, None, None) for _ in frames()]
-        if self.photo.aligner is None:
+        if self.aligner is None:
             raise LswError(
                 "video frames that are not aligned crops need an aligner (e.g. dlib-ffhq from `lsw-core[faces]`)"
             )
@@ -187,7 +213,7 @@ class VideoSwapper:
                 ) -> tuple[list[Inversion | None], list[tuple[int, np.ndarray]]]:  # fmt: skip
         """Pass 2: each frame's pivots (on the CPU), each projected from the previous frame's; and
         crops of frames spread evenly over the clip (at least `2·tune_frames` of them, or all)."""
-        G, inverter = self.generator, self.photo.inverter
+        G = self.generator
         pivots: list[Inversion | None] = []
         kept: list[tuple[int, np.ndarray]] = []
         stride = 1
@@ -199,8 +225,8 @@ class VideoSwapper:
                     bar.update(1)
                     continue
                 crop = self._crop(frame, track)
-                previous = inverter.project(G, to_tensor(crop, G.device), progress=steps, start=previous)
-                pivots.append(_on_cpu(previous, G))
+                previous = self.inversion.project_from(crop, previous, progress=steps)
+                pivots.append(attrs.evolve(previous.to("cpu"), generator=G, metrics={}))  # not the projection's copy
                 if i % stride == 0:
                     kept.append((i, crop))
                     if len(kept) > max(2 * self.tune_frames, 1) * 2:  # thin out: keep every other one
@@ -214,31 +240,21 @@ class VideoSwapper:
         smoothed pivots: the generator every frame is rendered with."""
         picks = np.unique(np.linspace(0, len(frames) - 1, self.tune_frames).round().astype(int)) if frames else []
         chosen = [frames[j] for j in picks] if self.tune_frames else []
-        device = source.ws.device
-        group = [source] + [pivots[i] for i, _ in chosen]
-        joint = Inversion(
-            ws=torch.cat([p.ws.to(device) for p in group]),
-            generator=source.generator,
-            camera=Camera.cat([p.camera.to(device) for p in group]) if source.camera is not None else None,
-        )
+        joint = Inversion.cat([source] + [pivots[i] for i, _ in chosen], source.generator)
         crops = [source_crop] + [c for _, c in chosen]
-        return self.photo.refine(joint, crops, progress=steps), [i for i, _ in chosen]
+        return self.inversion.refine(joint, crops, progress=steps), [i for i, _ in chosen]
 
     # --- pass 3 ------------------------------------------------------------------------------------
 
     def _render(self, source: Inversion, tuned: Inversion, batch: list[tuple[np.ndarray, _Track, Inversion]],
                 swap_options: dict[str, Any]) -> tuple[list[np.ndarray], list[float], torch.Tensor]:  # fmt: skip
         G, device, n = tuned.generator, source.ws.device, len(batch)
-        frame_ws = torch.cat([p.ws for _, _, p in batch]).to(device)
-        camera = None
-        if source.camera is not None:
-            camera = Camera.cat([source.camera.repeat(n)] + [p.camera.to(device) for _, _, p in batch])
-        pair = Inversion(ws=torch.cat([source.ws.expand(n, -1, -1), frame_ws]), generator=G, camera=camera)
-        result = self.photo.swapper.swap_inversion(pair, n, **swap_options)
+        targets = Inversion.cat([p for _, _, p in batch], G).to(device)
+        pair = Inversion.cat([source[[0] * n], targets], G)
+        result = self.swapper.swap_inversion(pair, n, **swap_options)
         crops = [self._crop(frame, track) for frame, track, _ in batch]
         with torch.no_grad():
-            target_camera = camera[list(range(n, 2 * n))] if camera is not None else None
-            recon = G.synthesis(frame_ws, camera=target_camera, noise_mode="const")
+            recon = G.synthesis(targets.ws, camera=targets.camera, noise_mode="const", **targets.synthesis_kwargs)
             quality = psnr(recon.float(), torch.cat([to_tensor(c, device) for c in crops])).tolist()
         out = []
         for (frame, track, _), crop, image in zip(batch, crops, result.images):
@@ -247,14 +263,14 @@ class VideoSwapper:
                 out.append(aligned)
             else:
                 face = AlignedFace(crop, track.to_aligned, track.photo_size, landmarks=track.landmarks)
-                out.append(self.photo.paste_into(frame, aligned, face))
+                out.append(paste_back(frame, aligned, face, config=self.paste))
         return out, quality, result.ws.detach().cpu()
 
     # --- the whole clip ----------------------------------------------------------------------------
 
     def swap_frames(
         self,
-        source: str | os.PathLike | np.ndarray | PreparedFace,
+        source: Photo | PreparedFace,
         frames: Frames,
         write: Callable[[np.ndarray], None],
         *,
@@ -272,7 +288,8 @@ class VideoSwapper:
         at the generator's resolution). Raises `ImageError` when no frame has the face."""
         t0 = time.perf_counter()
         r = self.generator.resolution
-        src = source if isinstance(source, PreparedFace) else self.photo.prepare(source, face_index=source_face)
+        src = source if isinstance(source, PreparedFace) else prepare_face(source, r, self.aligner,
+                                                                           face_index=source_face)  # fmt: skip
         if aligned is None:
             first = next(iter(frames()), None)
             if first is None:
@@ -283,13 +300,11 @@ class VideoSwapper:
         if not any(present):
             raise ImageError(f"no face in any of the {len(tracks)} frames")
         t1 = time.perf_counter()
-        source_pivots, _ = self.photo.pivots([src.crop], progress=steps)
+        source_pivots, _ = self.inversion.project([src.crop], progress=steps)
         pivots, kept = self.project(frames, tracks, progress, steps)
         pivots = self._smoothed(pivots, present)
         tuned, tuned_on = self.refine(source_pivots, src.crop, kept, pivots, steps)
-        source_only = attrs.evolve(
-            tuned, ws=tuned.ws[:1], camera=tuned.camera[[0]] if tuned.camera is not None else None
-        )
+        source_only = tuned[0]
         t2 = time.perf_counter()
         quality: list[float] = []
         codes: list[torch.Tensor] = []
@@ -342,7 +357,7 @@ class VideoSwapper:
 
     def swap_clip(
         self,
-        source: str | os.PathLike | np.ndarray | PreparedFace,
+        source: Photo | PreparedFace,
         clip: str | os.PathLike,
         out: str | os.PathLike,
         *,
@@ -390,10 +405,3 @@ def _shifted(face: AlignedFace, left: int, top: int, shape: tuple[int, ...]) -> 
     return AlignedFace(
         face.image, matrix, (shape[1], shape[0]), landmarks=landmarks, box=box, face_index=face.face_index
     )
-
-
-def _on_cpu(inversion: Inversion, generator: Any) -> Inversion:
-    """Pivots kept for later passes: latents and camera on the CPU, without the projection's copy of
-    the generator (it is rendered with the tuned one)."""
-    camera = inversion.camera.to("cpu") if isinstance(inversion.camera, Camera) else None
-    return Inversion(ws=inversion.ws.detach().cpu(), generator=generator, camera=camera)

@@ -9,8 +9,8 @@ import numpy as np
 from lsw_align.detector import DlibFaceDetector
 from lsw_align.ffhq import align_ffhq
 from lsw_core.errors import ImageError
+from lsw_core.geometry import AlignedFace
 from lsw_core.interfaces import Aligner
-from lsw_core.photo.geometry import AlignedFace
 
 
 class DlibFfhqAligner(Aligner):

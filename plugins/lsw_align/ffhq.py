@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from lsw_core.errors import ImageError
-from lsw_core.photo.geometry import AlignedFace, quad_to_affine, warp_to_aligned
+from lsw_core.geometry import AlignedFace, quad_to_affine, warp_to_aligned
 
 
 def ffhq_quad(landmarks: np.ndarray) -> np.ndarray:

@@ -9,9 +9,9 @@ from typing import Any
 import torch
 from torch import nn
 
-from lsw_core.artifacts import load_checked
 from lsw_core.errors import CheckpointError
-from lsw_core.torchfile import load_torch_file
+from lsw_core.formats.artifacts import load_checked
+from lsw_core.formats.torchfile import load_torch_file
 
 
 def read_state_dict(path: str | Path, *, nested: tuple[str, ...] = ("state_dict",)) -> dict[str, torch.Tensor]:

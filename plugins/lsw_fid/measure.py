@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from lsw_core.swapper import Swapper
+from lsw_core.mixing.swapper import Swapper
 from lsw_fid.frechet import frechet_distance, gaussian_stats
 from lsw_fid.inception import FIDInceptionV3
 

@@ -32,7 +32,7 @@ def fid(mixer_dir, inception, pairs, seed, batch_size, checkpoint):
     Example:
       lsw fid --mixer runs/ffhq --inception pt_inception-2015-12-05-6726825d.pth --pairs 10000
     """
-    from lsw_core.swapper import Swapper
+    from lsw_core.mixing.swapper import Swapper
     from lsw_fid.inception import load_fid_inception
     from lsw_fid.measure import swap_fid
 

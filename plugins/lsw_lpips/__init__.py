@@ -1,7 +1,2 @@
-"""LPIPS perceptual distance (AlexNet / VGG16 features with linear heads) from user-provided weights."""
-
-from lsw_lpips.fallback import PixelSSIM
-from lsw_lpips.loading import load_lpips
-from lsw_lpips.networks import LPIPS
-
-__all__ = ["LPIPS", "PixelSSIM", "load_lpips"]
+"""LPIPS perceptual distance (AlexNet / VGG16 features with linear heads) from user-provided weights
+(`networks.LPIPS`, `loading.load_lpips`), and the pixel + SSIM fallback (`fallback.PixelSSIM`)."""

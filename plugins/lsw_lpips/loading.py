@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 
 from lsw_core.errors import CheckpointError
-from lsw_core.torchfile import load_torch_file
+from lsw_core.formats.torchfile import load_torch_file
 from lsw_lpips.networks import LPIPS
 
 _TORCHVISION = re.compile(r"^features\.(\d+)\.(weight|bias)$")

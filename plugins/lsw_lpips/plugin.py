@@ -5,10 +5,12 @@ from __future__ import annotations
 import os
 import warnings
 from functools import partial
-
-from torch import nn
+from typing import TYPE_CHECKING
 
 from lsw_core.plugins import hookimpl
+
+if TYPE_CHECKING:  # torch loads when a distance is built, not when plugins are listed
+    from torch import nn
 
 
 def make_lpips(

@@ -12,11 +12,11 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from lsw_core.authors import convert_latentswap
-from lsw_core.cli import _add_commands, cli
+from lsw_core.cli import add_plugin_commands, cli
+from lsw_core.convert.latentswap import convert_latentswap
 from lsw_core.errors import CheckpointError
-from lsw_core.lightning import read_lightning_checkpoint
-from lsw_core.swapper import Swapper
+from lsw_core.formats.lightning import read_lightning_checkpoint
+from lsw_core.mixing.swapper import Swapper
 from lsw_stylegan2.loaders import CONFIG_F, build_generator
 from lsw_stylegan2.shapes import init_kwargs_from_shapes
 from tests.authors.latentswap_ckpt import SMALL_G, lightning_dict, save_lightning
@@ -40,7 +40,7 @@ def _write(tmp_path, generator_state, name="latentswap.ckpt", **kw):
 
 
 def _lsw(*args):
-    _add_commands()
+    add_plugin_commands()
     return CliRunner().invoke(cli, list(map(str, args)))
 
 

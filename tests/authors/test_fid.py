@@ -11,10 +11,9 @@ from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lsw_core.checkpoint import mixer_config, save_mixer
-from lsw_core.cli import _add_commands, cli
+from lsw_core.cli import add_plugin_commands, cli
 from lsw_core.errors import CheckpointError, LswError
-from lsw_core.mixer import LatentMixer
+from lsw_core.mixing.mixer import LatentMixer
 from lsw_core.plugins import load_generator
 from lsw_fid.frechet import frechet_distance, gaussian_stats, sqrtm_psd, trace_sqrt_product
 from lsw_fid.inception import FIDInceptionV3, load_fid_inception, random_state_dict
@@ -121,14 +120,13 @@ def w_mixer_folder(tmp_path):
         "truncation_psi": 0.5,
         "truncation_cutoff": 8,
     }
-    config = mixer_config(mixer, backend="synthface", layout=G.latent_layout, space="w", training=training)
-    save_mixer(tmp_path / "mixer", mixer, config)
+    mixer.save_pretrained(tmp_path / "mixer", backend="synthface", layout=G.latent_layout, space="w", training=training)
     return tmp_path / "mixer"
 
 
 @pytest.mark.slow
 def test_lsw_fid_measures_swaps_against_targets(w_mixer_folder, inception_file):
-    _add_commands()
+    add_plugin_commands()
     args = ["fid", "--mixer", str(w_mixer_folder), "--inception", str(inception_file), "--pairs", "3"]
     result = CliRunner().invoke(cli, [*args, "--batch-size", "3"])
     assert result.exit_code == 0, result.output
@@ -138,7 +136,7 @@ def test_lsw_fid_measures_swaps_against_targets(w_mixer_folder, inception_file):
 
 
 def test_lsw_fid_refuses_a_wrong_weights_file_before_any_work(w_mixer_folder, tmp_path):
-    _add_commands()
+    add_plugin_commands()
     torch.save({"fc.weight": torch.zeros(2, 2)}, tmp_path / "x.pth")
     result = CliRunner().invoke(cli, ["fid", "--mixer", str(w_mixer_folder), "--inception", str(tmp_path / "x.pth")])
     assert result.exit_code == 2 and result.output.startswith("error: ") and "FID Inception-v3 layout" in result.output

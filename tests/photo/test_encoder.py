@@ -12,7 +12,7 @@ from lsw_core.errors import CheckpointError, LswError
 from lsw_core.inversion import ProjectionConfig, project, psnr
 from lsw_core.inversion.encoder import ConvLatentEncoder, EncoderConfig, load_encoder, save_encoder, train_encoder
 from lsw_core.plugins import load_generator, load_inverter, registry
-from lsw_lpips import PixelSSIM
+from lsw_lpips.fallback import PixelSSIM
 from tests.conftest import run_lsw
 
 from .tiny import TinyGenerator

@@ -12,7 +12,7 @@ from lsw_core.camera import Camera
 from lsw_core.errors import LswError
 from lsw_core.inversion import ProjectionConfig, TuningConfig, apply_delta, parameter_delta, project, tune
 from lsw_core.plugins import load_inverter, registry
-from lsw_lpips import PixelSSIM
+from lsw_lpips.fallback import PixelSSIM
 
 
 def targets(G, n=2, seed=5):

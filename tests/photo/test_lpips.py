@@ -10,7 +10,9 @@ import torch
 
 from lsw_core.errors import CheckpointError
 from lsw_core.plugins import load
-from lsw_lpips import LPIPS, PixelSSIM, load_lpips
+from lsw_lpips.fallback import PixelSSIM
+from lsw_lpips.loading import load_lpips
+from lsw_lpips.networks import LPIPS
 from lsw_lpips.networks import ALEX_CHANNELS, VGG_CHANNELS
 
 # torchvision `features` convolution indices and shapes

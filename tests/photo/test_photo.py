@@ -13,6 +13,7 @@ from PIL import Image
 from lsw_core.errors import ImageError
 from lsw_core.photo import (
     AlignedFace,
+    PasteConfig,
     PivotCache,
     apply_affine,
     face_mask,
@@ -108,7 +109,7 @@ def test_paste_back_changes_only_pixels_under_the_mask(x0, y0, size, feather):
     photo = gradient_photo()
     face = square_face(photo, x0, y0, size, 32)
     swap = np.zeros_like(face.image)
-    out = paste_back(photo, swap, face, feather=feather)
+    out = paste_back(photo, swap, face, config=PasteConfig(feather=feather))
     ys, xs = np.mgrid[0:90, 0:120]
     inside = (xs + 0.5 > x0) & (xs + 0.5 < x0 + size) & (ys + 0.5 > y0) & (ys + 0.5 < y0 + size)
     assert (out[~inside] == photo[~inside]).all()
@@ -123,7 +124,7 @@ def test_paste_back_with_an_occluder_mask_keeps_the_occluder():
     face = square_face(photo, 40, 20, 32, 32)
     occluder = np.ones((32, 32), np.float32)
     occluder[:, :16] = 0  # left half of the crop is, say, a hand
-    out = paste_back(photo, np.zeros_like(face.image), face, mask=occluder, feather=0.05)
+    out = paste_back(photo, np.zeros_like(face.image), face, mask=occluder, config=PasteConfig(feather=0.05))
     assert (out[:, :56] == photo[:, :56]).all()
     assert (out[36, 64] == 0).all()
 

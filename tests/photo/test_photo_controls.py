@@ -12,9 +12,12 @@ from PIL import Image
 
 import lsw_core.plugins
 from lsw_core.errors import LswError
+from lsw_core.geometry import warp_to_aligned
 from lsw_core.interfaces import Aligner, IdentityEmbedder
+from lsw_core.mixing.swapper import Swapper
 from lsw_core.photo import (
     AlignedFace,
+    PasteConfig,
     PhotoSwapper,
     PivotCache,
     from_tensor,
@@ -25,9 +28,7 @@ from lsw_core.photo import (
     quad_to_affine,
 )
 from lsw_core.photo.blend import rgb_to_lab
-from lsw_core.photo.geometry import warp_to_aligned
 from lsw_core.plugins import hookimpl, load_aligner, load_inverter
-from lsw_core.swapper import Swapper
 
 from .conftest import untrained_mixer
 from .test_photo_swap import FAST_PTI, _lsw, _pti_options
@@ -194,7 +195,7 @@ def test_strength_zero_gives_back_the_target_reconstruction(mixer_dir, tmp_path)
         crops = [from_tensor(G.synthesis(ws[i : i + 1])) for i in range(2)]
     photo_swapper = PhotoSwapper(swapper, load_inverter("pti", **FAST_PTI), cache=PivotCache(tmp_path))
     result = photo_swapper.swap(crops[0], crops[1], strength=0)
-    pivots, hits = photo_swapper.pivots(crops)
+    pivots, hits = photo_swapper.inversion.project(crops)
     assert hits == [True, True] and torch.equal(result.ws, pivots.ws[1:].cpu())
     with torch.no_grad():
         own = from_tensor(result.generator.synthesis(result.ws, noise_mode="const"))
@@ -239,7 +240,7 @@ def test_colour_match_moves_the_pasted_region_towards_the_targets_colours():
     target_mean, target_std = lab_stats(photo)
     for method in ("lab", "histogram"):
         plain_mean, plain_std = lab_stats(paste_back(photo, swap, face))
-        mean, std = lab_stats(paste_back(photo, swap, face, color_match=method))
+        mean, std = lab_stats(paste_back(photo, swap, face, config=PasteConfig(color_match=method)))
         assert np.linalg.norm(mean - target_mean) < 0.3 * np.linalg.norm(plain_mean - target_mean)
         assert np.abs(std - target_std).sum() < np.abs(plain_std - target_std).sum()
 
@@ -249,7 +250,7 @@ def test_multiband_blend_leaves_pixels_outside_the_mask_unchanged():
     swap = np.full_like(face.image, 250)
     mask = np.ones((64, 64), np.float32)
     mask[:, :32] = 0  # the crop's left half is not pasted
-    out = paste_back(photo, swap, face, mask=mask, blend="multiband")
+    out = paste_back(photo, swap, face, mask=mask, config=PasteConfig(blend="multiband"))
     outside = np.ones(photo.shape[:2], bool)
     outside[24 : 24 + 64, 40 + 32 : 40 + 64] = False
     assert np.array_equal(out[outside], photo[outside])

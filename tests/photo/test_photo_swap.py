@@ -10,12 +10,11 @@ from click.testing import CliRunner
 from PIL import Image
 
 import lsw_core.plugins
-from lsw_core.checkpoint import mixer_config, save_mixer
 from lsw_core.errors import LswError
-from lsw_core.mixer import LatentMixer
+from lsw_core.mixing.mixer import LatentMixer
+from lsw_core.mixing.swapper import Swapper
 from lsw_core.photo import PhotoSwapper, PivotCache, load_photo
 from lsw_core.plugins import hookimpl, load_aligner, load_inverter
-from lsw_core.swapper import Swapper
 
 from .tiny import TinyGenerator
 
@@ -46,7 +45,7 @@ def mixer_dir(tmp_path_factory, tiny_registered):
     folder = tmp_path_factory.mktemp("mixer")
     G = TinyGenerator()
     mixer = LatentMixer(num_rows=G.num_ws, w_dim=G.w_dim)
-    save_mixer(folder, mixer, mixer_config(mixer, backend="tiny-photo", layout=G.latent_layout, space="w+"))
+    mixer.save_pretrained(folder, backend="tiny-photo", layout=G.latent_layout, space="w+")
     return folder
 
 
@@ -98,9 +97,9 @@ def test_aligned_crops_swap_without_paste_back(mixer_dir, tmp_path):
 
 
 def _lsw(*args):
-    from lsw_core.cli import _add_commands, cli
+    from lsw_core.cli import add_plugin_commands, cli
 
-    _add_commands()
+    add_plugin_commands()
     return CliRunner().invoke(cli, list(args), catch_exceptions=False)
 
 
@@ -170,7 +169,7 @@ def test_camera_aware_swap_renders_at_the_targets_fitted_view(tmp_path):
     first = photo_swapper.swap(crops[0], crops[1])
     again = photo_swapper.swap(crops[0], crops[1])
     assert again.cache_hits == (True, True)
-    pivots, _ = photo_swapper.pivots(crops)
+    pivots, _ = photo_swapper.inversion.project(crops)
     assert abs(float(pivots.camera.azimuth[1]) - 15.0) < 4 and abs(float(pivots.camera.azimuth[0]) + 10.0) < 4
     assert first.aligned.shape == (32, 32, 3)
 

@@ -9,7 +9,7 @@ import torch
 from lsw_core.inversion import ProjectionConfig, TuningConfig, apply_delta, parameter_delta, project, tune
 from lsw_core.inversion.loss import noise_buffers
 from lsw_core.plugins import load_generator
-from lsw_lpips import PixelSSIM
+from lsw_lpips.fallback import PixelSSIM
 
 pytest.importorskip("lsw_stylegan2.loaders", reason="the stylegan2 backend is not installed")
 

@@ -8,7 +8,7 @@ import torch
 
 from lsw_core.inversion import fast_schedule, project
 from lsw_core.plugins import load, load_generator, load_inverter
-from lsw_lpips import PixelSSIM
+from lsw_lpips.fallback import PixelSSIM
 
 pytest.importorskip("lsw_synthface.generator", reason="the synthface backend is not installed")
 

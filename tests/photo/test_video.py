@@ -14,10 +14,10 @@ from click.testing import CliRunner
 from PIL import Image
 
 from lsw_core.errors import LswError
-from lsw_core.photo import PhotoSwapper, from_tensor
+from lsw_core.mixing.swapper import Swapper
+from lsw_core.photo import from_tensor
 from lsw_core.photo.video import VideoSwapper, smooth
 from lsw_core.plugins import hookimpl, load_aligner, load_inverter
-from lsw_core.swapper import Swapper
 from lsw_synthface.generator import synthface
 
 from .conftest import untrained_mixer
@@ -99,9 +99,9 @@ def clips(tmp_path_factory):
 
 
 def swap(*args: str):
-    from lsw_core.cli import _add_commands, cli
+    from lsw_core.cli import add_plugin_commands, cli
 
-    _add_commands()
+    add_plugin_commands()
     return CliRunner().invoke(cli, ["swap", *args], catch_exceptions=False)
 
 
@@ -136,7 +136,7 @@ def test_api_swaps_aligned_frames(mixer_dir):
     and without one the clip is refused before any projection."""
     swapper = Swapper.from_folder(mixer_dir)
     inverter = load_inverter("pti", schedule="fast", perceptual="pixel-ssim", projection_steps=3, tuning_steps=1)
-    video = VideoSwapper(PhotoSwapper(swapper, inverter), smooth=3, tune_frames=1)
+    video = VideoSwapper(swapper, inverter, smooth=3, tune_frames=1)
     frames = clip_frames(4)
     written = []
     summary = video.swap_frames(clip_frames(1, seed=8)[0], lambda: iter(frames), written.append)
@@ -152,7 +152,7 @@ def test_photo_frames_are_tracked_pasted_back_and_faceless_ones_copied(mixer_dir
 
     swapper = Swapper.from_folder(mixer_dir)
     inverter = load_inverter("pti", schedule="fast", perceptual="pixel-ssim", projection_steps=3, tuning_steps=1)
-    video = VideoSwapper(PhotoSwapper(swapper, inverter, aligner=load_aligner("dlib-ffhq")), tune_frames=1)
+    video = VideoSwapper(swapper, inverter, aligner=load_aligner("dlib-ffhq"), tune_frames=1)
     astronaut = np.asarray(Image.fromarray(skimage.data.astronaut()).resize((320, 320)))
     moved = np.roll(astronaut, (4, 6), axis=(0, 1))
     coffee = np.asarray(Image.fromarray(skimage.data.coffee()).resize((320, 320)))
@@ -209,7 +209,7 @@ def test_clip_without_faces_leaves_no_partial_output(mixer_dir, clips, tmp_path)
 def test_projection_from_given_pivots_starts_there_and_runs_warm_steps(tiny_generator):
     from lsw_core.inversion import ProjectionConfig, project
     from lsw_core.inversion.loss import noise_buffers
-    from lsw_lpips import PixelSSIM
+    from lsw_lpips.fallback import PixelSSIM
 
     G = tiny_generator
     with torch.no_grad():
@@ -227,7 +227,7 @@ def test_projection_from_given_pivots_starts_there_and_runs_warm_steps(tiny_gene
 
 def test_warm_projection_moves_at_most_its_lr_and_is_pulled_to_the_previous_frame(tiny_generator):
     from lsw_core.inversion import ProjectionConfig, project
-    from lsw_lpips import PixelSSIM
+    from lsw_lpips.fallback import PixelSSIM
 
     G = tiny_generator
     with torch.no_grad():

@@ -11,7 +11,7 @@ import torch
 from click.testing import CliRunner
 
 import lsw_core
-from lsw_core.cli import _add_commands, cli
+from lsw_core.cli import add_plugin_commands, cli
 from lsw_core.errors import CheckpointError
 from lsw_stylegan2.rosinality import to_rosinality
 
@@ -43,7 +43,7 @@ def test_convert_cli_writes_folder_that_loads(tmp_path, skip32):
     G, init_kwargs, state, ref = skip32
     src = tmp_path / "g.pt"
     torch.save({"init_kwargs": init_kwargs, "state_dict": state}, src)
-    _add_commands()
+    add_plugin_commands()
     result = CliRunner().invoke(cli, ["convert", str(src), str(tmp_path / "folder"), "--generator", "stylegan2"])
     assert result.exit_code == 0, result.output
     assert (tmp_path / "folder" / "config.json").is_file() and (tmp_path / "folder" / "model.safetensors").is_file()
@@ -57,7 +57,7 @@ def test_nvidia_snapshot_converts_to_a_folder_with_the_same_image(tmp_path):
 
     from .conftest import FIXTURES
 
-    _add_commands()
+    add_plugin_commands()
     result = CliRunner().invoke(
         cli, ["convert", str(FIXTURES / "snapshot16.pkl"), str(tmp_path / "f"), "-g", "stylegan2"]
     )
@@ -155,7 +155,7 @@ def test_truncated_torch_file_and_missing_path(tmp_path, skip32):
 def test_cli_reports_refused_pickle_in_one_line(tmp_path):
     path = tmp_path / "evil.pkl"
     path.write_bytes(b"cos\nsystem\n(S'true'\ntR.")
-    _add_commands()
+    add_plugin_commands()
     result = CliRunner().invoke(cli, ["convert", str(path), str(tmp_path / "out"), "-g", "stylegan2"])
     assert result.exit_code == 2
     assert "os.system" in result.output and "refusing" in result.output

@@ -13,7 +13,7 @@ import torch
 
 import lsw_core
 from lsw_core.errors import CheckpointError
-from lsw_core.netpickle import PersistentObject, load_network_pickle, module_state_dict
+from lsw_core.formats.netpickle import PersistentObject, load_network_pickle, module_state_dict
 
 from .conftest import fixture_generator
 from .persist import EasyDict, Persistent, dumps, fake_persistence, persist_module

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from lsw_core.errors import CheckpointError, PluginError
-from lsw_core.generator_io import save_generator
+from lsw_core.formats.generator_folder import save_generator
 from lsw_stylenerf import plugin
 from lsw_stylenerf.loader import load_stylenerf
 
@@ -33,10 +33,10 @@ def test_folder_round_trip_renders_the_same(tiny64, tmp_path):
 def test_lsw_convert_writes_a_folder_the_backend_loads(fixtures_dir, tiny64, tmp_path):
     from click.testing import CliRunner
 
-    from lsw_core.cli import _add_commands, cli
+    from lsw_core.cli import add_plugin_commands, cli
     from lsw_core.plugins import load_generator
 
-    _add_commands()
+    add_plugin_commands()
     out = tmp_path / "converted"
     res = CliRunner().invoke(cli, ["convert", str(fixtures_dir / "tiny64.pt"), str(out), "-g", "stylenerf"])
     assert res.exit_code == 0, res.output

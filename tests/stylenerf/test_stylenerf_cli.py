@@ -4,8 +4,7 @@ import numpy as np
 from PIL import Image
 
 import lsw_core
-from lsw_core.checkpoint import mixer_config, save_mixer
-from lsw_core.mixer import LatentMixer
+from lsw_core.mixing.mixer import LatentMixer
 from tests.conftest import run_lsw
 
 
@@ -13,7 +12,7 @@ def test_multiview_swap_writes_a_strip_and_a_gif(fixtures_dir, tmp_path):
     checkpoint = fixtures_dir / "tiny64.pt"
     G = lsw_core.load_generator("stylenerf", checkpoint=checkpoint)
     mixer = LatentMixer(num_rows=G.num_ws, w_dim=G.w_dim)
-    save_mixer(tmp_path / "mixer", mixer, mixer_config(mixer, backend="stylenerf", layout=G.latent_layout, space="w+"))
+    mixer.save_pretrained(tmp_path / "mixer", backend="stylenerf", layout=G.latent_layout, space="w+")
     out = tmp_path / "strip.png"
     run_lsw(
         "swap", "seed:1", "seed:2", "--generator", "stylenerf", "--checkpoint", str(checkpoint),

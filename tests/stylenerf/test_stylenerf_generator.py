@@ -116,7 +116,8 @@ def test_loaded_by_name_through_the_plugin_registry(fixtures_dir):
 
 
 def test_the_trainer_renders_each_pair_with_a_background_from_the_prior(small_ffhq, tmp_path):
-    from lsw_core.trainer import MixerTrainer, TrainConfig
+    from lsw_core.training.config import TrainConfig
+    from lsw_core.training.trainer import MixerTrainer
 
     G = small_ffhq()
     config = TrainConfig(generator="stylenerf", mu_shape=0.0, batch_size=3, truncation_psi=1.0)

@@ -9,7 +9,7 @@ import pytest
 import torch
 from safetensors import safe_open
 
-from lsw_core.artifacts import fingerprint as generator_fingerprint
+from lsw_core.formats.artifacts import fingerprint as generator_fingerprint
 from lsw_core.inversion.encoder import read_encoder_metadata
 from lsw_synthface import constants, shape3d
 from lsw_synthface.generator import synthface, synthface3d

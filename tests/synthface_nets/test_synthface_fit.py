@@ -7,7 +7,7 @@ from click.testing import CliRunner
 from safetensors.torch import load_file
 
 import lsw_core
-from lsw_core.cli import _add_commands, cli
+from lsw_core.cli import add_plugin_commands, cli
 from lsw_synthface import world
 from lsw_synthface.fit import METRICS_FILE, FitConfig, RenderPool, identity_targets, sample_faces
 from lsw_synthface.nets import EMBEDDER_FILE, REGRESSOR_FILE
@@ -17,7 +17,7 @@ TINY = ["--steps", "2", "--pool-faces", "8", "--eval-identities", "4", "--eval-f
 
 
 def _fit(out):
-    _add_commands()
+    add_plugin_commands()
     result = CliRunner().invoke(cli, ["synthface", "fit", "--out", str(out), *TINY])
     assert result.exit_code == 0, result.output + repr(result.exception)
     return result

@@ -1,4 +1,4 @@
-"""Generators in the lsw folder format (`lsw_core.artifacts`): `config.json` (backend name +
+"""Generators in the lsw folder format (`lsw_core.formats.artifacts`): `config.json` (backend name +
 constructor arguments) and `model.safetensors` (the state dict). Backends read it in their loaders
 with `read_generator_folder`."""
 
@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from torch import nn
 
-from lsw_core.artifacts import CONFIG_NAME, read_folder, write_folder
 from lsw_core.errors import CheckpointError, LswError
-from lsw_core.interfaces import Generator
+from lsw_core.formats.artifacts import CONFIG_NAME, read_folder, write_folder
 
 FORMAT = "lsw-generator"
 #: The StyleNeRF backend's own name for the same layout, in folders written before it used this one.
@@ -20,8 +20,8 @@ LEGACY_FORMATS = ("lsw-stylenerf",)
 WEIGHTS_NAME = "model.safetensors"
 
 
-def save_generator(generator: Generator, folder: str | os.PathLike) -> None:
-    """Write `generator`, rebuilt on load from its `init_kwargs` (the JSON-able constructor arguments)."""
+def save_generator(generator: nn.Module, folder: str | os.PathLike) -> None:
+    """Write a `Generator`, rebuilt on load from its `init_kwargs` (the JSON-able constructor arguments)."""
     if generator.init_kwargs is None:
         raise LswError(f"{type(generator).__name__} cannot be saved: it declares no init_kwargs")
     config = {"format": FORMAT, "backend": generator.backend_name, "init_kwargs": generator.init_kwargs}

@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from lsw_core.interfaces import IdentityEmbedder
-from lsw_core.losses import contrast_loss, identity_loss
+from lsw_core.training.losses import contrast_loss, identity_loss
 
 IDENTITY_LOSSES = ("paper", "augmented")
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 
-from lsw_core.losses import keep_loss, latent_penalty, shape_loss
+from lsw_core.training.losses import keep_loss, latent_penalty, shape_loss
 
 CALIBRATION_SEED = 2**31 - 2
 

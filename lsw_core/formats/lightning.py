@@ -23,7 +23,7 @@ from typing import Any
 import torch
 
 from lsw_core.errors import CheckpointError
-from lsw_core.netpickle import _rebuild_parameter, _rebuild_tensor_v2
+from lsw_core.formats.netpickle import _rebuild_parameter, _rebuild_tensor_v2
 
 _DTYPES = {
     "FloatStorage": torch.float32,

@@ -4,7 +4,7 @@ l_swap = F(l_s, l_t); with `groups`, the swapped code is used only on the named 
 target code elsewhere (the paper's layer-wise analysis, Fig. 10); a `strength` α < 1 moves only part
 of the way from the target's code: l = l_t + α (l_swap − l_t), α = 0 being the target itself. Camera-aware generators render
 one image per camera. The swapper works on latents only: photos are aligned and inverted by
-`lsw_core.photo.PhotoSwapper`, which mixes their pivots here (`swap_inversion`) and synthesises with
+`lsw_core.PhotoSwapper`, which mixes their pivots here (`swap_inversion`) and synthesises with
 the generator the inversion returns (the tuned one, for PTI).
 """
 
@@ -17,15 +17,15 @@ from typing import Any
 import attrs
 import torch
 
-from lsw_core import latents
 from lsw_core.camera import Camera
-from lsw_core.checkpoint import load_mixer
 from lsw_core.checks import check_latents, check_z
 from lsw_core.errors import CheckpointError, LswError, ShapeError
+from lsw_core.formats.artifacts import CONFIG_NAME
 from lsw_core.interfaces import Generator, Inversion
-from lsw_core.mixer import LatentMixer
+from lsw_core.mixing import latents
+from lsw_core.mixing.mixer import LatentMixer, read_mixer_config
 from lsw_core.plugins import load_generator
-from lsw_core.validators import check, number
+from lsw_core.validators import check, integer, number, optional, options
 
 
 @attrs.define
@@ -78,8 +78,9 @@ class Swapper:
         The generator is built with the options the mixer was trained with (e.g. its checkpoint),
         updated by `generator_options`; with another `backend` than the trained one, with those
         options alone."""
-        mixer, config = load_mixer(folder)
-        training = config.get("training", {})
+        config = read_mixer_config(folder)
+        mixer = LatentMixer.from_pretrained(folder)
+        training = _sampling_settings(config, folder)
         if generator is None:
             trained = backend is None or backend == config["backend"]
             saved = training.get("generator_options", {}) if trained else {}
@@ -228,16 +229,14 @@ class Swapper:
         every one of `cameras` if given.
         Extra `synthesis_kwargs` are those of the targets (a 3D-aware swap keeps the target's
         background). Numpy float arrays shaped like W+ codes are codes. Photos:
-        `lsw_core.photo.PhotoSwapper`."""
+        `lsw_core.PhotoSwapper`."""
         G = self.generator
         if latents.is_latent_array(source, G.num_ws, G.w_dim):
             source = latents.as_wplus(source, G.num_ws, G.w_dim, name="source W+ codes")
         if latents.is_latent_array(target, G.num_ws, G.w_dim):
             target = latents.as_wplus(target, G.num_ws, G.w_dim, name="target W+ codes")
         if not (torch.is_tensor(source) and torch.is_tensor(target)):
-            raise LswError(
-                "swap: expected two W+ code tensors; swap photos or face crops with lsw_core.photo.PhotoSwapper"
-            )
+            raise LswError("swap: expected two W+ code tensors; swap photos or face crops with lsw_core.PhotoSwapper")
         ws = self.mix(source, target, groups, strength=strength)
         return SwapResult(ws, self.render(ws, cameras, generator, **synthesis_kwargs), generator or self.generator)
 
@@ -254,16 +253,14 @@ class Swapper:
         `num_sources` images are the sources). The swap keeps each target's synthesis arguments and
         camera and is synthesised with the inversion's generator; `cameras` renders other views.
         `strength` 0 gives back each target's reconstruction exactly."""
-        b = num_sources
-        ws = self.mix(inversion.ws[:b], inversion.ws[b:], groups, strength=strength)
-        kwargs = {k: v[b:] if torch.is_tensor(v) else v for k, v in inversion.synthesis_kwargs.items()}
+        sources, targets = inversion[:num_sources], inversion[num_sources:]
+        ws = self.mix(sources.ws, targets.ws, groups, strength=strength)
         G = inversion.generator
         if cameras is not None:
-            return SwapResult(ws, self.render(ws, cameras, G, **kwargs), G)
-        camera = inversion.camera
-        camera = camera[list(range(b, len(camera)))] if isinstance(camera, Camera) else None
+            return SwapResult(ws, self.render(ws, cameras, G, **targets.synthesis_kwargs), G)
+        camera = targets.camera if isinstance(targets.camera, Camera) else None
         with torch.no_grad():
-            images = G.synthesis(ws, camera=camera, noise_mode="const", **kwargs)
+            images = G.synthesis(ws, camera=camera, noise_mode="const", **targets.synthesis_kwargs)
         return SwapResult(ws, images, G)
 
 
@@ -292,3 +289,23 @@ def group_rows(generator: Generator, groups: Sequence[str]) -> list[int]:
         present = [g for g, rows in known.items() if len(rows)]
         raise LswError(f"layer group(s) {empty} have no rows on this generator; it has {present}")
     return [r for g in groups for r in known[g]]
+
+
+#: The training settings a swap reuses: how the mixer's latents were sampled and rendered.
+_SAMPLING = {
+    "generator_options": options(),
+    "truncation_psi": optional(number()),
+    "truncation_cutoff": lambda i, a, v: None if v in (None, "generator") else integer(ge=0)(i, a, v),
+}
+
+
+def _sampling_settings(config: dict[str, Any], folder: str | os.PathLike) -> dict[str, Any]:
+    """The sampling settings a mixer folder's `training` section records (checked), or {}."""
+    training = config.get("training", {})
+    for name, validator in _SAMPLING.items():
+        if name in training:
+            try:
+                check(name, training[name], validator)
+            except LswError as exc:
+                raise CheckpointError(f"{os.path.join(folder, CONFIG_NAME)}: training.{exc}") from None
+    return training

@@ -18,21 +18,23 @@ the untruncated w and always add the target with coefficient 1. Their W+ residua
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from lsw_core.artifacts import atomic_write
-from lsw_core.checkpoint import mixer_config, save_mixer
 from lsw_core.errors import CheckpointError, LswError
-from lsw_core.generator_io import save_generator
+from lsw_core.formats.artifacts import atomic_write
+from lsw_core.formats.generator_folder import save_generator
+from lsw_core.formats.lightning import plain_config, read_lightning_checkpoint
 from lsw_core.interfaces import LatentLayout
-from lsw_core.lightning import plain_config, read_lightning_checkpoint
-from lsw_core.mixer import AUTHORS_PREFIX, DEFAULT_DEPTH, LatentMixer, authors_rows
+from lsw_core.mixing.mixer import DEFAULT_DEPTH, LatentMixer, layer_widths
 from lsw_core.plugins import load_generator
-from lsw_core.trainer import TrainConfig
+from lsw_core.training.config import TrainConfig
 
+#: The authors' Lightning checkpoints store the mixer under this attribute name.
+AUTHORS_PREFIX = "identity_mixer."
 GENERATOR_PREFIX = "style_gan."
 EMBEDDER_PREFIX = "identity_embedder."
 GENERATOR_FOLDER = "generator"
@@ -58,7 +60,7 @@ def convert_latentswap(path: str | os.PathLike, out: str | os.PathLike, *, space
     space = _space(path, len(rows), hp, space)
     residual = float(hp.get("identity_mixer", {}).get("residual_coefficient", 1.0)) if space == "w+" else 1.0
     try:
-        mixer = LatentMixer.from_authors_state_dict(parts[AUTHORS_PREFIX], residual_coefficient=residual)
+        mixer = mixer_from_authors(parts[AUTHORS_PREFIX], residual_coefficient=residual)
     except CheckpointError as exc:
         raise CheckpointError(f"{path}: {exc}") from None
 
@@ -91,8 +93,8 @@ def convert_latentswap(path: str | os.PathLike, out: str | os.PathLike, *, space
         truncation_cutoff=cutoff,
         residual_coefficient=residual,
     ).to_dict()
-    config = mixer_config(
-        mixer,
+    return mixer.save_pretrained(
+        out,
         backend="stylegan2",
         layout=layout,
         space=space,
@@ -107,8 +109,6 @@ def convert_latentswap(path: str | os.PathLike, out: str | os.PathLike, *, space
         },
         **extra,
     )
-    save_mixer(out, mixer, config)
-    return config
 
 
 def _split(state_dict: dict[str, torch.Tensor], path: Any) -> dict[str, dict[str, torch.Tensor]]:
@@ -155,3 +155,78 @@ def _space(path: Any, num_rows: int, hp: dict[str, Any], requested: str | None) 
     if requested is not None and requested != found:
         raise LswError(f"{path}: --space {requested} given, but the checkpoint holds a {found.upper()} mixer")
     return found
+
+
+# --- the authors' key layout ---------------------------------------------------------------------
+
+
+def load_authors_state_dict(mixer: LatentMixer, state_dict: dict[str, torch.Tensor]) -> None:
+    """Load weights saved by the authors' code: `mixer.{row}.{0,2,4,6,8}.{weight,bias}` for W+
+    (`LatentMixerSep`) or `{0,2,4,6,8}.{weight,bias}` for the one-row Z/W mixer (an
+    `nn.Sequential` of Linear and SiLU, so Linear layers sit at even indices; other depths have
+    more or fewer), with or without the Lightning prefix `identity_mixer.`."""
+    rows = authors_rows(state_dict)
+    if len(rows) != mixer.num_rows:
+        raise CheckpointError(f"authors' mixer checkpoint has {len(rows)} rows; this mixer has {mixer.num_rows}")
+    if len(rows[0]) != mixer.depth:
+        raise CheckpointError(f"authors' mixer checkpoint has {len(rows[0])} layers; this mixer has {mixer.depth}")
+    with torch.no_grad():
+        for layer, (fan_in, fan_out) in enumerate(layer_widths(mixer.w_dim, mixer.depth)):
+            for r, row in enumerate(rows):
+                w, b = row[2 * layer]["weight"], row[2 * layer]["bias"]
+                if tuple(w.shape) != (fan_out, fan_in) or tuple(b.shape) != (fan_out,):
+                    raise CheckpointError(
+                        f"authors' mixer layer {2 * layer} of row {r}: expected weight [{fan_out}, {fan_in}] "
+                        f"and bias [{fan_out}], got {list(w.shape)} and {list(b.shape)}"
+                    )
+                mixer.weights[layer][r].copy_(w.t())
+                mixer.biases[layer][r, 0].copy_(b)
+
+
+def mixer_from_authors(state_dict: dict[str, torch.Tensor], residual_coefficient: float = 1.0) -> LatentMixer:
+    """A `LatentMixer` of the shape an authors'-layout state dict holds, with its weights."""
+    rows = authors_rows(state_dict)
+    first = rows[0][0]["weight"]
+    if first.ndim != 2 or first.shape[1] % 2:
+        raise CheckpointError(f"authors' mixer layer 0: expected a weight [2w, 2w], got {list(first.shape)}")
+    mixer = LatentMixer(
+        num_rows=len(rows),
+        w_dim=first.shape[1] // 2,
+        residual_coefficient=residual_coefficient,
+        depth=len(rows[0]),
+    )
+    load_authors_state_dict(mixer, state_dict)
+    return mixer
+
+
+_SEP_KEY = re.compile(r"^mixer\.(\d+)\.(\d+)\.(weight|bias)$")
+_ONE_KEY = re.compile(r"^(\d+)\.(weight|bias)$")
+
+
+def authors_rows(state_dict: dict[str, torch.Tensor]) -> list[dict[int, dict[str, torch.Tensor]]]:
+    """Group an authors'-layout state dict into rows → layer index → {weight, bias}."""
+    rows: dict[int, dict[int, dict[str, torch.Tensor]]] = {}
+    for key, value in state_dict.items():
+        key = key.removeprefix(AUTHORS_PREFIX)
+        if m := _SEP_KEY.match(key):
+            row, idx, kind = int(m[1]), int(m[2]), m[3]
+        elif m := _ONE_KEY.match(key):
+            row, idx, kind = 0, int(m[1]), m[2]
+        else:
+            raise CheckpointError(
+                f"unexpected key {key!r} in an authors' mixer checkpoint; expected "
+                "'[identity_mixer.]mixer.<row>.<0|2|4|6|8>.<weight|bias>' or '[identity_mixer.]<0|2|4|6|8>.<weight|bias>'"
+            )
+        rows.setdefault(row, {}).setdefault(idx, {})[kind] = value
+    if not rows or sorted(rows) != list(range(len(rows))):
+        raise CheckpointError(f"authors' mixer checkpoint: expected rows 0..N-1, found {sorted(rows)}")
+    depth = len(rows[0])
+    expected = list(range(0, 2 * depth, 2))
+    for row, layers in rows.items():
+        if sorted(layers) != expected or any(set(p) != {"weight", "bias"} for p in layers.values()):
+            found = {i: sorted(p) for i, p in sorted(layers.items())}
+            raise CheckpointError(
+                f"authors' mixer row {row}: expected Linear layers 0,2,4,6,8 (another depth: 0,2,...,2d-2 as "
+                f"in row 0), each with weight and bias; found {found}"
+            )
+    return [rows[r] for r in range(len(rows))]

@@ -98,7 +98,7 @@ def read_latents(path: str | os.PathLike, num_ws: int, w_dim: int) -> torch.Tens
     file holding one tensor; a single code [num_ws, w_dim] becomes a batch of one."""
     path = Path(path)
     if path.suffix != ".npy":
-        from lsw_core.torchfile import load_torch_file
+        from lsw_core.formats.torchfile import load_torch_file
 
         data = load_torch_file(path, "latents file")
         if not torch.is_tensor(data):

@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from lsw_core.errors import CheckpointError
-from lsw_core.torchfile import refusal
+from lsw_core.formats.torchfile import refusal
 
 PERSISTENT_RECONSTRUCTOR = ("torch_utils.persistence", "_reconstruct_persistent_obj")
 

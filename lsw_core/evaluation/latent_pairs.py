@@ -17,10 +17,10 @@ from typing import Any
 import torch
 
 from lsw_core.errors import LswError
+from lsw_core.evaluation.metrics import id_retrieval, mean_squared_error, pose_error_deg
 from lsw_core.interfaces import IdentityEmbedder, ShapeModel
-from lsw_core.latents import check_seeds
-from lsw_core.metrics import id_retrieval, mean_squared_error, pose_error_deg
-from lsw_core.swapper import Swapper, group_rows
+from lsw_core.mixing.latents import check_seeds
+from lsw_core.mixing.swapper import Swapper, group_rows
 
 
 def _by_distance(source_ids: torch.Tensor, swap_ids: torch.Tensor) -> float:

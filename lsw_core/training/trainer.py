@@ -32,132 +32,31 @@ import attrs
 import torch
 from tqdm.auto import tqdm
 
-from lsw_core import distributed, latents
-from lsw_core.calibration import describe, measure_scales
 from lsw_core.camera import Camera
-from lsw_core.checkpoint import (
-    CONFIG_NAME,
-    load_training_state,
-    mixer_config,
-    read_config,
-    save_mixer,
-    save_training_state,
-)
 from lsw_core.devices import resolve_device
-from lsw_core.errors import CheckpointError, LswError, SettingError, TrainingDiverged
-from lsw_core.gated_mixer import MIXER_KINDS, make_mixer
-from lsw_core.identity_loss import IDENTITY_LOSSES, RobustIdentityLoss
-from lsw_core.imageio import resize, save_image, stack_rows
-from lsw_core.interfaces import NOISE_MODES, Generator, IdentityEmbedder, ShapeModel, SupportsActivationCheckpointing
-from lsw_core.losses import LatentSwapLoss
-from lsw_core.mixer import DEFAULT_DEPTH, check_depth
+from lsw_core.errors import CheckpointError, LswError, TrainingDiverged
+from lsw_core.images import resize, save_image, stack_rows
+from lsw_core.interfaces import Generator, IdentityEmbedder, ShapeModel, SupportsActivationCheckpointing
+from lsw_core.mixing import latents
+from lsw_core.mixing.mixer import make_mixer
 from lsw_core.plugins import load_generator, load_identity_embedder, load_shape_model
-from lsw_core.precision import PRECISIONS, networks_autocast
-from lsw_core.runs import LOG_NAME, STATE_NAME, claim, clear_run, read_log, resumed_settings, write_log
-from lsw_core.validators import choice, flag, integer, number, optional, options, pair, text
-
-#: Settings `resume` may change: they alter neither the model nor the data it is trained on.
-RESUMABLE = ("steps", "max_minutes", "device", "log_every", "sample_every", "checkpoint_every")
-#: A setting taken from the generator's `training_defaults`.
-GENERATOR_DEFAULT = "generator"
-
-
-def _cutoff_or_default(instance, attribute, value):
-    if value != GENERATOR_DEFAULT:
-        integer(ge=0)(instance, attribute, value)
-
-
-@attrs.frozen(kw_only=True)
-class TrainConfig:
-    """Training settings. Defaults are the paper's (λ = 100, μ = 0.1, AdamW lr 1e-4, batch 64,
-    200 k steps) and the authors' code's (same-pair probability 0.2, ψ = 0.5 on the first 8 rows,
-    clipping 1.0); the paper's text gives 1/8 for the same-pair probability."""
-
-    generator: str = attrs.field(validator=text())
-    generator_options: dict[str, Any] = attrs.field(factory=dict, validator=options())
-    embedder: str | None = attrs.field(default=None, validator=optional(text()))
-    embedder_options: dict[str, Any] = attrs.field(factory=dict, validator=options())
-    shape_model: str | None = attrs.field(default=None, validator=optional(text()))
-    shape_model_options: dict[str, Any] = attrs.field(factory=dict, validator=options())
-    space: str = attrs.field(default="w+", validator=lambda i, a, v: latents.check_space(v))
-    lambda_lp: float = attrs.field(default=100.0, validator=number(ge=0))
-    mu_shape: float = attrs.field(default=0.1, validator=number(ge=0))
-    same_pair_prob: float = attrs.field(default=0.2, validator=number(ge=0, le=1))
-    #: None: the generator's `training_defaults` (StyleGAN2: the authors' ψ = 0.5 on 8 rows).
-    truncation_psi: float | None = attrs.field(default=None, validator=optional(number()))
-    #: Rows truncated (None: all); GENERATOR_DEFAULT: the generator's `training_defaults`.
-    truncation_cutoff: int | str | None = attrs.field(default=GENERATOR_DEFAULT, validator=optional(_cutoff_or_default))
-    residual_coefficient: float = attrs.field(default=1.0, validator=number())
-    mixer_depth: int = attrs.field(default=DEFAULT_DEPTH, validator=lambda i, a, v: check_depth(v))
-    #: "paper": L_id on the clean swap, exactly the paper's; "augmented": `RobustIdentityLoss`.
-    identity_loss: str = attrs.field(default="paper", validator=choice(*IDENTITY_LOSSES))
-    #: Random views per pair for the augmented identity loss.
-    id_views: int = attrs.field(default=2, validator=integer(gt=0))
-    #: Further identity embedders (plugin name → weight) added to L_id; the main one weighs 1.
-    extra_embedders: dict[str, float] = attrs.field(factory=dict, validator=options())
-    #: λ is relative to the measured loss scales: λ_eff = λ · scale(L_id) / scale(L_lp), where
-    #: scale(L_id) is L_id of the target as the swap and scale(L_lp) is L_lp of the source as the swap.
-    lambda_relative: bool = attrs.field(default=False, validator=attrs.validators.instance_of(bool))
-    calibration_batches: int = attrs.field(default=2, validator=integer(gt=0))
-    #: κ, weight of L_keep: the pixel distance of the swap to the target (not in the paper; 0: off).
-    #: With `lambda_relative`, read against the scales like λ: κ · scale(L_id) / scale(L_keep), where
-    #: scale(L_keep) is L_keep of the source as the swap.
-    keep_weight: float = attrs.field(default=0.0, validator=number(ge=0))
-    #: Weight of L_keep's pixels at the image centre (the face), 1 at the borders.
-    keep_centre: float = attrs.field(default=1.0, validator=number(ge=0, le=1))
-    #: L_keep is the mean over pairs of (pixel distance)^keep_power: 1 charges each pixel the same,
-    #: 2 each further pixel more (see `losses.keep_loss`).
-    keep_power: float = attrs.field(default=1.0, validator=number(ge=1))
-    #: ν, weight of L_contrast (not in the paper; 0: off), in L_id's units: a hinge that is zero once the
-    #: swap is nearer the source than the target by `contrast_margin` of their distance (see
-    #: `losses.contrast_loss`), measured in the same views and embedders as L_id.
-    contrast_weight: float = attrs.field(default=0.0, validator=number(ge=0))
-    contrast_margin: float = attrs.field(default=0.25, validator=number(ge=0))
-    #: "paper" (`LatentMixer`) or "gated" (`GatedLatentMixer`, starting at l_t + gate_init·(l_s − l_t)).
-    mixer_kind: str = attrs.field(default="paper", validator=choice(*MIXER_KINDS))
-    gate_init: float = attrs.field(default=0.5, validator=number())
-    batch_size: int = attrs.field(default=64, validator=integer(gt=0))
-    steps: int = attrs.field(default=200_000, validator=integer(gt=0))
-    lr: float = attrs.field(default=1e-4, validator=number(gt=0))
-    betas: tuple[float, float] = attrs.field(
-        default=(0.9, 0.999),
-        converter=lambda v: tuple(v) if isinstance(v, list) else v,
-        validator=pair(number(ge=0, lt=1)),
-    )
-    weight_decay: float = attrs.field(default=0.01, validator=number(ge=0))
-    #: Decay of an exponential moving average of the mixer weights (not in the paper; 0: off): after
-    #: each step ema ← decay·ema + (1 − decay)·weights, from the initial weights. When on, the mixer
-    #: folder and the samples hold the average (`MixerTrainer.swap_mixer`), and a checkpoint both.
-    ema_decay: float = attrs.field(default=0.0, validator=number(ge=0, lt=1))
-    grad_clip: float | None = attrs.field(default=1.0, validator=optional(number(gt=0)))
-    noise_mode: str = attrs.field(default="random", validator=choice(*NOISE_MODES))
-    seed: int = attrs.field(default=0, validator=integer(ge=0, lt=2**64))
-    #: auto (CUDA when available), cpu, cuda, cuda:N, mps; resolved when the trainer starts.
-    device: str = attrs.field(default="auto", validator=text())
-    precision: str = attrs.field(default="fp32", validator=choice(*PRECISIONS))
-    #: Pairs per forward/backward pass (gradients accumulate over the batch); None: the whole batch.
-    micro_batch: int | None = attrs.field(default=None, validator=optional(integer(gt=0)))
-    #: Recompute the synthesis activations in the backward pass instead of storing them (generators
-    #: with `set_activation_checkpointing`).
-    activation_checkpointing: bool = attrs.field(default=False, validator=flag())
-    log_every: int = attrs.field(default=10, validator=integer(gt=0))
-    sample_every: int = attrs.field(default=1000, validator=integer(gt=0))
-    checkpoint_every: int = attrs.field(default=1000, validator=integer(gt=0))
-    max_minutes: float | None = attrs.field(default=None, validator=optional(number(gt=0)))
-
-    def to_dict(self) -> dict[str, Any]:
-        return attrs.asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
-        known = {a.name for a in attrs.fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise SettingError(f"{', '.join(unknown)}: unknown training setting; known: {', '.join(sorted(known))}")
-        missing = [a.name for a in attrs.fields(cls) if a.default is attrs.NOTHING and a.name not in data]
-        if missing:
-            raise SettingError(f"{missing[0]}: missing (a required training setting)")
-        return cls(**data)
+from lsw_core.training import distributed
+from lsw_core.training.calibration import describe, measure_scales
+from lsw_core.training.config import GENERATOR_DEFAULT, RESUMABLE, TrainConfig, saved_training
+from lsw_core.training.identity_loss import RobustIdentityLoss
+from lsw_core.training.losses import LatentSwapLoss
+from lsw_core.training.precision import networks_autocast
+from lsw_core.training.run_folder import (
+    LOG_NAME,
+    STATE_NAME,
+    claim,
+    clear_run,
+    load_training_state,
+    read_log,
+    resumed_settings,
+    save_training_state,
+    write_log,
+)
 
 
 def make_adamw(module: torch.nn.Module, **kwargs: Any) -> torch.optim.AdamW:
@@ -538,8 +437,8 @@ class MixerTrainer:
         """Write the mixer folder, then the training state (the resume point), each atomically;
         never weights that went NaN."""
         self.check_finite(weights=True)
-        config = mixer_config(
-            self.swap_mixer,
+        self.swap_mixer.save_pretrained(
+            self.out,
             backend=self.config.generator,
             layout=self.generator.latent_layout,
             space=self.config.space,
@@ -547,7 +446,6 @@ class MixerTrainer:
             components=self.components,
             training=self.config.to_dict(),
         )
-        save_mixer(self.out, self.swap_mixer, config)
         state = {
             "step": self.step,
             "mixer": self.mixer.state_dict(),
@@ -595,14 +493,6 @@ class MixerTrainer:
             trainer.lock.release()
             raise
         return trainer
-
-
-def saved_training(folder: str | os.PathLike) -> TrainConfig:
-    """The training settings recorded in a run folder's `config.json` (checked by `read_config`)."""
-    training = read_config(folder).get("training")
-    if training is None:
-        raise CheckpointError(f"{Path(folder) / CONFIG_NAME}: no 'training' settings, so there is no run to resume")
-    return TrainConfig.from_dict(training)
 
 
 class _NoLock:

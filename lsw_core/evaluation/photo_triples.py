@@ -28,9 +28,9 @@ from typing import Any
 import torch
 
 from lsw_core.errors import LswError
-from lsw_core.imageio import list_images, load_image
+from lsw_core.evaluation.metrics import id_retrieval, mean_squared_error, pose_error_deg
+from lsw_core.images import list_images, load_image
 from lsw_core.interfaces import IdentityEmbedder, ShapeModel
-from lsw_core.metrics import id_retrieval, mean_squared_error, pose_error_deg
 
 ROLES = ("source", "target", "swap")
 

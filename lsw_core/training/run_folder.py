@@ -1,4 +1,4 @@
-"""Run folders: the rules that keep a training run's files its own.
+"""Run folders: the rules that keep a training run's files its own, and the training state in them.
 
 - One writer at a time: `.lock` in the folder is held with flock(2) while a trainer writes there;
   the kernel releases it when the process exits or dies, so a killed run never blocks its resume.
@@ -21,9 +21,12 @@ from pathlib import Path
 from typing import Any
 
 import attrs
+import torch
 
-from lsw_core.checkpoint import CONFIG_NAME, WEIGHTS_NAME, atomic_write
 from lsw_core.errors import CheckpointError, LswError
+from lsw_core.formats.artifacts import CONFIG_NAME, atomic_write
+from lsw_core.formats.torchfile import load_torch_file
+from lsw_core.mixing.mixer import WEIGHTS_NAME
 
 STATE_NAME = "trainer_state.pt"
 LOG_NAME = "log.jsonl"
@@ -210,3 +213,12 @@ def write_log(path: str | os.PathLike, lines: list[bytes]) -> None:
     path, data = Path(path), b"".join(lines)
     if path.exists() and path.read_bytes() != data:
         atomic_write(path, lambda tmp: Path(tmp).write_bytes(data))
+
+
+def save_training_state(path: str | os.PathLike, state: dict) -> None:
+    """Write the optimizer, RNG and step state (`trainer_state.pt`) atomically."""
+    atomic_write(path, lambda tmp: torch.save(state, tmp))
+
+
+def load_training_state(path: str | os.PathLike) -> dict:
+    return load_torch_file(path, "training state")
