@@ -12,8 +12,7 @@ from lsw_core.errors import CheckpointError
 from lsw_core.plugins import load
 from lsw_lpips.fallback import PixelSSIM
 from lsw_lpips.loading import load_lpips
-from lsw_lpips.networks import LPIPS
-from lsw_lpips.networks import ALEX_CHANNELS, VGG_CHANNELS
+from lsw_lpips.networks import ALEX_CHANNELS, LPIPS, VGG_CHANNELS
 
 # torchvision `features` convolution indices and shapes
 ALEX_CONVS = {0: (64, 3, 11), 3: (192, 64, 5), 6: (384, 192, 3), 8: (256, 384, 3), 10: (256, 256, 3)}
