@@ -3,7 +3,7 @@
 Mapping: z [B, 512] → a fixed 8-layer leaky-ReLU MLP whose weights were drawn from a seeded
 generator → w [B, 512], truncated towards `w_avg` as in StyleGAN2, copied to every W+ row. The
 weights, `w_avg` and the read-outs below are shipped exact (`lsw_synthface.constants`), so the world
-is the same on every CPU; `compute_constants` is how they were made.
+is the same on every CPU; `compute_constants` made them (`python -m lsw_synthface.regenerate`).
 
 Synthesis: each layer group (coarse, middle, fine1, fine2) owns some of the world's standard-normal
 factors (`GROUP_FACTORS`). A factor is read out of the *mean* of its group's rows by a fixed linear
@@ -26,6 +26,7 @@ deviation costs a per-element W+ MSE of ≈2.3e-4 (λ·L_lp ≈ 0.02 at the pape
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any
 
@@ -131,6 +132,17 @@ def compute_constants(seed: int, samples: int = 4096) -> dict[str, torch.Tensor]
     return {**weights, **{k: v.float() for k, v in statistics.items()}}
 
 
+def generator_constants(seed: int) -> dict[str, torch.Tensor]:
+    """The generators' constants for mapping seed `seed`: the shipped ones for
+    `constants.SHIPPED_SEED`, another seed's computed here (exact only on the same CPU and libraries)."""
+    return constants.shipped() if seed == constants.SHIPPED_SEED else _computed(seed)
+
+
+@functools.lru_cache(maxsize=4)
+def _computed(seed: int) -> dict[str, torch.Tensor]:
+    return compute_constants(seed)
+
+
 class SynthFaceGenerator(Generator):
     """The synthetic face world behind the `Generator` interface (see the module docstring).
 
@@ -148,7 +160,7 @@ class SynthFaceGenerator(Generator):
         self.z_dim, self.w_dim, self.resolution, self.camera = 512, 512, resolution, camera
         self.num_ws = 18 if camera is None else 21
         self.seed, self.pose_scale = seed, pose_scale
-        values = constants.world_constants(seed)
+        values = generator_constants(seed)
         layers = [(values[f"mapping.weight{i}"], values[f"mapping.bias{i}"]) for i in range(MAPPING_LAYERS)]
         self.mapping_network = MappingNetwork(layers)
         for name in ("w_avg", "directions", "stretch", "spread"):

@@ -61,7 +61,7 @@ def crop_field(images: torch.Tensor, field: float) -> torch.Tensor:
     world's renders, at whole pixels."""
     if field >= 1:
         return images
-    from lsw_synthface.world import SCREEN_CENTRE
+    from lsw_synthface.projection import SCREEN_CENTRE
 
     h, w = images.shape[-2:]
     side = max(1, round(field * min(h, w)))
@@ -192,7 +192,7 @@ class SynthFaceShapeModel(ShapeModel):
     def landmarks(self, coeffs: torch.Tensor) -> torch.Tensor:
         """The 68 landmarks [B, 68, 2] in pixels of the `LANDMARK_FRAME`-pixel square image,
         differentiable in `coeffs`."""
-        from lsw_synthface.world import project_landmarks
+        from lsw_synthface.projection import project_landmarks
 
         return project_landmarks(*self.split(coeffs)) * LANDMARK_FRAME
 

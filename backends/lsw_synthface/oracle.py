@@ -21,7 +21,7 @@ import torch
 from lsw_core.checks import check_shape
 from lsw_core.errors import ShapeError
 from lsw_synthface import shape3d
-from lsw_synthface.world import FaceParams
+from lsw_synthface.params import FaceParams
 
 
 def face_params(generator: Any, codes: torch.Tensor | FaceParams, chunk: int = 512) -> FaceParams:

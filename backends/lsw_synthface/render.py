@@ -19,8 +19,9 @@ import torch
 
 from lsw_core.camera import Camera
 from lsw_synthface import shape3d
+from lsw_synthface.params import FaceParams
+from lsw_synthface.projection import SCREEN_CENTRE, camera_view, project_points
 from lsw_synthface.shape3d import BROW_L, BROW_R, CRANIUM, EARS, OUTLINE
-from lsw_synthface.world import SCREEN_CENTRE, FaceParams, _view, project_points
 
 WHITE = (0.95, 0.94, 0.91)
 DARK = (0.07, 0.05, 0.05)
@@ -183,7 +184,7 @@ def render_faces(params: FaceParams, resolution: int, camera: Camera | None) -> 
     """See `lsw_synthface.world.render`."""
     p = params
     pts = project_points(p.identity, p.expression, p.pose, camera)[..., :2]
-    rot, scale = _view(p.pose, camera)
+    rot, scale = camera_view(p.pose, camera)
     s = scale[:, None, None]
     light = p.light / p.light.norm(dim=1, keepdim=True).clamp(min=1e-6)
     head_frame = _HeadFrame(rot, s, light)

@@ -8,17 +8,21 @@ plausible face is.
 
 What "identity" means here: the identity shape coefficients alone. Skin tone, eye and hair colour
 are appearance, like lighting; the oracle's identity distance compares identity coefficients.
+
+`FaceParams` (from `params`), the projection (from `projection`) and the renderer (`render`) are
+defined below this module, which names them all.
 """
 
 from __future__ import annotations
 
 import math
 
-import attrs
 import torch
 
 from lsw_core.camera import Camera
-from lsw_synthface import shape3d
+from lsw_synthface.params import FaceParams
+from lsw_synthface.projection import head_pose, project_landmarks, project_points
+from lsw_synthface.render import render_faces
 from lsw_synthface.shape3d import EXPRESSION_DIM, EXPRESSION_NAMES, IDENTITY_DIM, IDENTITY_NAMES
 
 __all__ = [
@@ -35,66 +39,11 @@ FACTORS: dict[str, int] = {
 IDENTITY_BOUND = 2.0
 #: Largest |yaw|, |pitch|, |roll| in degrees that the prior reaches.
 POSE_LIMITS = (45.0, 25.0, 20.0)
-#: Head centre on screen (x right, y down, [0, 1]) and pixels per head unit as a fraction of the image.
-SCREEN_CENTRE = (0.5, 0.54)
-SCREEN_SCALE = 0.32
-DEFAULT_FOV = 12.0
 
 SKIN_PALETTE = [(0.99, 0.86, 0.76), (0.93, 0.74, 0.61), (0.80, 0.58, 0.43), (0.60, 0.41, 0.28), (0.38, 0.25, 0.17)]
 HAIR_PALETTE = [(0.08, 0.06, 0.05), (0.27, 0.16, 0.09), (0.50, 0.33, 0.18), (0.86, 0.70, 0.42), (0.62, 0.27, 0.12),
                 (0.72, 0.72, 0.72)]  # fmt: skip
 EYE_PALETTE = [(0.36, 0.20, 0.08), (0.48, 0.37, 0.16), (0.28, 0.50, 0.25), (0.28, 0.48, 0.80), (0.52, 0.57, 0.63)]
-
-
-@attrs.define
-class FaceParams:
-    """One batch of faces; every field is a tensor with leading batch dimension B.
-
-    identity [B, IDENTITY_DIM] (N(0, 1) prior), expression [B, EXPRESSION_DIM] (about [-1, 1]),
-    pose [B, 3] yaw/pitch/roll in degrees, skin/hair/eyes [B, 3] RGB in [0, 1] (eyes: the iris),
-    hair_shape [B, 3] (volume in [-1, 1], length and fringe in [0, 1]), background/background2 [B, 3]
-    RGB of the two pattern colours, pattern [B, 4] (angle in radians, frequency in cycles per image,
-    phase in radians, checker weight in [0, 1]), light [B, 3] unit direction towards the light
-    (x right, y up, z to the viewer), glasses [B, 1] opacity in [0, 1].
-    """
-
-    identity: torch.Tensor
-    expression: torch.Tensor
-    pose: torch.Tensor
-    skin: torch.Tensor
-    hair: torch.Tensor
-    hair_shape: torch.Tensor
-    eyes: torch.Tensor
-    background: torch.Tensor
-    background2: torch.Tensor
-    pattern: torch.Tensor
-    light: torch.Tensor
-    glasses: torch.Tensor
-
-    def __len__(self) -> int:
-        return self.identity.shape[0]
-
-    def map(self, fn) -> FaceParams:
-        """A new FaceParams with `fn` applied to every field (e.g. `.map(lambda t: t[:4])`)."""
-        return FaceParams(**{k: fn(v) for k, v in attrs.asdict(self, recurse=False).items()})
-
-    def replace(self, **fields: torch.Tensor) -> FaceParams:
-        return attrs.evolve(self, **fields)
-
-    def to(self, *args, **kwargs) -> FaceParams:
-        return self.map(lambda t: t.to(*args, **kwargs))
-
-    def appearance(self) -> torch.Tensor:
-        """What a swap must keep of its target besides expression and pose, [B, 22]: skin, hair,
-        eye and background colours (RGB in [0, 1]), glasses opacity, hair shape and the direction
-        of the light."""
-        parts = (self.skin, self.hair, self.eyes, self.background, self.background2, self.glasses)
-        return torch.cat([*parts, self.hair_shape, self.light], dim=1)
-
-    @classmethod
-    def cat(cls, items: list[FaceParams]) -> FaceParams:
-        names = attrs.fields_dict(cls)
-        return cls(**{k: torch.cat([getattr(p, k) for p in items]) for k in names})
 
 
 def _palette(colours: list[tuple[float, float, float]], t: torch.Tensor) -> torch.Tensor:
@@ -150,51 +99,7 @@ def sample_params(batch: int, generator: torch.Generator | None = None) -> FaceP
     return decode(sample_factors(batch, generator))
 
 
-def _view(pose: torch.Tensor, camera: Camera | None) -> tuple[torch.Tensor, torch.Tensor]:
-    """Rotation [B, 3, 3] of the head as seen by `camera`, and screen scale [B] (fraction of the image
-    per head unit). A camera at azimuth a and polar p sees the head turned by yaw a and pitch p − 90
-    on top of its own pose; a narrower field of view or a closer camera enlarges it."""
-    rot = shape3d.rotation(pose)
-    scale = torch.full_like(pose[:, 0], SCREEN_SCALE)
-    if camera is not None:
-        cam = camera.to(pose.device)
-        zero = torch.zeros_like(cam.azimuth)
-        view = torch.stack([cam.azimuth, cam.polar - 90.0, zero], 1).to(pose.dtype)
-        rot = shape3d.rotation(view) @ rot
-        zoom = math.tan(math.radians(DEFAULT_FOV) / 2) / torch.tan(torch.deg2rad(cam.fov.to(pose.dtype)) / 2)
-        scale = scale * zoom / cam.radius.to(pose.dtype)
-    return rot, scale
-
-
-def head_pose(pose: torch.Tensor, camera: Camera | None = None) -> torch.Tensor:
-    """The pose [B, 3] (degrees) a viewer of `camera` sees: the head's pose composed with the view."""
-    return pose if camera is None else shape3d.euler(_view(pose, camera)[0])
-
-
-def project_points(
-    identity: torch.Tensor, expression: torch.Tensor, pose: torch.Tensor, camera: Camera | None = None
-) -> torch.Tensor:
-    """All model points (landmarks and outline, see `shape3d`) → screen positions [B, N_POINTS, 2] in
-    [0, 1] (x right, y down) under orthographic projection, and depth as a third channel (towards
-    the viewer), so [B, N_POINTS, 3]."""
-    rot, scale = _view(pose, camera)
-    pts = shape3d.head_points(identity, expression) @ rot.transpose(1, 2)
-    s = scale[:, None]
-    return torch.stack([SCREEN_CENTRE[0] + s * pts[..., 0], SCREEN_CENTRE[1] - s * pts[..., 1], pts[..., 2]], -1)
-
-
-def project_landmarks(
-    identity: torch.Tensor, expression: torch.Tensor, pose: torch.Tensor, camera: Camera | None = None
-) -> torch.Tensor:
-    """The 68 iBUG landmarks [B, 68, 2] in [0, 1] image coordinates (x right, y down) of faces with
-    these identity/expression coefficients and pose (degrees), seen by `camera` (the default frontal
-    view when None). Differentiable in all three."""
-    return project_points(identity, expression, pose, camera)[:, : shape3d.N_LANDMARKS, :2]
-
-
 def render(params: FaceParams, resolution: int = 128, camera: Camera | None = None) -> torch.Tensor:
     """Render faces → images [B, 3, resolution, resolution] in [-1, 1], differentiable in every
     continuous field of `params`."""
-    from lsw_synthface.render import render_faces
-
     return render_faces(params, resolution, camera)

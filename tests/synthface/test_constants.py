@@ -75,7 +75,7 @@ def test_the_regeneration_command_recomputes_the_shipped_constants(tmp_path):
     # and the matrix products may differ, so the check here is to float32 precision.
     out = tmp_path / "world.safetensors"
     run = subprocess.run(
-        [sys.executable, "-m", "lsw_synthface.constants", "--out", str(out), "--check"],
+        [sys.executable, "-m", "lsw_synthface.regenerate", "--out", str(out), "--check"],
         capture_output=True, text=True, check=True,
     )  # fmt: skip
     report = json.loads(run.stdout[run.stdout.index("{") :])

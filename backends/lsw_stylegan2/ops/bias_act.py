@@ -1,4 +1,7 @@
-"""Fused bias + activation + gain + clamp: y = clamp(act(x + b) · gain, ±clamp)."""
+"""Fused bias + activation + gain + clamp: y = clamp(act(x + b) · gain, ±clamp).
+
+`bias_act_reference` is the specification; for CUDA tensors an autograd function runs the compiled
+kernel, forward and backward."""
 
 from __future__ import annotations
 
@@ -8,8 +11,9 @@ from collections.abc import Callable
 import attrs
 import torch
 import torch.nn.functional as F
+from torch.autograd.function import once_differentiable
 
-from lsw_stylegan2.ops import select
+from lsw_stylegan2.ops import cuda_ops, select
 
 
 @attrs.frozen
@@ -68,6 +72,32 @@ def bias_act_reference(
     return x
 
 
+_EMPTY = torch.empty(0)
+
+
+class _BiasActCuda(torch.autograd.Function):
+    """`bias_act_reference` by the CUDA kernel; its gradient by the same kernel given the output's."""
+
+    @staticmethod
+    def forward(ctx, x, b, dim, act, alpha, gain, clamp):
+        x = x.contiguous()
+        b = b.contiguous() if b is not None else _EMPTY.to(x.device, x.dtype)
+        ctx.save_for_backward(x, b)
+        ctx.args = (dim, act, alpha, gain, clamp)
+        return cuda_ops.bias_act_kernel(x, b, _EMPTY.to(x.device, x.dtype), dim, act, alpha, gain, clamp)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, dy):
+        x, b = ctx.saved_tensors
+        dim = ctx.args[0]
+        dx = cuda_ops.bias_act_kernel(x, b, dy.contiguous(), *ctx.args)
+        db = None
+        if b.numel() and ctx.needs_input_grad[1]:
+            db = dx.sum([i for i in range(dx.ndim) if i != dim])
+        return dx, db, None, None, None, None, None
+
+
 def bias_act(
     x: torch.Tensor,
     b: torch.Tensor | None = None,
@@ -82,10 +112,8 @@ def bias_act(
     """`bias_act_reference`, computed by the CUDA kernel for CUDA tensors (`impl`: "cuda", "ref" or
     None for automatic)."""
     if select.use_cuda(x, impl):
-        from lsw_stylegan2.ops import cuda_ops
-
         spec, alpha_, gain_, clamp_ = _resolve(act, alpha, gain, clamp)
-        return cuda_ops.bias_act_cuda(x, b, dim, spec.cuda_index, alpha_, gain_, clamp_)
+        return _BiasActCuda.apply(x, b, dim, spec.cuda_index, alpha_, gain_, clamp_)
     needs_grad = torch.is_grad_enabled() and (x.requires_grad or (b is not None and b.requires_grad))
     if not needs_grad:
         return _bias_act_in_place(x, b, dim=dim, act=act, alpha=alpha, gain=gain, clamp=clamp)

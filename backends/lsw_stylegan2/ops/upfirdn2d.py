@@ -1,6 +1,8 @@
 """upfirdn2d: upsample by inserting zeros, pad (or crop), convolve with a 2D FIR filter, downsample.
 
-Filters are float32 tensors made by `setup_filter` ([1, 3, 3, 1] → its normalised outer product)."""
+Filters are float32 tensors made by `setup_filter` ([1, 3, 3, 1] → its normalised outer product).
+`upfirdn2d_reference` is the specification; for CUDA tensors an autograd function runs the compiled
+kernel, and its gradient is the adjoint upfirdn2d (`upfirdn2d_adjoint_params`)."""
 
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ from collections.abc import Sequence
 import torch
 import torch.nn.functional as F
 
-from lsw_stylegan2.ops import select
+from lsw_stylegan2.ops import cuda_ops, select
 
 Padding = int | Sequence[int]
 
@@ -65,32 +67,6 @@ def upfirdn2d_reference(
     return x[:, :, ::down, ::down]
 
 
-def upfirdn2d(
-    x: torch.Tensor,
-    f: torch.Tensor,
-    *,
-    up: int = 1,
-    down: int = 1,
-    padding: Padding = 0,
-    flip_filter: bool = False,
-    gain: float = 1.0,
-    impl: str | None = None,
-) -> torch.Tensor:
-    """`upfirdn2d_reference`, computed by the CUDA kernel for CUDA tensors."""
-    if select.use_cuda(x, impl):
-        from lsw_stylegan2.ops import cuda_ops
-
-        return cuda_ops.upfirdn2d_cuda(x, f, up, down, _pads(padding), flip_filter, gain)
-    return upfirdn2d_reference(x, f, up=up, down=down, padding=padding, flip_filter=flip_filter, gain=gain)
-
-
-def upsample2d(x: torch.Tensor, f: torch.Tensor, *, up: int = 2, impl: str | None = None) -> torch.Tensor:
-    """Upsample by `up` with the FIR filter `f`, keeping the DC level: output is `up` times larger."""
-    fh, fw = f.shape
-    pads = [(fw + up - 1) // 2, (fw - up) // 2, (fh + up - 1) // 2, (fh - up) // 2]
-    return upfirdn2d(x, f, up=up, padding=pads, gain=up * up, impl=impl)
-
-
 def upfirdn2d_adjoint_params(
     in_shape: Sequence[int],
     out_shape: Sequence[int],
@@ -113,3 +89,50 @@ def upfirdn2d_adjoint_params(
         ih * up - oh * down + py0 - up + 1,
     )
     return down, up, adj, not flip_filter
+
+
+class _Upfirdn2dCuda(torch.autograd.Function):
+    """`upfirdn2d_reference` by the CUDA kernel; its gradient is the adjoint upfirdn2d, itself by this
+    function (so it is differentiable again)."""
+
+    @staticmethod
+    def forward(ctx, x, f, up, down, pads, flip_filter, gain):
+        fk = (f * gain).to(device=x.device, dtype=torch.float32)
+        if not flip_filter:  # the kernel correlates
+            fk = fk.flip([0, 1])
+        ctx.args = (f, up, down, pads, flip_filter, gain, x.shape)
+        px0, px1, py0, py1 = pads
+        return cuda_ops.upfirdn2d_kernel(x.contiguous(), fk.contiguous(), up, down, px0, px1, py0, py1)
+
+    @staticmethod
+    def backward(ctx, dy):
+        f, up, down, pads, flip_filter, gain, in_shape = ctx.args
+        a_up, a_down, a_pads, a_flip = upfirdn2d_adjoint_params(
+            in_shape, dy.shape, f.shape, up, down, pads, flip_filter
+        )
+        dx = _Upfirdn2dCuda.apply(dy, f, a_up, a_down, a_pads, a_flip, gain)
+        return dx, None, None, None, None, None, None
+
+
+def upfirdn2d(
+    x: torch.Tensor,
+    f: torch.Tensor,
+    *,
+    up: int = 1,
+    down: int = 1,
+    padding: Padding = 0,
+    flip_filter: bool = False,
+    gain: float = 1.0,
+    impl: str | None = None,
+) -> torch.Tensor:
+    """`upfirdn2d_reference`, computed by the CUDA kernel for CUDA tensors."""
+    if select.use_cuda(x, impl):
+        return _Upfirdn2dCuda.apply(x, f, up, down, _pads(padding), flip_filter, gain)
+    return upfirdn2d_reference(x, f, up=up, down=down, padding=padding, flip_filter=flip_filter, gain=gain)
+
+
+def upsample2d(x: torch.Tensor, f: torch.Tensor, *, up: int = 2, impl: str | None = None) -> torch.Tensor:
+    """Upsample by `up` with the FIR filter `f`, keeping the DC level: output is `up` times larger."""
+    fh, fw = f.shape
+    pads = [(fw + up - 1) // 2, (fw - up) // 2, (fh + up - 1) // 2, (fh - up) // 2]
+    return upfirdn2d(x, f, up=up, padding=pads, gain=up * up, impl=impl)
