@@ -177,7 +177,7 @@ import json, os, sys, torch
 sys.path.insert(0, "bench")
 from swap_latency import time_swaps
 from lsw_core.inversion import fast_schedule
-from lsw_core.mixer import LatentMixer
+from lsw_core.mixing.mixer import LatentMixer
 from lsw_stylegan2.loaders import load_stylegan2
 dev, res = os.environ["DEVICE"], int(os.environ["RES"])
 G = load_stylegan2(img_resolution=res, **json.loads(os.environ["SG_OPTIONS"])).to(dev).eval()
