@@ -53,7 +53,11 @@ def dequantize(
             )
         s = np.repeat(scale, block_size, axis=axis).take(range(x.shape[axis]), axis=axis)
         z = np.repeat(zp, block_size, axis=axis).take(range(x.shape[axis]), axis=axis)
-    return ((x.astype(np.float32) - z) * s).astype(np.float32)
+    with np.errstate(over="ignore", invalid="ignore"):
+        y = ((x.astype(np.float32) - z) * s).astype(np.float32)
+    if not np.isfinite(y).all():
+        raise CheckpointError("DequantizeLinear: the scales give NaN or infinite weights")
+    return y
 
 
 def _reshape(x: np.ndarray, shape: np.ndarray) -> np.ndarray:
@@ -75,6 +79,8 @@ def _reshape(x: np.ndarray, shape: np.ndarray) -> np.ndarray:
 
 def _fold(node: Node, values: dict[str, np.ndarray]) -> np.ndarray:
     args = [values[name] if name else None for name in node.inputs]
+    if len(args) < 2 or args[0] is None or args[1] is None:
+        raise CheckpointError(f"{node.op_type} {node.name!r}: expected its first two inputs, got {list(node.inputs)}")
     if node.op_type == "DequantizeLinear":
         if len(args) not in (2, 3):
             raise CheckpointError(f"DequantizeLinear {node.name!r}: expected 2 or 3 inputs, got {len(args)}")
@@ -83,8 +89,8 @@ def _fold(node: Node, values: dict[str, np.ndarray]) -> np.ndarray:
             args[0],
             args[1],
             zp,
-            axis=int(node.attributes.get("axis", 1)),
-            block_size=int(node.attributes.get("block_size", 0)),
+            axis=node.int_attr("axis", 1),
+            block_size=node.int_attr("block_size", 0),
         )
     if node.op_type == "Reshape":
         if len(args) != 2 or args[1] is None or args[1].ndim != 1:

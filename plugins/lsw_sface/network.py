@@ -98,6 +98,8 @@ def activation_path(graph: Graph, constants: dict[str, np.ndarray]) -> list[Node
         if len(nodes) != 1 or nodes[0].inputs[0] != value:
             raise CheckpointError(f"SFace graph: value {value!r} feeds {[n.name for n in nodes]}, expected one chain")
         node = nodes[0]
+        if not node.outputs:
+            raise CheckpointError(f"SFace graph: node {node.name!r} has no output")
         if any(name and name not in constants for name in node.inputs[1:]):
             raise CheckpointError(f"SFace graph: node {node.name!r} takes more than one non-constant input")
         chain.append(node)
@@ -144,7 +146,7 @@ class _Reader:
 
     def batch_norm(self, bn: nn.BatchNorm1d | nn.BatchNorm2d) -> None:
         node = self.take("BatchNormalization")
-        eps = float(node.attributes.get("epsilon", 1e-5))
+        eps = node.float_attr("epsilon", 1e-5)
         if abs(eps - bn.eps) > 1e-3 * bn.eps:
             raise self.fail(node, f"epsilon {eps}, expected {bn.eps}")
         bn.eps = eps
@@ -157,16 +159,15 @@ class _Reader:
     def conv_unit(self, unit: ConvUnit) -> None:
         conv = unit.conv
         node = self.take("Conv")
-        a = node.attributes
         found = (
-            tuple(a.get("kernel_shape", ())),
-            tuple(a.get("strides", (1, 1))),
-            tuple(a.get("pads", (0, 0, 0, 0))),
-            int(a.get("group", 1)),
-            tuple(a.get("dilations", (1, 1))),
+            node.ints_attr("kernel_shape", ()),
+            node.ints_attr("strides", (1, 1)),
+            node.ints_attr("pads", (0, 0, 0, 0)),
+            node.int_attr("group", 1),
+            node.ints_attr("dilations", (1, 1)),
         )
         expected = (conv.kernel_size, conv.stride, conv.padding * 2, conv.groups, (1, 1))
-        if found != expected or "auto_pad" in a and a["auto_pad"] not in ("NOTSET", ""):
+        if found != expected or node.attributes.get("auto_pad", "NOTSET") not in ("NOTSET", ""):
             raise self.fail(node, f"(kernel, strides, pads, group, dilations) {found}, expected {expected}")
         if len(node.inputs) > 2 and node.inputs[2]:
             raise self.fail(node, "a bias, expected none (batch norm follows)")
@@ -197,12 +198,17 @@ def load_sface_net(path: str | Path) -> SFaceNet:
     r.batch_norm(net.bn)
     r.take("Dropout")  # identity at inference
     flatten = r.take("Flatten")
-    if int(flatten.attributes.get("axis", 1)) != 1:
+    if flatten.int_attr("axis", 1) != 1:
         raise r.fail(flatten, "expected axis 1")
     gemm = r.take("Gemm")
-    a = gemm.attributes
-    if (a.get("alpha", 1.0), a.get("beta", 1.0), a.get("transA", 0), a.get("transB", 0)) != (1.0, 1.0, 0, 1):
-        raise r.fail(gemm, f"attributes {a}, expected alpha = beta = 1, transA = 0, transB = 1")
+    found = (
+        gemm.float_attr("alpha", 1.0),
+        gemm.float_attr("beta", 1.0),
+        gemm.int_attr("transA", 0),
+        gemm.int_attr("transB", 0),
+    )
+    if found != (1.0, 1.0, 0, 1):
+        raise r.fail(gemm, f"(alpha, beta, transA, transB) {found}, expected (1, 1, 0, 1)")
     net.fc.weight.data.copy_(r.const(gemm, 1, tuple(net.fc.weight.shape)))
     net.fc.bias.data.copy_(r.const(gemm, 2, tuple(net.fc.bias.shape)))
     r.batch_norm(net.fc_bn)

@@ -59,6 +59,29 @@ class Node:
     outputs: tuple[str, ...]
     attributes: dict
 
+    def int_attr(self, name: str, default: int) -> int:
+        """An integer attribute (`default` when absent); anything else is a `CheckpointError`."""
+        return self._typed(name, default, int, "an integer")
+
+    def float_attr(self, name: str, default: float) -> float:
+        return float(self._typed(name, default, (int, float), "a number"))
+
+    def ints_attr(self, name: str, default: tuple[int, ...]) -> tuple[int, ...]:
+        value = self.attributes.get(name, default)
+        if not isinstance(value, list | tuple) or not all(isinstance(v, int) for v in value):
+            raise CheckpointError(
+                f"{self.op_type} {self.name!r}: attribute {name!r} should be integers, got {value!r:.80}"
+            )
+        return tuple(value)
+
+    def _typed(self, name: str, default, kind, what: str):
+        value = self.attributes.get(name, default)
+        if not isinstance(value, kind) or isinstance(value, bool):
+            raise CheckpointError(
+                f"{self.op_type} {self.name!r}: attribute {name!r} should be {what}, got {value!r:.80}"
+            )
+        return value
+
 
 @attrs.frozen
 class ValueInfo:
