@@ -5,7 +5,9 @@ Speed: seconds per batch of 8 (median of `--repeats` after one warm-up) for the 
 forward and forward + backward into the images; OpenCV's DNN forward of the same 8 crops beside the
 port's. Parity: cosines between the port's and OpenCV's raw features on the same uint8 BGR crops of
 real faces: the astronaut and its mirror image (OpenCV's YuNet + alignCrop), and `--faces` faces
-rendered by MobileStyleGAN (the plugin's fixed FFHQ crop, and OpenCV's crop). Prints JSON.
+rendered by MobileStyleGAN (the plugin's fixed FFHQ crop, and OpenCV's crop). Agreement of the
+embedder's unit embeddings (fixed FFHQ crop; dlib-landmark crop) with OpenCV's whole pipeline (YuNet,
+alignCrop, DNN), and mirror-image / different-people cosines on the rendered faces. Prints JSON.
 
     pip install 'lsw-core[sface,faces]' openvino && pip install --no-deps random-face
     python bench/sface.py --faces 8 --repeats 5
@@ -23,6 +25,7 @@ import time
 import numpy as np
 import torch
 
+from lsw_core.errors import LswError
 from lsw_sface.embedder import ONNX_NAME, SFaceEmbedder
 from lsw_sface.reference_faces import astronaut, mobilestylegan_faces, wheel_file
 
@@ -80,13 +83,42 @@ def main() -> None:
         with torch.no_grad():
             ours = embedder.ffhq_crops(images).round().clamp(0, 255).byte()[0].permute(1, 2, 0).numpy()
         crops += [ours, opencv_crop(cv2, face)]
-    cosines = []
+    cosines, opencv_units = [], []
     for crop in crops:
         opencv_net.setInput(cv2.dnn.blobFromImage(crop), "data")
         ref = opencv_net.forward().reshape(-1)
         with torch.no_grad():
             port = embedder.descriptor(torch.from_numpy(cv2.dnn.blobFromImage(crop))).reshape(-1).numpy()
         cosines.append(float(port @ ref / np.linalg.norm(port) / np.linalg.norm(ref)))
+        opencv_units.append(ref / np.linalg.norm(ref))
+
+    # The embedder's own crops against OpenCV's whole pipeline (YuNet, alignCrop, DNN), and identities
+    pipeline: dict = {}
+    if len(rendered):
+        images = torch.from_numpy(rendered).permute(0, 3, 1, 2).float() / 127.5 - 1
+        with torch.no_grad():
+            fixed = embedder(images).numpy()
+            mirrored = embedder(images.flip(3)).numpy()
+        agree = [float(fixed[i] @ opencv_units[3 + 2 * i]) for i in range(len(rendered))]
+        cross = fixed @ fixed.T
+        pipeline["fixed_crop_vs_opencv_pipeline"] = [round(min(agree), 4), round(statistics.fmean(agree), 4)]
+        pipeline["mirror_image_cosine_min"] = round(float((fixed * mirrored).sum(1).min()), 4)
+        pipeline["different_people_cosine_max"] = round(float(cross[np.triu_indices(len(fixed), 1)].max()), 4)
+    try:
+        from lsw_align.detector import DlibFaceDetector
+
+        detector = DlibFaceDetector(upsample=0)
+    except LswError:
+        detector = None
+    if detector is not None:
+        agree = []
+        for i, face in enumerate([photo, np.ascontiguousarray(photo[:, ::-1]), *rendered]):
+            reference = opencv_units[i] if i < 2 else opencv_units[3 + 2 * (i - 2)]
+            images = torch.from_numpy(face[None]).permute(0, 3, 1, 2).float() / 127.5 - 1
+            with torch.no_grad():
+                unit = embedder.embed_with_landmarks(images, detector.detect(face)[0].landmarks[None]).numpy()[0]
+            agree.append(float(unit @ reference))
+        pipeline["dlib_landmark_crop_vs_opencv_pipeline"] = [round(min(agree), 4), round(statistics.fmean(agree), 4)]
 
     # Speed, batch of 8
     batch = np.stack((crops * 8)[:8])
@@ -139,6 +171,7 @@ def main() -> None:
             "cosine_mean": round(statistics.fmean(cosines), 7),
             "batch_of_8_cosine_min": round(agreement, 7),
         },
+        "unit_embeddings_min_mean": pipeline,
         "seconds_per_batch_of_8": speed,
     }
     print(json.dumps(result, indent=1))
