@@ -1,0 +1,1 @@
+"""SFace (MobileFaceNet, OpenCV model zoo) as a differentiable identity embedder."""
