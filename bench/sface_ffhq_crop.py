@@ -20,7 +20,7 @@ import math
 import numpy as np
 
 from lsw_align.detector import DlibFaceDetector
-from lsw_core.photo.geometry import apply_affine
+from lsw_core.geometry import apply_affine
 from lsw_sface.alignment import ARCFACE_TEMPLATE, ffhq_similarity, fit_similarity, five_points
 from lsw_sface.reference_faces import mobilestylegan_faces
 

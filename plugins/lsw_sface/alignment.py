@@ -8,7 +8,7 @@ aligner's crops), measured once on rendered FFHQ-aligned faces (README.md gives 
 `warp` applies either, differentiably (affine_grid / grid_sample, area-prefiltered when it shrinks).
 
 Coordinates are continuous pixel coordinates with pixel (i, j) covering [j, j+1) × [i, i+1), as in
-`lsw_core.photo.geometry` and the `dlib-ffhq` aligner's landmarks.
+`lsw_core.geometry` and the `dlib-ffhq` aligner's landmarks.
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 import lsw_core
 from lsw_core.errors import CheckpointError, SettingError, ShapeError
-from lsw_core.photo.geometry import apply_affine
+from lsw_core.geometry import apply_affine
 from lsw_sface.alignment import ARCFACE_TEMPLATE, ffhq_similarity, fit_similarity, five_points, warp
 
 from .conftest import MIRROR_68, to_images
