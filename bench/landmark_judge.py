@@ -3,7 +3,8 @@
     python bench/landmark_judge.py accuracy --n 400 --resolution 256    # pose and expression vs truth
     python bench/landmark_judge.py accuracy --landmarks truth            # the same fit on exact landmarks
     python bench/landmark_judge.py split --n 150                         # identity vs expression in the error
-    python bench/landmark_judge.py boxes --n 200                         # where dlib's detector puts faces
+    python bench/landmark_judge.py boxes --n 400                         # where dlib's detector puts faces
+    python bench/landmark_judge.py dcgan --n 200                         # the same on the 64-px DCGAN
 
 `accuracy` draws faces from the `synthface` generator's prior (z ~ N(0, I), ψ = 1), renders them,
 and compares the judge's pose (per axis: mean and 90th percentile of |error|, and the slope of
@@ -11,7 +12,7 @@ judged on true angle) and expression (over random pairs: Pearson and Spearman co
 judge's expression error with the L2 distance of the true expression coefficients and with the mean
 landmark displacement that coefficient difference causes) with the truth. `split` renders pairs
 that differ in one thing only (identity, expression, pose, or appearance) and reports the judge's
-mean errors for each kind. Needs `lsw-core[faces]`; `boxes` also scikit-image.
+mean errors for each kind. Needs `lsw-core[faces]`; `boxes` also scikit-image; `dcgan` the dcgan-faces plugin.
 """
 
 from __future__ import annotations
@@ -213,10 +214,40 @@ def boxes(args) -> dict:
     }
 
 
+def dcgan(args) -> dict:
+    """The 64-px DCGAN's samples (needs the dcgan-faces plugin and gan-face-generate): how often dlib
+    finds a face, the median detection box, and how far landmarks placed from each aligned box are
+    from those placed from the detector's own box (inter-ocular distances; pose in degrees)."""
+    from lsw_faces.landmarks.dlib68 import ALIGNED_BOXES, Dlib68
+
+    generator = lsw_core.load_generator("dcgan-faces")
+    with torch.no_grad():
+        z = torch.randn(args.n, generator.z_dim, generator=torch.Generator().manual_seed(1000 + args.seed))
+        images = torch.cat([generator.synthesis(chunk) for chunk in generator.mapping(z).split(50)])
+    detect = Dlib68(box="detect", work_size=args.work_size)
+    marks = detect(images)
+    found = marks.found
+    ref = marks.points[found]
+    iod = np.linalg.norm(ref[:, 36:42].mean(1) - ref[:, 42:48].mean(1), axis=1)
+    ref_pose, _, _ = measure_landmarks(marks.points, images.shape[-2:])
+    out = {"samples": args.n, "found": int(found.sum()), "median_box": detect.median_box(images)[0]}
+    out["mean_box"] = _round((marks.boxes[found] / images.shape[-1]).mean(0))
+    for name, box in ALIGNED_BOXES.items():
+        placed = Dlib68(box="aligned", aligned_box=box, work_size=args.work_size)(images)
+        pose, _, _ = measure_landmarks(placed.points, images.shape[-2:])
+        out[f"aligned_{name}"] = {
+            "landmark_difference_iod": round(
+                float((np.linalg.norm(placed.points[found] - ref, axis=2).mean(1) / iod).mean()), 4
+            ),
+            "pose_difference_deg": _round((pose[found] - ref_pose[found]).abs().mean(0).numpy(), 2),
+        }
+    return out
+
+
 def main() -> None:
     torch.set_num_threads(1)
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("command", choices=("accuracy", "split", "boxes"))
+    parser.add_argument("command", choices=("accuracy", "split", "boxes", "dcgan"))
     parser.add_argument("--n", type=int, default=400)
     parser.add_argument("--resolution", type=int, default=256)
     parser.add_argument("--seed", type=int, default=0)
@@ -226,7 +257,9 @@ def main() -> None:
     parser.add_argument("--work-size", type=int, default=256)
     parser.add_argument("--landmarks", choices=("dlib", "truth"), default="dlib")
     args = parser.parse_args()
-    print(json.dumps({"accuracy": accuracy, "split": split, "boxes": boxes}[args.command](args), indent=1))
+    print(
+        json.dumps({"accuracy": accuracy, "split": split, "boxes": boxes, "dcgan": dcgan}[args.command](args), indent=1)
+    )
 
 
 if __name__ == "__main__":

