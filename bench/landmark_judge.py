@@ -59,6 +59,26 @@ def _pose_report(judged: torch.Tensor, truth: torch.Tensor) -> dict:
     }
 
 
+REGIONS = {
+    "jaw": range(0, 17),
+    "brows": range(17, 27),
+    "nose": range(27, 36),
+    "eyes": range(36, 48),
+    "mouth": range(48, 68),
+}
+
+
+def _landmark_error(points: torch.Tensor, truth: dict, placed: torch.Tensor, resolution: int) -> dict:
+    """Mean distance of judged from true landmarks in inter-ocular distances, overall and per region."""
+    true = world.project_landmarks(truth["identity"], truth["expression"], truth["pose"])[placed] * resolution
+    iod = (true[:, 36:42].mean(1) - true[:, 42:48].mean(1)).norm(dim=1, keepdim=True)
+    err = (points.double() - true.double()).norm(dim=2) / iod
+    return {
+        "all": round(float(err.mean()), 3),
+        **{k: round(float(err[:, list(r)].mean()), 3) for k, r in REGIONS.items()},
+    }
+
+
 def expression_displacement(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """Mean distance (head units) the 68 landmarks move, in the frontal head frame, between expression
     coefficients a and b [P, 8] (identity and pose equal)."""
@@ -75,9 +95,11 @@ def accuracy(args) -> dict:
         size = (args.resolution, args.resolution)
         pose, expression, _ = measure_landmarks(points.double().numpy(), size, projection=args.projection)
         found = placed = torch.ones(args.n, dtype=torch.bool)
+        landmark_error = None
     else:
         m = judge.measure(images)
         pose, expression, found, placed = m.pose, m.expression, m.found, m.placed
+        landmark_error = _landmark_error(m.landmarks[placed], truth, placed, args.resolution)
     seconds = (time.perf_counter() - start) / args.n
     ok = placed
     gen = torch.Generator().manual_seed(args.seed + 1)
@@ -98,6 +120,8 @@ def accuracy(args) -> dict:
         "found_rate": round(float(found.float().mean()), 3),
         "not_found": int((~found).sum()),
         "placed_rate": round(float(placed.float().mean()), 3),
+        "landmark_error_iod": landmark_error,
+        "true_pose_std_deg": _round(truth["pose"].std(0).numpy(), 1),
         "pose": {
             "all": _pose_report(pose[ok], truth["pose"][ok]),
             "found": _pose_report(pose[ok & found], truth["pose"][ok & found]),

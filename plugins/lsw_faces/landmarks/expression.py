@@ -18,11 +18,12 @@ the expression does not need them:
 IOD: inter-ocular distance, between the centres of the two eyes (36–41, 42–47).
 
 Left out because identity sets them more than expression does (measured on the synthetic world with
-exact landmarks, `bench/landmark_judge.py split --landmarks truth`: mean |difference| between two
-people with one expression against one person with two expressions): mouth width / IOD (0.42
-against 0.10), nose-to-chin / IOD (0.31 against 0.08) and the gap between the inner brow ends / IOD
-(0.07 against 0.05); and for the brows, their height above the eyes (0.14 against 0.10), whose
-place the tilt of the brow (inner end above outer end: 0.02 against 0.09) takes.
+exact landmarks by `bench/landmark_judge.py split --n 150 --landmarks truth` while they were in the
+set: mean |difference| between two people with one expression against one person with two
+expressions): mouth width / IOD (0.42 against 0.10), nose-to-chin / IOD (0.31 against 0.08) and
+the gap between the inner brow ends / IOD (0.07 against 0.05); and for the brows, their height above
+the eyes (0.14 against 0.10), whose place the tilt of the brow (inner end above outer end: 0.02
+against 0.09) takes.
 """
 
 from __future__ import annotations
