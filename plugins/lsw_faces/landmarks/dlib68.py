@@ -98,7 +98,8 @@ class Landmarks:
 
 def to_uint8(images: torch.Tensor, work_size: int) -> tuple[np.ndarray, float]:
     """Images [B, 3, H, W] in [-1, 1] → RGB uint8 [B, h, w, 3] whose longer side is `work_size`, and
-    the factor from input to working pixels."""
+    the factor from input to working pixels. (`Dlib68` converts one image at a time, so that memory
+    does not grow with the batch.)"""
     h, w = images.shape[-2:]
     scale = work_size / max(h, w)
     size = (max(round(h * scale), 1), max(round(w * scale), 1))
@@ -162,12 +163,13 @@ class Dlib68:
 
     def __call__(self, images: torch.Tensor) -> Landmarks:
         check_batch(images)
-        pixels, scale = to_uint8(images, self.work_size)
-        n = len(pixels)
+        n = len(images)
         points = np.full((n, 68, 2), np.nan)
         boxes = np.full((n, 4), np.nan)
         found, placed = np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
-        for i, image in enumerate(pixels):
+        for i in range(n):
+            pixels, scale = to_uint8(images[i : i + 1], self.work_size)
+            image = pixels[0]
             rects = self.detector(image, 0)
             found[i] = len(rects) > 0
             rect = max(rects, key=lambda r: r.area()) if found[i] and self.box != "aligned" else None
@@ -184,9 +186,10 @@ class Dlib68:
     def median_box(self, images: torch.Tensor) -> tuple[tuple[float, float, float, float] | None, int]:
         """The median detection box over `images` (samples of one generator) as fractions of width and
         height, to pass as `aligned_box`, and on how many detections it rests (None where there were none)."""
-        pixels, _ = to_uint8(check_batch(images), self.work_size)
+        check_batch(images)
         found = []
-        for image in pixels:
+        for i in range(len(images)):
+            image = to_uint8(images[i : i + 1], self.work_size)[0][0]
             rects = self.detector(image, 0)
             if len(rects):
                 r = max(rects, key=lambda r: r.area())

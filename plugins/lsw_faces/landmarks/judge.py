@@ -8,6 +8,7 @@ from dlib's 68 landmarks, independently of any network a mixer trains against.
 
 from __future__ import annotations
 
+import math
 import os
 
 import attrs
@@ -50,10 +51,10 @@ class LandmarkJudge:
     `work_size` (longer image side handed to dlib), `projection` ("weak" or "perspective") and
     `focal` (perspective focal length in image widths), `predictor` (default: the shipped file)."""
 
-    box: str = attrs.field(default="detect-or-aligned", validator=attrs.validators.in_(BOX_MODES))
+    box: str = "detect-or-aligned"
     aligned_box: str | tuple[float, float, float, float] = "ffhq"
     work_size: int = 256
-    projection: str = attrs.field(default="weak", validator=attrs.validators.in_(PROJECTIONS))
+    projection: str = "weak"
     focal: float = FFHQ_FOCAL
     predictor: str | os.PathLike | None = None
     _dlib: Dlib68 = attrs.field(init=False, repr=False)
@@ -142,7 +143,11 @@ def expression_error(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 
 def _check_settings(judge: LandmarkJudge) -> None:
-    if not (isinstance(judge.focal, (int, float)) and judge.focal > 0):
+    if judge.box not in BOX_MODES:
+        raise SettingError(f"box: expected one of {BOX_MODES}, got {judge.box!r}")
+    if judge.projection not in PROJECTIONS:
+        raise SettingError(f"projection: expected one of {PROJECTIONS}, got {judge.projection!r}")
+    if not (isinstance(judge.focal, (int, float)) and math.isfinite(judge.focal) and judge.focal > 0):
         raise SettingError(f"focal: expected a positive focal length in image widths, got {judge.focal}")
 
 
