@@ -1,4 +1,4 @@
-"""What a plugin author reads and runs: the README's backend example, `lsw backends --strict`, and
+"""What a plugin author reads and runs: the backend example in docs/plugins.md, `lsw backends --strict`, and
 the real-generator backend in plugins/dcgan_faces (when gan-face-generate is installed)."""
 
 import re
@@ -14,14 +14,14 @@ from lsw_core.plugins import plugin_manager, registry
 from tests.conftest import ROOT, run_lsw
 
 
-def readme_plugin_example() -> str:
-    section = (ROOT / "README.md").read_text().split("## Writing a backend plugin", 1)[1]
+def docs_plugin_example() -> str:
+    section = (ROOT / "docs" / "plugins.md").read_text().split("## Writing a backend plugin", 1)[1]
     return re.search(r"```python\n(# lsw_mygan/plugin.py\n.*?)```", section, re.S)[1]
 
 
-def test_the_readme_backend_example_runs_as_written():
+def test_the_docs_backend_example_runs_as_written():
     module = types.ModuleType("lsw_mygan_plugin")
-    exec(compile(readme_plugin_example(), "README.md", "exec"), module.__dict__)
+    exec(compile(docs_plugin_example(), "docs/plugins.md", "exec"), module.__dict__)
     pm = plugin_manager()
     pm.register(module, name="mygan")
     try:
