@@ -87,11 +87,31 @@ def photo_from_pil(image: Image.Image, *, name: str = "photo", min_size: int = M
     return np.ascontiguousarray(rgb)
 
 
+#: Image files are written in the format their suffix names; any other suffix is refused before any work.
+IMAGE_WRITERS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP", ".tif": "TIFF", ".tiff": "TIFF",
+                 ".bmp": "BMP"}  # fmt: skip
+IMAGE_OUTPUT_SUFFIXES = tuple(IMAGE_WRITERS)
+
+
+def image_format(path: str | os.PathLike) -> str:
+    """The PIL format an image file named `path` is written in (from its suffix), else `ImageError`."""
+    suffix = Path(path).suffix.lower()
+    if suffix not in IMAGE_WRITERS:
+        found = f"the suffix {suffix!r}" if suffix else "no suffix"
+        raise ImageError(f"{path}: {found} is not an image format lsw writes; expected {', '.join(IMAGE_WRITERS)}")
+    return IMAGE_WRITERS[suffix]
+
+
+def write_pil(image: Image.Image, path: str | os.PathLike) -> None:
+    """Write a PIL image atomically in the format its suffix names."""
+    fmt = image_format(path)
+    options = {"quality": 95} if fmt in ("JPEG", "WEBP") else {}
+    atomic_write(path, lambda tmp: image.save(tmp, format=fmt, **options))
+
+
 def save_photo(path: str | os.PathLike, image: np.ndarray) -> None:
-    """Write RGB uint8 [H, W, 3] (format from the suffix), creating the folder."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(image).save(path)
+    """Write RGB uint8 [H, W, 3] atomically, in the format its suffix names, creating the folder."""
+    write_pil(Image.fromarray(image), path)
 
 
 def image_hash(image: np.ndarray) -> str:
@@ -134,10 +154,7 @@ def save_image(image: torch.Tensor, path: str | os.PathLike) -> None:
     """Save [3, H, W] or [1, 3, H, W] in [-1, 1] as an image file (atomically)."""
     if image.ndim == 3:
         image = image.unsqueeze(0)
-    pil = Image.fromarray(to_uint8(image)[0])
-    suffix = Path(path).suffix.lower()
-    fmt = {".jpg": "JPEG", ".jpeg": "JPEG"}.get(suffix, "PNG")
-    atomic_write(path, lambda tmp: pil.save(tmp, format=fmt))
+    write_pil(Image.fromarray(to_uint8(image)[0]), path)
 
 
 def make_grid(images: torch.Tensor, ncols: int, pad: int = 2, pad_value: float = 1.0) -> torch.Tensor:

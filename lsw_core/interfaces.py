@@ -59,6 +59,10 @@ class TrainingDefaults:
     shape_model: str | None = None
 
 
+#: Mapped samples a `w_avg` of all zeros (unknown) is estimated from (as the projector's mean start).
+W_AVG_SAMPLES = 10_000
+
+
 class Generator(nn.Module, abc.ABC):
     """A frozen pretrained generator: z → (mapping) → W+ [B, num_ws, w_dim] → (synthesis) → image.
 
@@ -119,8 +123,28 @@ class Generator(nn.Module, abc.ABC):
         """z [B, z_dim] → ws [B, num_ws, w_dim], truncated towards `w_avg` by ψ on the first
         `truncation_cutoff` rows (all rows when None)."""
         check_shape("z", z, [None, self.z_dim])
+        if truncation_psi != 1:
+            self.ensure_w_avg()
         ws = self._mapping(z, truncation_psi=truncation_psi, truncation_cutoff=truncation_cutoff)
         return check_shape(f"{type(self).__name__}.mapping output", ws, [z.shape[0], self.num_ws, self.w_dim])
+
+    def ensure_w_avg(self, samples: int = W_AVG_SAMPLES) -> None:
+        """A `w_avg` left at all zeros means "unknown" (a plugin may register it so): replace it, once,
+        by the mean w of `samples` mapped z (seed 0), so that truncation pulls towards the real mean
+        instead of shrinking every latent towards zero. `load_generator` calls this, so a loaded
+        generator's weights (and their fingerprint) are the same before and after any truncation."""
+        if self.__dict__.get("_w_avg_checked"):
+            return
+        w_avg = getattr(self, "w_avg", None)
+        if isinstance(w_avg, torch.Tensor) and w_avg.numel() and not bool(w_avg.detach().any()):
+            z = torch.randn(samples, self.z_dim, generator=torch.Generator().manual_seed(0))
+            with torch.no_grad():
+                w = [
+                    self._mapping(c.to(w_avg.device), truncation_psi=1.0, truncation_cutoff=None)[:, 0]
+                    for c in z.split(1000)
+                ]
+                w_avg.copy_(torch.cat(w).mean(0).to(w_avg.dtype).reshape(w_avg.shape))
+        self.__dict__["_w_avg_checked"] = True
 
     def synthesis(self, ws: torch.Tensor, camera: Any = None, noise_mode: str = "const", **kwargs: Any) -> torch.Tensor:
         """ws [B, num_ws, w_dim] → images [B, 3, H, W] in [-1, 1]. Camera-aware generators render

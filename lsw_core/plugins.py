@@ -114,6 +114,9 @@ def load(kind: str, name: str, **options: Any) -> Any:
     component = entries[name].factory(**options)
     if kind == "generator":
         component.backend_name = name
+        ensure = getattr(component, "ensure_w_avg", None)
+        if callable(ensure):  # an unknown (all-zero) w_avg is estimated now, before anything truncates
+            ensure()
     return component
 
 

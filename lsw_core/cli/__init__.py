@@ -6,11 +6,13 @@ print one line and exit with status 2."""
 from __future__ import annotations
 
 import importlib
+import signal
 import sys
 
 import click
 
 from lsw_core.errors import LswError
+from lsw_core.outputs import is_main_process
 
 #: The built-in commands: name → (module defining a click command of that name, line for `lsw --help`).
 COMMANDS = {
@@ -23,6 +25,21 @@ COMMANDS = {
     "swap": ("lsw_core.cli.swap", "Swap SOURCE onto TARGET: latents, photos, folders, clips."),
     "train": ("lsw_core.cli.train", "Train a latent mixer on a frozen generator."),
 }
+
+
+#: Commands that run on every torchrun process (they split their work over the ranks); every other
+#: command runs on rank 0 alone, so that under torchrun one process reads, computes and writes.
+DISTRIBUTED_COMMANDS = {"train"}
+
+
+class Terminated(BaseException):
+    """SIGTERM, raised where the program is so that temporaries are removed on the way out."""
+
+
+def _idle(name: str) -> click.Command:
+    """What a torchrun rank other than 0 runs for a one-process command: nothing."""
+    settings = {"ignore_unknown_options": True, "allow_extra_args": True, "help_option_names": []}
+    return click.Command(name, context_settings=settings, callback=lambda: None)
 
 
 class _Group(click.Group):
@@ -40,6 +57,12 @@ class _Group(click.Group):
             self.add_command(command, name)
         return self.commands.get(name)
 
+    def resolve_command(self, ctx: click.Context, args: list[str]):
+        name, command, rest = super().resolve_command(ctx, args)
+        if command is not None and name not in DISTRIBUTED_COMMANDS and not is_main_process():
+            return name, _idle(name), rest
+        return name, command, rest
+
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         """The listing from the summaries, without importing every command."""
         rows = [(name, COMMANDS[name][1]) for name in COMMANDS]
@@ -51,11 +74,13 @@ class _Group(click.Group):
         try:
             return super().invoke(ctx)
         except LswError as exc:
-            click.echo(f"error: {exc}", err=True)
+            if is_main_process():  # under torchrun rank 0 speaks for all
+                click.echo(f"error: {one_line(str(exc))}", err=True)
             sys.exit(2)
         except click.UsageError as exc:  # a bad option value or a missing argument: one line too
             command = exc.ctx.command_path if exc.ctx is not None else "lsw"
-            click.echo(f"error: {exc.format_message()} (see `{command} --help`)", err=True)
+            if is_main_process():
+                click.echo(f"error: {one_line(exc.format_message())} (see `{command} --help`)", err=True)
             sys.exit(2)
 
 
@@ -76,13 +101,26 @@ def add_plugin_commands() -> None:
     plugin_manager().hook.register_commands(cli=cli)
 
 
+def one_line(text: str) -> str:
+    """`text` with line breaks and other control characters escaped, so that a message stays one line."""
+    return "".join(c if c.isprintable() or c == " " else repr(c)[1:-1] for c in text)
+
+
 def _one_line_warning(message, category, filename, lineno, line=None) -> str:
-    return f"warning: {message}\n"
+    return f"warning: {one_line(str(message))}\n"
+
+
+def _terminate(signum, frame) -> None:
+    raise Terminated()
 
 
 def main() -> None:
     import warnings
 
     warnings.formatwarning = _one_line_warning
+    signal.signal(signal.SIGTERM, _terminate)  # unwinds like Ctrl-C: temporaries are removed on the way
     add_plugin_commands()
-    cli(prog_name="lsw")
+    try:
+        cli(prog_name="lsw")
+    except Terminated:
+        sys.exit(128 + signal.SIGTERM)

@@ -3,13 +3,24 @@ Lightning checkpoint → a mixer folder with its generator and embedder."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
-from lsw_core.cli.options import generator_option, generator_options_option, parse_options
+from lsw_core.cli.options import generator_option, generator_options_option, option_paths, parse_options
 from lsw_core.errors import LswError
+from lsw_core.formats.artifacts import CONFIG_NAME
+from lsw_core.formats.generator_folder import WEIGHTS_NAME as GENERATOR_WEIGHTS
 from lsw_core.formats.generator_folder import save_generator
-from lsw_core.outputs import check_output
+from lsw_core.mixing.mixer import WEIGHTS_NAME as MIXER_WEIGHTS
+from lsw_core.outputs import check_output, check_outputs, input_files
 from lsw_core.plugins import load_generator
+
+#: The files `lsw convert` writes into DST: a generator folder, or the authors' model as a mixer folder
+#: with its generator folder and embedder weights (`lsw_core.convert.latentswap`).
+GENERATOR_FILES = (CONFIG_NAME, GENERATOR_WEIGHTS)
+LATENTSWAP_FILES = (CONFIG_NAME, MIXER_WEIGHTS, f"generator/{CONFIG_NAME}", f"generator/{GENERATOR_WEIGHTS}",
+                    "smoothswap.pth")  # fmt: skip
 
 
 @click.command()
@@ -28,7 +39,8 @@ from lsw_core.plugins import load_generator
     help="With --from latentswap: the latent space of a one-row mixer whose file does not record it.",
 )
 @generator_options_option
-def convert(src, dst, generator, source_format, space, generator_pairs):
+@click.option("--overwrite", is_flag=True, help="Replace the files of an earlier conversion in DST.")
+def convert(src, dst, generator, source_format, space, generator_pairs, overwrite):
     """Convert a generator checkpoint SRC (e.g. an NVIDIA pickle) to a folder DST with config.json and
     model.safetensors, which loads without unpickling anything.
 
@@ -42,6 +54,9 @@ def convert(src, dst, generator, source_format, space, generator_pairs):
       lsw convert latentswap.ckpt latentswap/ --from latentswap
     """
     check_output(dst, folder=True)
+    inputs = input_files(src, *option_paths(generator_pairs))
+    names = LATENTSWAP_FILES if source_format == "latentswap" else GENERATOR_FILES
+    check_outputs([Path(dst) / name for name in names], inputs=inputs, overwrite=overwrite)
     if source_format == "latentswap":
         if generator or generator_pairs:
             raise LswError("--from latentswap reads the generator from SRC itself: drop --generator/--generator-option")

@@ -15,7 +15,7 @@ from lsw_core.evaluation.latent_pairs import evaluate_mixer
 from lsw_core.formats.artifacts import write_json
 from lsw_core.images import save_image, swap_grid
 from lsw_core.mixing.swapper import Swapper
-from lsw_core.outputs import check_output
+from lsw_core.outputs import check_output, check_outputs
 from lsw_core.training.recipes import DEMO_STEPS, SHOW_RESOLUTION, cpu_recipe
 from lsw_core.training.trainer import MixerTrainer
 
@@ -78,7 +78,8 @@ def _train(trainer: MixerTrainer, quiet: bool) -> None:
 @click.option("--seed", type=int, default=0, show_default=True)
 @device_option
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar or time estimate.")
-def demo(out, generator, steps, minutes, pairs, seed, device, quiet):
+@click.option("--overwrite", is_flag=True, help="Start over in OUT, replacing an earlier demo's files.")
+def demo(out, generator, steps, minutes, pairs, seed, device, quiet, overwrite):
     """Train a mixer on the synthetic face world, then swap and measure.
 
     Writes OUT/mixer/ (the trained mixer folder, with log.jsonl and samples/: source, target and
@@ -88,9 +89,10 @@ def demo(out, generator, steps, minutes, pairs, seed, device, quiet):
     `warning:` when the metrics fall short of the README's figures (e.g. a run cut short by --minutes).
     """
     out = check_output(out, folder=True)
+    check_outputs([out / "grid.png", out / "metrics.json"], overwrite=overwrite)
     t0 = time.monotonic()
     config = cpu_recipe(generator, seed=seed, steps=steps, max_minutes=minutes, device=device)
-    trainer = MixerTrainer(config, out / "mixer", progress=not quiet, existing="overwrite")
+    trainer = MixerTrainer(config, out / "mixer", progress=not quiet, existing="overwrite" if overwrite else "refuse")
     _train(trainer, quiet)
     if trainer.step % trainer.config.sample_every:
         trainer.save_samples()

@@ -14,14 +14,15 @@ from lsw_core.cli.options import (
     device_option,
     generator_option,
     generator_options_option,
+    option_paths,
 )
 from lsw_core.devices import resolve_device
 from lsw_core.errors import LswError
-from lsw_core.images import save_gif, save_image, stack_rows, to_tensor
+from lsw_core.images import IMAGE_OUTPUT_SUFFIXES, save_gif, save_image, stack_rows, to_tensor
 from lsw_core.mixing.editing import apply_direction, ganspace_components, load_direction
-from lsw_core.mixing.latents import read_latents
+from lsw_core.mixing.latents import check_npy_header, read_latents
 from lsw_core.mixing.swapper import group_rows
-from lsw_core.outputs import check_output
+from lsw_core.outputs import check_output, input_files
 from lsw_core.photo.record import load_swap_record, record_path
 from lsw_core.plugins import load_generator
 
@@ -42,8 +43,10 @@ from lsw_core.plugins import load_generator
 @click.option("--strengths", default="-3,-1.5,0,1.5,3", show_default=True, help="Comma-separated steps along it.")
 @click.option("--groups", help="Edit only these layer groups (comma-separated), e.g. coarse for pose.")
 @click.option("--out", "-o", default="edit.png", show_default=True, type=click.Path(dir_okay=False))
+@click.option("--overwrite", is_flag=True, help="Replace OUT (and its GIF) if they exist.")
 @device_option
-def edit(latents, generator, checkpoint, generator_pairs, direction, component, strengths, groups, out, device):
+def edit(latents, generator, checkpoint, generator_pairs, direction, component, strengths, groups, out, overwrite,
+         device):  # fmt: skip
     """Edit W+ LATENTS (.npy [B, num_ws, w_dim], e.g. from `lsw swap --save-latents`) along an
     InterFaceGAN direction or a GANSpace component; writes one row per latent (and a GIF for one).
 
@@ -60,7 +63,10 @@ def edit(latents, generator, checkpoint, generator_pairs, direction, component, 
     if (direction is None) == (component is None):
         raise LswError("give exactly one of --direction FILE.npy or --ganspace K")
     values = _parse_strengths(strengths)
-    check_output(out)
+    inputs = input_files(latents, record_path(latents), direction, checkpoint, *option_paths(generator_pairs))
+    check_output(out, inputs=inputs, overwrite=overwrite, suffixes=IMAGE_OUTPUT_SUFFIXES, what="-o")
+    if _codes(latents) in (None, 1):  # one code (or not known before reading a .pt): a GIF beside OUT
+        check_output(Path(out).with_suffix(".gif"), inputs=inputs, overwrite=overwrite)
     device = resolve_device(device)
     G = load_generator(generator, **component_options(checkpoint, generator_pairs)).to(device).eval()
     ws = read_latents(latents, G.num_ws, G.w_dim).to(device)
@@ -90,6 +96,14 @@ def edit(latents, generator, checkpoint, generator_pairs, direction, component, 
     if len(ws) == 1:
         save_gif(frames[0], out.with_suffix(".gif"))
     click.echo(f"wrote {out}")
+
+
+def _codes(latents: str) -> int | None:
+    """How many codes a latents file holds, from a .npy header (None for other files)."""
+    if Path(latents).suffix != ".npy":
+        return None
+    shape, _ = check_npy_header(latents)
+    return shape[0] if len(shape) == 3 else 1
 
 
 def _parse_strengths(text: str) -> list[float]:

@@ -40,8 +40,9 @@ def encoder() -> None:
 @device_option
 @click.option("--threads", type=int, help="CPU threads (torch.set_num_threads).")
 @quiet_option
+@click.option("--overwrite", is_flag=True, help="Replace OUT if it exists.")
 def train(generator, checkpoint, generator_pairs, out, steps, pool_size, resolution, batch_size, psi_min, minutes,
-          seed, device, threads, quiet):  # fmt: skip
+          seed, device, threads, quiet, overwrite):  # fmt: skip
     """Train an encoder that maps an image to the w that rendered it, on the generator's own samples.
 
     Pass it to the projector with `--inverter-option encoder=FILE` (`lsw swap`): W projection then
@@ -56,15 +57,20 @@ def train(generator, checkpoint, generator_pairs, out, steps, pool_size, resolut
       lsw swap src.jpg tgt.jpg --mixer runs/ffhq --checkpoint ffhq.pkl -o out.jpg \\
           --inverter-option schedule=fast --inverter-option encoder=ffhq-encoder.safetensors
     """
+    import math
+
     import torch
     from tqdm.auto import tqdm
 
+    from lsw_core.cli.options import option_paths
     from lsw_core.devices import resolve_device
+    from lsw_core.errors import LswError
     from lsw_core.inversion.encoder import save_encoder, train_encoder
-    from lsw_core.outputs import check_output
+    from lsw_core.outputs import check_output, input_files
     from lsw_core.plugins import load_generator
 
-    check_output(out)
+    inputs = input_files(checkpoint, *option_paths(generator_pairs))
+    check_output(out, inputs=inputs, overwrite=overwrite, suffixes=(".safetensors",), what="-o")
     if threads:
         torch.set_num_threads(threads)
     device = resolve_device(device)
@@ -86,6 +92,11 @@ def train(generator, checkpoint, generator_pairs, out, steps, pool_size, resolut
     model, metrics = train_encoder(G, config, progress)
     if bar is not None:
         bar.close()
+    if not math.isfinite(metrics["validation_error"]):
+        raise LswError(
+            f"the encoder diverged: its held-out w error is {metrics['validation_error']} after {metrics['steps']} "
+            f"steps (e.g. a --batch-size above --pool-size {pool_size}, or too few samples); nothing was written"
+        )
     save_encoder(out, model, metrics)
     click.echo(
         f"wrote {out}: held-out w error {metrics['validation_error']:.3f} (standardised; 1.0 = always guessing "

@@ -15,14 +15,16 @@ from lsw_core.cli.options import (
     device_option,
     generator_options_option,
     open_mixer,
+    option_paths,
 )
 from lsw_core.devices import resolve_device
 from lsw_core.errors import LswError
 from lsw_core.evaluation.latent_pairs import evaluate_mixer
 from lsw_core.evaluation.photo_triples import evaluate_triples, find_triples, markdown_table
 from lsw_core.formats.artifacts import write_json, write_text
+from lsw_core.images import IMAGE_SUFFIXES
 from lsw_core.mixing.swapper import group_rows
-from lsw_core.outputs import check_output
+from lsw_core.outputs import check_output, input_files
 from lsw_core.plugins import load_identity_embedder, load_shape_model
 
 EVAL_EMBEDDER = "dlib-resnet"  # differs from the training embedder and needs no user checkpoint
@@ -64,6 +66,7 @@ TRAINING_EMBEDDER = "smoothswap"  # the paper's L_id embedder
 @click.option("--groups", help="With --mixer: use the swapped code only on these layer groups (comma-separated).")
 @device_option
 @click.option("--out", "-o", type=click.Path(dir_okay=False), help="Also write the JSON here.")
+@click.option("--overwrite", is_flag=True, help="Replace --out and the markdown table if they exist.")
 def evaluate(
     mixer_dir,
     triples_dir,
@@ -82,6 +85,7 @@ def evaluate(
     groups,
     device,
     out,
+    overwrite,
 ):
     """Evaluate a mixer on held-out random latent pairs; print JSON.
 
@@ -98,9 +102,14 @@ def evaluate(
     """
     if (mixer_dir is None) == (triples_dir is None):
         raise click.UsageError("pass exactly one of --mixer and --triples")
-    for path in (out, table):
-        if path is not None:
-            check_output(path)
+    photos = [p for p in Path(triples_dir).rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES] if triples_dir else []
+    inputs = input_files(mixer_dir, *photos, checkpoint, embedder_checkpoint, shape_model_checkpoint,
+                         *option_paths(generator_pairs), *option_paths(embedder_pairs), *option_paths(shape_pairs))  # fmt: skip
+    if out is not None:
+        check_output(out, inputs=inputs, overwrite=overwrite, suffixes=(".json",), what="--out")
+    if triples_dir is not None:
+        table = table or str(Path(triples_dir) / "metrics.md")
+        check_output(table, inputs=inputs, overwrite=overwrite, suffixes=(".md",), what="--table")
     device = resolve_device(device)
     if triples_dir is not None:
         _evaluate_triples(
@@ -146,7 +155,7 @@ def _evaluate_triples(
     S = load_shape_model(shape_model, **shape_options)
     result = evaluate_triples(folder, E, S, device=device)
     result.update(embedder=embedder, shape_model=shape_model, training_embedder=training_embedder)
-    write_text(Path(table) if table else Path(folder) / "metrics.md", markdown_table(result))
+    write_text(table, markdown_table(result))
     if out:
         write_json(out, result)
     click.echo(json.dumps(result, indent=2))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -49,6 +50,11 @@ def parse_options(pairs: tuple[str, ...]) -> dict[str, Any]:
         except json.JSONDecodeError:
             options[key] = value
     return options
+
+
+def option_paths(pairs: tuple[str, ...]) -> list[str]:
+    """The values of KEY=VALUE options that name existing files or folders (inputs a command reads)."""
+    return [v for v in parse_options(pairs).values() if isinstance(v, str) and v and os.path.exists(v)]
 
 
 def component_options(checkpoint: str | None, pairs: tuple[str, ...]) -> dict[str, Any]:

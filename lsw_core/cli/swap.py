@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-import numpy as np
 import torch
 
 from lsw_core.cli.options import (
@@ -15,9 +14,12 @@ from lsw_core.cli.options import (
     generator_option,
     generator_options_option,
     open_mixer,
+    option_paths,
     parse_options,
 )
 from lsw_core.cli.swap_photos import (
+    check_latents_name,
+    check_photo_outputs,
     face_choice,
     inversion_parts,
     is_image_input,
@@ -28,12 +30,13 @@ from lsw_core.cli.swap_photos import (
 from lsw_core.cli.swap_video import check_video_swap, run_video_swap, video_options
 from lsw_core.devices import resolve_device
 from lsw_core.errors import LswError
-from lsw_core.images import list_images, probe_photo, save_gif, save_image, stack_rows, swap_grid
+from lsw_core.images import IMAGE_OUTPUT_SUFFIXES, list_images, probe_photo, save_gif, save_image, stack_rows, swap_grid
 from lsw_core.mixing.latents import LATENT_SUFFIXES, parse_seeds, read_latents
+from lsw_core.mixing.latents import save_latents as save_latents_file
 from lsw_core.mixing.swapper import Swapper, group_rows
-from lsw_core.outputs import check_output
+from lsw_core.outputs import check_output, check_outputs, input_files
 from lsw_core.photo.swapper import PhotoSwapper
-from lsw_core.photo.video_io import is_video_input
+from lsw_core.photo.video_io import VIDEO_SUFFIXES, is_video_input
 from lsw_core.plugins import load_inverter
 
 
@@ -92,6 +95,7 @@ def parse_input(spec: str, swapper: Swapper) -> tuple[str, torch.Tensor]:
     help="Also write the swapped W+ codes to OUT.npy (for photos also OUT.swap.safetensors, what `lsw edit` "
     "needs to render edits with the tuned generator and paste them back: as large as the tuned weights).",
 )
+@click.option("--overwrite", is_flag=True, help="Replace OUT (and the files written beside it) if they exist.")
 @device_option
 @photo_options
 @video_options
@@ -109,6 +113,7 @@ def swap(
     inverter,
     inverter_pairs,
     save_latents,
+    overwrite,
     device,
     start,
     end,
@@ -150,11 +155,24 @@ def swap(
       lsw swap me.jpg party.jpg --reference-face friend.jpg --blend multiband --occlusion-mask --mixer runs/ffhq
     """
     paste, faces = paste_config(photo), face_choice(photo)
-    check_output(out, folder=Path(source).is_dir() or Path(target).is_dir())
+    inputs = input_files(source, target, mixer_dir, checkpoint, faces.reference_face,
+                         *option_paths(generator_pairs), *option_paths(inverter_pairs))  # fmt: skip
     video = is_video_input(target)
+    photos = not video and (is_image_input(source) or is_image_input(target))
     if video:
+        if save_latents:
+            raise LswError("--save-latents: a clip swap writes the clip only (per-frame codes are not kept); drop it")
         check_video_swap(source, target, out, codec, start, end)
+        check_output(out, inputs=inputs, overwrite=overwrite, suffixes=VIDEO_SUFFIXES, what="-o")
         probe_photo(source)
+    elif photos:
+        check_photo_outputs(source, target, out, faces, views=views, save_latents=save_latents, inputs=inputs,
+                            overwrite=overwrite)  # fmt: skip
+    else:
+        check_latents_name(Path(out), save_latents)
+        check_output(out, inputs=inputs, overwrite=overwrite, suffixes=IMAGE_OUTPUT_SUFFIXES, what="-o")
+        if save_latents:
+            check_output(Path(out).with_suffix(".npy"), inputs=inputs, overwrite=overwrite)
     device = resolve_device(device)
     swapper = open_mixer(mixer_dir, backend=generator, **component_options(checkpoint, generator_pairs))
     swapper = swapper.to(device)
@@ -172,7 +190,7 @@ def swap(
                        start=start, end=end, max_frames=max_frames, smooth=smooth, tune_frames=tune_frames,
                        codec=codec)  # fmt: skip
         return
-    if is_image_input(source) or is_image_input(target):
+    if photos:
         if not (is_image_input(source) and is_image_input(target)):
             raise LswError("image inputs swap pairwise: give images (or folders of them) for both")
         for spec in (source, target):  # damaged or oversized images fail before the inverter loads
@@ -195,16 +213,18 @@ def swap(
         ws = swapper.mix(
             ws_s.repeat(len(ws_t), 1, 1), ws_t.repeat_interleave(len(ws_s), 0), group_list, strength=strength
         )
+    n = ws.shape[0]
+    strips = [out if n == 1 else out.with_name(f"{out.stem}_{i:03d}{out.suffix}") for i in range(n)]
+    if cameras is not None:  # the strips and GIFs: known now that the inputs are read, before rendering
+        check_outputs([p for path in strips for p in (path, path.with_suffix(".gif")) if p != out], inputs=inputs,
+                      overwrite=overwrite)  # fmt: skip
     images = swapper.render(ws, cameras).cpu()
     src_img, tgt_img = swapper.render(ws_s, cameras).cpu(), swapper.render(ws_t, cameras).cpu()
 
-    out.parent.mkdir(parents=True, exist_ok=True)
     if cameras is not None:
         # One strip per pair: source, target and swap rows across the views; the swap as a GIF.
-        n = images.shape[0]
-        for i in range(n):
+        for i, path in enumerate(strips):
             s_i, t_i = i % len(src_img), i // len(src_img)
-            path = out if n == 1 else out.with_name(f"{out.stem}_{i:03d}{out.suffix}")
             save_image(stack_rows([src_img[s_i], tgt_img[t_i], images[i]]), path)
             save_gif(images[i], path.with_suffix(".gif"))
         click.echo(f"wrote {n} strip(s) of {views} views and GIF(s) to {out.parent}")
@@ -217,4 +237,4 @@ def swap(
         )
         click.echo(f"wrote {out}")
     if save_latents:
-        np.save(out.with_suffix(".npy"), ws.cpu().numpy())
+        save_latents_file(out.with_suffix(".npy"), ws)

@@ -4,31 +4,32 @@ the pivot cache."""
 from __future__ import annotations
 
 import functools
-import os
 from pathlib import Path
 from typing import Any
 
 import attrs
 import click
-import numpy as np
 
 from lsw_core.camera import Camera
 from lsw_core.cli.options import settings_from, settings_options
 from lsw_core.errors import ImageError, LswError
-from lsw_core.images import IMAGE_SUFFIXES, list_images, save_gif, save_image, stack_rows
+from lsw_core.images import IMAGE_OUTPUT_SUFFIXES, IMAGE_SUFFIXES, list_images, save_gif, save_image, stack_rows
 from lsw_core.interfaces import Inverter
-from lsw_core.inversion.cache import PivotCache
+from lsw_core.inversion.cache import PivotCache, default_cache_folder
+from lsw_core.mixing.latents import save_latents as save_latents_file
 from lsw_core.mixing.mixer import read_mixer_config
+from lsw_core.outputs import check_no_matches, check_output, check_outputs
 from lsw_core.photo.paste import OCCLUSION_THRESHOLD, PasteConfig
 from lsw_core.photo.record import record_path, save_swap_record
-from lsw_core.photo.swapper import PhotoSwapper, check_pairs, write_group_result, write_result
+from lsw_core.photo.swapper import (
+    PhotoSwapper,
+    aligned_path,
+    check_pairs,
+    face_path,
+    write_group_result,
+    write_result,
+)
 from lsw_core.plugins import load_aligner, load_identity_embedder
-
-
-def default_cache_dir() -> Path:
-    """`$LSW_CACHE/pivots`, else `~/.cache/lsw/pivots`."""
-    root = os.environ.get("LSW_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "lsw")
-    return Path(root) / "pivots"
 
 
 def is_image_input(spec: str) -> bool:
@@ -81,7 +82,7 @@ def photo_options(command):
                      default=OCCLUSION_THRESHOLD, show_default=True,
                      help="With --occlusion-mask: error, in medians of the target's own, from which a pixel counts "
                           "as occluded."),
-        click.option("--cache-dir", type=click.Path(file_okay=False), help="Pivot cache folder [default: ~/.cache/lsw/pivots]."),
+        click.option("--cache-dir", type=click.Path(file_okay=False), help="Pivot cache folder [default: $LSW_CACHE/pivots, $XDG_CACHE_HOME/lsw/pivots or ~/.cache/lsw/pivots]."),
         click.option("--no-cache", is_flag=True, help="Invert every image again instead of reusing cached pivots."),
         click.option("--cache-tuned", is_flag=True,
                      help="Also cache each pair's tuned generator (as large as its weights) to skip PTI tuning next time."),
@@ -126,7 +127,12 @@ def inversion_parts(options: dict[str, Any], aligned: bool | None, inverter: Inv
     """The parts a photo or clip swap inverts with, from `lsw swap`'s options (taken out of
     `options`): the inverter, the aligner, the pivot cache and whether it keeps tuned generators."""
     aligner, cache_dir = options.pop("aligner"), options.pop("cache_dir")
-    cache = None if options.pop("no_cache") else PivotCache(cache_dir or default_cache_dir())
+    cache = None
+    if not options.pop("no_cache"):
+        if cache_dir is not None:  # named by the user: a folder that cannot be written is an error
+            check_output(cache_dir, folder=True, what="--cache-dir")
+        folder = cache_dir or default_cache_folder()  # from the environment: unwritable → a warning, no cache
+        cache = PivotCache(folder) if folder is not None else None
     return {"inverter": inverter, "aligner": optional_aligner(aligner, aligned), "cache": cache,
             "cache_tuned": options.pop("cache_tuned")}  # fmt: skip
 
@@ -204,8 +210,6 @@ def run_photo_swap(
         reference = photos.prepare(faces.reference_face, aligned=faces.aligned)
         identity = reference_embedder(faces.embedder, mixer_dir).to(photos.swapper.device)
     out = Path(out)
-    if batch and out.suffix:
-        raise LswError(f"-o {out}: with a folder input, OUT is a folder (one result per pair)")
     steps = StepBar(None)
     written = []
     for s, t in tqdm(pairs, desc="swap", unit="pair", disable=None if len(pairs) > 1 else True):
@@ -221,12 +225,12 @@ def run_photo_swap(
         steps.close()
         written += write_result(result, path)
         if result.views is not None:
-            views = path.with_name(f"{path.stem}_views{path.suffix}")
+            views = views_path(path)
             save_image(stack_rows(list(result.views)), views)
             save_gif(result.views[-1], views.with_suffix(".gif"))
             written += [views, views.with_suffix(".gif")]
         if save_latents:
-            np.save(path.with_suffix(".npy"), result.ws.cpu().numpy())
+            save_latents_file(path.with_suffix(".npy"), result.ws)
             record = save_swap_record(record_path(path.with_suffix(".npy")), result, photos.generator,
                                       paste=photos.paste)  # fmt: skip
             written += [path.with_suffix(".npy"), record]
@@ -239,6 +243,57 @@ def run_photo_swap(
     click.echo(
         f"wrote {written[0]}" if len(written) == 1 else f"wrote {len(written)} files to {out if batch else out.parent}"
     )
+
+
+def views_path(path: Path) -> Path:
+    """Where a photo swap written to `path` puts its views strip (and, with .gif, the GIF)."""
+    return path.with_name(f"{path.stem}_views{path.suffix}")
+
+
+def check_photo_outputs(
+    source: str, target: str, out: str, faces: FaceChoice, *, views: int | None, save_latents: bool,
+    inputs: dict, overwrite: bool,
+) -> None:  # fmt: skip
+    """Check every file a photo swap will write (`lsw_core.outputs.check_output`) before any work:
+    OUT (or, with a folder input, one file per pair in the folder OUT), OUT_aligned beside a photo
+    target's result, OUT_views.png/.gif with --views, OUT.npy and OUT.swap.safetensors with
+    --save-latents, and for several faces no OUT_face*_aligned already there."""
+    src_path, tgt_path = Path(source), Path(target)
+    batch = src_path.is_dir() or tgt_path.is_dir()
+    out_path = Path(out)
+    if batch:
+        if out_path.suffix:
+            raise LswError(f"-o {out_path}: with a folder input, OUT is a folder (one result per pair)")
+        check_output(out_path, folder=True, what="-o")
+    else:
+        check_latents_name(out_path, save_latents)
+        check_output(out_path, inputs=inputs, overwrite=overwrite, suffixes=IMAGE_OUTPUT_SUFFIXES, what="-o")
+    sources = list_images(src_path) if src_path.is_dir() else [src_path]
+    targets = list_images(tgt_path) if tgt_path.is_dir() else [tgt_path]
+    files: list[Path] = []
+    for s, t in check_pairs(sources, targets):
+        path = out_path / f"{s.stem}__{t.stem}.png" if batch else out_path
+        files.append(path)
+        if faces.several:
+            check_no_matches(path.parent, face_path(path, "*").name, overwrite=overwrite, inputs=inputs)
+            continue
+        if faces.aligned is not True:  # a photo target (or one that may turn out to be a photo)
+            files.append(aligned_path(path))
+        if views is not None:
+            files += [views_path(path), views_path(path).with_suffix(".gif")]
+        if save_latents:
+            files += [path.with_suffix(".npy"), record_path(path.with_suffix(".npy"))]
+    check_outputs(files if batch else files[1:], inputs=inputs, overwrite=overwrite)
+
+
+def check_latents_name(out: Path, save_latents: bool) -> None:
+    """`.npy` is for codes: an image OUT named so is refused, with or without --save-latents."""
+    if out.suffix.lower() == ".npy":
+        also = "" if save_latents else "; to keep the codes, add --save-latents"
+        raise LswError(
+            f"-o {out}: OUT is the image; --save-latents writes the W+ codes beside it as OUT.npy "
+            f"(e.g. -o {out.with_suffix('.png')} --save-latents writes {out.with_suffix('.npy')}){also}"
+        )
 
 
 def reference_embedder(name: str | None, mixer_dir: str | None):

@@ -25,13 +25,14 @@ from typing import Any
 import torch
 
 from lsw_core.errors import CheckpointError, LswError
-from lsw_core.formats.artifacts import atomic_write
+from lsw_core.formats.artifacts import atomic_write, check_finite_weights, write_together
 from lsw_core.formats.generator_folder import save_generator
 from lsw_core.formats.lightning import plain_config, read_lightning_checkpoint
 from lsw_core.interfaces import LatentLayout
-from lsw_core.mixing.mixer import DEFAULT_DEPTH, LatentMixer, layer_widths
+from lsw_core.mixing.mixer import DEFAULT_DEPTH, LatentMixer, check_mixer_size, layer_widths
 from lsw_core.plugins import load_generator
 from lsw_core.training.config import TrainConfig
+from lsw_core.validators import check, integer, number, optional, text
 
 #: The authors' Lightning checkpoints store the mixer under this attribute name.
 AUTHORS_PREFIX = "identity_mixer."
@@ -58,57 +59,64 @@ def convert_latentswap(path: str | os.PathLike, out: str | os.PathLike, *, space
             f"found {len(rows[0])}"
         )
     space = _space(path, len(rows), hp, space)
-    residual = float(hp.get("identity_mixer", {}).get("residual_coefficient", 1.0)) if space == "w+" else 1.0
+    residual = _residual_coefficient(path, hp) if space == "w+" else 1.0
+    step = _recorded(path, ckpt, "global_step", integer(ge=0), 0)
+    epoch = _recorded(path, ckpt, "epoch", optional(integer(ge=0)), None)
+    version = _recorded(path, ckpt, "pytorch-lightning_version", optional(text()), None)
+    for prefix, part in parts.items():  # nothing is written from a file with NaN or infinite weights
+        check_finite_weights({prefix + k: v for k, v in part.items()}, str(path))
     try:
         mixer = mixer_from_authors(parts[AUTHORS_PREFIX], residual_coefficient=residual)
     except CheckpointError as exc:
         raise CheckpointError(f"{path}: {exc}") from None
+    with write_together():  # the folder is written whole, or not at all
+        out = Path(out)
+        extra: dict[str, Any] = {}
+        layout = LatentLayout(num_ws=len(rows), w_dim=mixer.w_dim) if space == "w+" else FFHQ_LAYOUT
+        if parts[GENERATOR_PREFIX]:
+            try:
+                G = load_generator("stylegan2", state_dict=parts[GENERATOR_PREFIX])
+            except CheckpointError as exc:
+                raise CheckpointError(f"{path}: {GENERATOR_PREFIX}*: {exc}") from None
+            if space == "w+" and G.num_ws != len(rows):
+                raise CheckpointError(
+                    f"{path}: the mixer has {len(rows)} rows but its generator has {G.num_ws} W+ rows"
+                )
+            if mixer.w_dim != (G.w_dim if space != "z" else G.z_dim):
+                raise CheckpointError(f"{path}: the mixer's width {mixer.w_dim} does not fit its generator ({G.w_dim})")
+            save_generator(G, out / GENERATOR_FOLDER)
+            layout = G.latent_layout
+            extra["generator_checkpoint"] = GENERATOR_FOLDER
+        if parts[EMBEDDER_PREFIX]:
+            embedder = {k: v.clone() for k, v in parts[EMBEDDER_PREFIX].items()}
+            atomic_write(out / EMBEDDER_FILE, lambda tmp: torch.save(embedder, tmp))
+            extra["embedder_checkpoint"] = EMBEDDER_FILE
 
-    out = Path(out)
-    extra: dict[str, Any] = {}
-    layout = LatentLayout(num_ws=len(rows), w_dim=mixer.w_dim) if space == "w+" else FFHQ_LAYOUT
-    if parts[GENERATOR_PREFIX]:
-        try:
-            G = load_generator("stylegan2", state_dict=parts[GENERATOR_PREFIX])
-        except CheckpointError as exc:
-            raise CheckpointError(f"{path}: {GENERATOR_PREFIX}*: {exc}") from None
-        if space == "w+" and G.num_ws != len(rows):
-            raise CheckpointError(f"{path}: the mixer has {len(rows)} rows but its generator has {G.num_ws} W+ rows")
-        if mixer.w_dim != (G.w_dim if space != "z" else G.z_dim):
-            raise CheckpointError(f"{path}: the mixer's width {mixer.w_dim} does not fit its generator ({G.w_dim})")
-        save_generator(G, out / GENERATOR_FOLDER)
-        layout = G.latent_layout
-        extra["generator_checkpoint"] = GENERATOR_FOLDER
-    if parts[EMBEDDER_PREFIX]:
-        embedder = {k: v.clone() for k, v in parts[EMBEDDER_PREFIX].items()}
-        atomic_write(out / EMBEDDER_FILE, lambda tmp: torch.save(embedder, tmp))
-        extra["embedder_checkpoint"] = EMBEDDER_FILE
-
-    psi, cutoff = (0.5, 8) if space == "w+" else (1.0, None)
-    training = TrainConfig(
-        generator="stylegan2",
-        embedder="smoothswap",
-        space=space,
-        truncation_psi=psi,
-        truncation_cutoff=cutoff,
-        residual_coefficient=residual,
-    ).to_dict()
-    return mixer.save_pretrained(
-        out,
-        backend="stylegan2",
-        layout=layout,
-        space=space,
-        step=int(ckpt.get("global_step") or 0),
-        training=training,
-        converted_from={
-            "format": "latentswap-lightning",
-            "file": Path(path).name,
-            "epoch": ckpt.get("epoch"),
-            "pytorch_lightning_version": ckpt.get("pytorch-lightning_version"),
-            "hyper_parameters": hp or None,
-        },
-        **extra,
-    )
+        psi, cutoff = (0.5, 8) if space == "w+" else (1.0, None)
+        training = TrainConfig(
+            generator="stylegan2",
+            embedder="smoothswap",
+            space=space,
+            truncation_psi=psi,
+            truncation_cutoff=cutoff,
+            residual_coefficient=residual,
+        ).to_dict()
+        return mixer.save_pretrained(
+            out,
+            backend="stylegan2",
+            layout=layout,
+            space=space,
+            step=step,
+            training=training,
+            converted_from={
+                "format": "latentswap-lightning",
+                "file": Path(path).name,
+                "epoch": epoch,
+                "pytorch_lightning_version": version,
+                "hyper_parameters": hp or None,
+            },
+            **extra,
+        )
 
 
 def _split(state_dict: dict[str, torch.Tensor], path: Any) -> dict[str, dict[str, torch.Tensor]]:
@@ -131,6 +139,31 @@ def _split(state_dict: dict[str, torch.Tensor], path: Any) -> dict[str, dict[str
     return parts
 
 
+def _recorded(path: Any, ckpt: dict[str, Any], name: str, validator: Any, default: Any) -> Any:
+    """The checkpoint's top-level entry `name` checked by `validator` (`default` when absent)."""
+    value = ckpt.get(name, default)
+    try:
+        check(name, value, validator)
+    except LswError as exc:
+        raise CheckpointError(f"{path}: {exc}") from None
+    return value
+
+
+def _residual_coefficient(path: Any, hp: dict[str, Any]) -> float:
+    """`hp.identity_mixer.residual_coefficient` (1 when not recorded), checked."""
+    section = hp.get("identity_mixer", {})
+    if section is None:
+        section = {}
+    if not isinstance(section, dict):
+        raise CheckpointError(f"{path}: hyper_parameters.identity_mixer: expected an object, got {section!r}")
+    value = section.get("residual_coefficient", 1.0)
+    try:
+        check("hyper_parameters.identity_mixer.residual_coefficient", value, number())
+    except LswError as exc:
+        raise CheckpointError(f"{path}: {exc}") from None
+    return float(value)
+
+
 def _hyper_parameters(ckpt: dict[str, Any]) -> dict[str, Any]:
     """The `hp` the authors' module was built with, as plain dicts ({} when not saved)."""
     hp = plain_config(ckpt.get("hyper_parameters"))
@@ -140,6 +173,10 @@ def _hyper_parameters(ckpt: dict[str, Any]) -> dict[str, Any]:
 
 
 def _space(path: Any, num_rows: int, hp: dict[str, Any], requested: str | None) -> str:
+    if hp.get("latent_type") is not None and not isinstance(hp.get("latent_type"), str):
+        raise CheckpointError(
+            f"{path}: hyper_parameters.latent_type: expected 'wp', 'w' or 'z', got {hp['latent_type']!r}"
+        )
     recorded = _AUTHORS_SPACES.get(hp.get("latent_type")) if isinstance(hp.get("latent_type"), str) else None
     if num_rows > 1:
         found = "w+"
@@ -189,6 +226,7 @@ def mixer_from_authors(state_dict: dict[str, torch.Tensor], residual_coefficient
     first = rows[0][0]["weight"]
     if first.ndim != 2 or first.shape[1] % 2:
         raise CheckpointError(f"authors' mixer layer 0: expected a weight [2w, 2w], got {list(first.shape)}")
+    check_mixer_size(len(rows), first.shape[1] // 2, len(rows[0]))  # before building it
     mixer = LatentMixer(
         num_rows=len(rows),
         w_dim=first.shape[1] // 2,

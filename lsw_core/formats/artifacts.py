@@ -10,11 +10,12 @@ Files from before this layout load through each reader's `legacy` hook, unchange
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import math
 import os
-import tempfile
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -24,35 +25,68 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from lsw_core.errors import CheckpointError
+from lsw_core.formats.bounds import MAX_PARAMETERS
+from lsw_core.outputs import new_temporary, publish, remove_stale_temporaries
 
 CONFIG_NAME = "config.json"
+#: The metadata entry holding `tensors_digest` of a weights file's tensors.
+DIGEST_KEY = "sha256"
+#: Weights files larger than this are refused before reading (4 bytes for each of the most parameters a
+#: loader builds, `lsw_core.formats.bounds.MAX_PARAMETERS`).
+MAX_WEIGHTS_BYTES = 4 * MAX_PARAMETERS + (1 << 20)
+MAX_TENSORS = 100_000
 Tensors = dict[str, torch.Tensor]
 
 
 # --- writing ---------------------------------------------------------------------------------------
 
+_batch: list[list[tuple[Path, Path]]] = []  # open `write_together` blocks: (temporary, target) pairs
+
 
 def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> None:
     """Call `write(tmp_path)` on a temporary file beside `path`, then rename it over `path`, so a
-    crash leaves either the old file or the new one, never a torn one."""
+    crash leaves either the old file or the new one, never a torn one. The temporary is removed if
+    `write` fails or the process is interrupted (Ctrl-C, SIGTERM under the command line); one left
+    by a killed process is removed by the next write into the folder (`lsw_core.outputs`). A
+    symbolic link at `path` is replaced by the file, never written through. Inside `write_together`
+    the rename waits for the end of the block."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
+    remove_stale_temporaries(path.parent)
+    tmp = new_temporary(path)
     try:
-        write(tmp)
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it owner-only; give it a normal file's mode
-        os.replace(tmp, path)
+        write(str(tmp))
+        if _batch:
+            _batch[-1].append((tmp, path))
+        else:
+            publish(tmp, path)
     except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        tmp.unlink(missing_ok=True)
         raise
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+@contextlib.contextmanager
+def write_together() -> Iterator[None]:
+    """Within the block, `atomic_write` only writes temporaries; they replace their targets together
+    when the block ends, or are all removed if it raises (e.g. a full disk): the files before the
+    block stay as they were, all of them."""
+    _batch.append([])
+    try:
+        yield
+    except BaseException:
+        for tmp, _ in _batch.pop():
+            tmp.unlink(missing_ok=True)
+        raise
+    pending = _batch.pop()
+    if _batch:  # nested: the outer block publishes them with its own
+        _batch[-1].extend(pending)
+        return
+    try:
+        for tmp, path in pending:
+            publish(tmp, path)
+    finally:
+        for tmp, _ in pending:
+            tmp.unlink(missing_ok=True)
 
 
 def write_json(path: str | os.PathLike, data: Any) -> None:
@@ -72,23 +106,54 @@ def _cpu(tensors: Mapping[str, torch.Tensor]) -> Tensors:
     return {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
 
 
+def check_finite_weights(tensors: Mapping[str, torch.Tensor], where: str) -> None:
+    """Raise `CheckpointError` naming the first tensors of `tensors` that hold NaN or infinite values:
+    no weight file is written with them."""
+    bad = []
+    for name, value in tensors.items():
+        if value.is_floating_point() or value.is_complex():
+            count = int((~torch.isfinite(value.detach())).sum())
+            if count:
+                bad.append(f"{name} ({count} of {value.numel()})")
+    if bad:
+        listed = ", ".join(bad[:3]) + (f" and {len(bad) - 3} more" if len(bad) > 3 else "")
+        raise CheckpointError(f"{where}: NaN or infinite weights in {listed}; nothing was written")
+
+
+def tensors_digest(tensors: Mapping[str, torch.Tensor]) -> str:
+    """SHA-256 of tensors' names, dtypes, shapes and bytes: what a weights file records to be checked on read."""
+    h = hashlib.sha256()
+    for name in sorted(tensors):
+        value = tensors[name].detach().cpu().contiguous()
+        h.update(f"{name}|{value.dtype}|{tuple(value.shape)}|".encode())
+        if value.numel():
+            h.update(value.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()
+
+
 def save_weights(path: str | os.PathLike, tensors: Mapping[str, torch.Tensor], *, format: str, **info: Any) -> Path:
-    """Write `tensors` to a safetensors file whose metadata names the `format` and holds `info` as JSON."""
-    metadata = {"format": format, "info": json.dumps(info, sort_keys=True)}
+    """Write `tensors` to a safetensors file whose metadata names the `format`, holds `info` as JSON
+    and the tensors' `sha256` (checked on read); refused if a weight is NaN or infinite."""
     data = _cpu(tensors)
+    check_finite_weights(data, str(path))
+    metadata = {"format": format, "info": json.dumps(info, sort_keys=True), DIGEST_KEY: tensors_digest(data)}
     atomic_write(path, lambda tmp: save_file(data, tmp, metadata=metadata))
     return Path(path)
 
 
 def write_folder(folder: str | os.PathLike, config: dict[str, Any], tensors: Mapping[str, torch.Tensor],
                  weights_name: str) -> Path:  # fmt: skip
-    """Write `weights_name` then `config.json` (which must name its `format`) into `folder`, each atomically."""
+    """Write `weights_name` and `config.json` (which must name its `format`) into `folder`, together
+    (`write_together`); refused if a weight is NaN or infinite. The weights record their `sha256`."""
     if "format" not in config:
         raise ValueError("write_folder: the config must name its format")
     folder = Path(folder)
     data = _cpu(tensors)
-    atomic_write(folder / weights_name, lambda tmp: save_file(data, tmp, metadata={"format": config["format"]}))
-    write_json(folder / CONFIG_NAME, config)
+    check_finite_weights(data, str(folder / weights_name))
+    metadata = {"format": config["format"], DIGEST_KEY: tensors_digest(data)}
+    with write_together():
+        atomic_write(folder / weights_name, lambda tmp: save_file(data, tmp, metadata=metadata))
+        write_json(folder / CONFIG_NAME, config)
     return folder
 
 
@@ -129,11 +194,62 @@ def read_info(
     raise CheckpointError(f"{path}: not {what} (format {meta.get('format')!r}, expected {format!r})")
 
 
-def read_tensors(path: str | os.PathLike, what: str) -> Tensors:
+def check_safetensors_file(path: str | os.PathLike, what: str) -> dict[str, Any]:
+    """The header of the safetensors file `path`, after checking what it declares fits the file: at
+    most MAX_WEIGHTS_BYTES, at most MAX_TENSORS entries, each tensor's bytes (shape × dtype size)
+    exactly its stored span inside the file. Read before any tensor is."""
+    path = Path(path)
     try:
-        return load_file(str(path))
+        size = path.stat().st_size
+        with open(path, "rb") as f:
+            head = f.read(8)
+            length = int.from_bytes(head, "little") if len(head) == 8 else -1
+            if not 2 <= length <= min(size - 8, 1 << 26):
+                raise CheckpointError(f"{path}: expected a safetensors file ({what}): damaged or truncated header")
+            header = json.loads(f.read(length))
+    except OSError as exc:
+        raise CheckpointError(f"{path}: cannot read {what} ({exc.strerror or exc})") from None
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
+        raise CheckpointError(f"{path}: expected a safetensors file ({what}): its header is not JSON") from None
+    if size > MAX_WEIGHTS_BYTES:
+        raise CheckpointError(
+            f"{path}: {size / 1e9:.1f} GB is more than the {MAX_WEIGHTS_BYTES / 1e9:.1f} GB a {what} may hold"
+        )
+    if not isinstance(header, dict) or len(header) > MAX_TENSORS + 1:
+        raise CheckpointError(f"{path}: expected a safetensors header of at most {MAX_TENSORS} tensors ({what})")
+    data = size - 8 - length
+    for name, entry in header.items():
+        if name == "__metadata__":
+            continue
+        try:
+            begin, end = (int(x) for x in entry["data_offsets"])
+            count = math.prod(int(n) for n in entry["shape"])
+            itemsize = _DTYPE_SIZES[entry["dtype"]]
+        except (KeyError, TypeError, ValueError):
+            raise CheckpointError(f"{path}: tensor {name!r}: damaged safetensors entry ({what})") from None
+        if not 0 <= begin <= end <= data or (end - begin) * 8 != count * itemsize:
+            raise CheckpointError(
+                f"{path}: tensor {name!r} declares {count} values in {end - begin} bytes of {data}: damaged or crafted ({what})"
+            )
+    return header
+
+
+_DTYPE_SIZES = {"BOOL": 8, "U8": 8, "I8": 8, "F8_E5M2": 8, "F8_E4M3": 8, "I16": 16, "U16": 16, "F16": 16,
+                "BF16": 16, "I32": 32, "U32": 32, "F32": 32, "I64": 64, "U64": 64, "F64": 64}  # bits  # fmt: skip
+
+
+def read_tensors(path: str | os.PathLike, what: str) -> Tensors:
+    """The tensors of a safetensors file, checked first (`check_safetensors_file`) and, when it
+    records one, against its `sha256`: a mismatch is a `CheckpointError` (a damaged file)."""
+    header = check_safetensors_file(path, what)
+    try:
+        tensors = load_file(str(path))
     except (OSError, SafetensorError) as exc:
         raise CheckpointError(f"{path}: cannot read {what} ({exc})") from None
+    recorded = (header.get("__metadata__") or {}).get(DIGEST_KEY)
+    if recorded is not None and recorded != tensors_digest(tensors):
+        raise CheckpointError(f"{path}: damaged {what}: its tensors do not match the checksum written with them")
+    return tensors
 
 
 def read_weights(

@@ -6,8 +6,10 @@ they would build, on the meta device (no memory), before building it."""
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable
-from typing import Any
+import pickletools
+import zipfile
+from collections.abc import Callable, Mapping
+from typing import IO, Any
 
 import torch
 from torch import nn
@@ -61,3 +63,128 @@ def check_size(build: Callable[[], nn.Module], *, what: str, source: str = "", l
 
 def _where(source: str) -> str:
     return f"{source}: " if source else ""
+
+
+# --- containers: what a file's bytes may make a reader allocate -------------------------------------
+
+#: Nesting depth and references (counted every time one is reached, so shared ones count again) of
+#: what a pickle may hold; a "billion laughs" list or a 200 000-deep nesting is refused.
+MAX_NESTING = 100
+MAX_REFERENCES = 2_000_000
+#: Opcodes of one pickle stream (each makes at most one object): bounds the objects it builds.
+MAX_PICKLE_OPS = 5_000_000
+#: A compressed archive member may expand to this many times its stored size (plus 1 MiB); torch
+#: writes members uncompressed, so anything near the bound is crafted.
+MAX_EXPANSION = 64
+
+
+def check_tensor_extent(
+    size: Any, stride: Any, offset: Any, storage_bytes: int, itemsize: int, *, name: str = "tensor", source: str = ""
+) -> None:
+    """Refuse a tensor view (size, stride, storage offset) that reaches past its storage or that
+    declares more values than the storage holds (stride-0 or overlapping views that would expand on
+    the first copy: a [200000, 200000] view of one float is 160 GB)."""
+    try:
+        size, stride, offset = tuple(int(n) for n in size), tuple(int(n) for n in stride), int(offset)
+    except (TypeError, ValueError):
+        raise CheckpointError(f"{_where(source)}{name}: damaged tensor layout") from None
+    if len(size) != len(stride) or min((*size, *stride, offset), default=0) < 0:
+        raise CheckpointError(f"{_where(source)}{name}: invalid layout size={list(size)} stride={list(stride)}")
+    available = storage_bytes // max(itemsize, 1)
+    count = 1
+    for n in size:
+        count *= n
+    if count == 0:
+        return
+    extent = offset + sum((n - 1) * s for n, s in zip(size, stride)) + 1
+    if extent > available or count > available:
+        raise CheckpointError(
+            f"{_where(source)}{name}: declares {count:,} values (shape {list(size)}, stride {list(stride)}) over a "
+            f"storage of {available:,}; refused (a damaged or crafted file)"
+        )
+
+
+def check_tensors(tensors: Any, *, source: str = "") -> None:
+    """`check_tensor_extent` for every tensor reached in the container tree `tensors`, and their
+    total size against the storages they view (at most 4× their distinct bytes, plus 1 MiB)."""
+    total = 0
+    storages: dict[int, int] = {}
+    for path, value in walk(tensors, source=source):
+        if isinstance(value, torch.Tensor):
+            storage = value.untyped_storage()
+            nbytes = storage.nbytes()
+            check_tensor_extent(value.shape, value.stride(), value.storage_offset(), nbytes, value.element_size(),
+                                name=path or "tensor", source=source)  # fmt: skip
+            total += value.numel() * value.element_size()
+            storages[storage.data_ptr() if nbytes else id(storage)] = nbytes
+    if total > 4 * sum(storages.values()) + (1 << 20):
+        raise CheckpointError(
+            f"{_where(source)}its tensors declare {total / 1e9:.1f} GB over {sum(storages.values()) / 1e9:.1f} GB of "
+            "stored values; refused (a damaged or crafted file)"
+        )
+
+
+def walk(root: Any, *, source: str = "", max_depth: int = MAX_NESTING, max_references: int = MAX_REFERENCES):
+    """Yield (dotted path, value) for every value reached in a tree of containers (mappings, lists,
+    tuples, sets, and objects' `__dict__` or `state`), iteratively; a tree nested deeper than
+    `max_depth` or with more than `max_references` references is a `CheckpointError`."""
+    stack = [("", root, 0)]
+    seen = 0
+    while stack:
+        path, value, depth = stack.pop()
+        seen += 1
+        if seen > max_references:
+            raise CheckpointError(
+                f"{_where(source)}holds more than {max_references:,} references (e.g. a list repeating itself); refused"
+            )
+        if depth > max_depth:
+            raise CheckpointError(f"{_where(source)}nested more than {max_depth} levels deep at {path[:80]!r}; refused")
+        yield path, value
+        if isinstance(value, (str, bytes, bytearray, int, float, complex, bool, torch.Tensor)) or value is None:
+            continue
+        if isinstance(value, Mapping):
+            children = [(f"{path}.{k}" if path else str(k), v) for k, v in value.items()]
+            children += [(f"{path}.{k}" if path else str(k), v) for k, v in _object_state(value)]
+        elif isinstance(value, (list, tuple, set, frozenset)):
+            children = [(f"{path}[{i}]", v) for i, v in enumerate(value)]
+        else:
+            children = [(f"{path}.{k}" if path else str(k), v) for k, v in _object_state(value)]
+        for child_path, child in children:
+            stack.append((child_path, child, depth + 1))
+
+
+def _object_state(value: Any) -> list[tuple[str, Any]]:
+    """What a placeholder object (an unpickled stand-in for a class the file names) holds."""
+    state = getattr(value, "__dict__", None)
+    if not isinstance(state, dict) or type(value).__module__.startswith(("torch", "numpy")):
+        return []
+    return list(state.items())
+
+
+def check_archive(archive: zipfile.ZipFile, *, source: str = "") -> None:
+    """Refuse a zip archive (a torch file) whose members would expand beyond MAX_EXPANSION times
+    their stored size (plus 1 MiB), read from the directory before anything is inflated."""
+    infos = archive.infolist()
+    if len(infos) > 1_000_000:
+        raise CheckpointError(f"{_where(source)}an archive of {len(infos):,} members; refused")
+    for info in infos:
+        if info.compress_type != zipfile.ZIP_STORED and info.file_size > MAX_EXPANSION * info.compress_size + (1 << 20):
+            raise CheckpointError(
+                f"{_where(source)}member {info.filename!r} would expand from {info.compress_size:,} to "
+                f"{info.file_size:,} bytes; refused (a damaged or crafted file)"
+            )
+
+
+def check_pickle_stream(data: bytes | IO[bytes], *, source: str = "", max_ops: int = MAX_PICKLE_OPS) -> None:
+    """Refuse a pickle stream of more than `max_ops` opcodes (each makes at most one object), or one
+    that does not parse, before it is unpickled."""
+    count = 0
+    try:
+        for _ in pickletools.genops(data):
+            count += 1
+            if count > max_ops:
+                raise CheckpointError(f"{_where(source)}a pickle of more than {max_ops:,} operations; refused")
+    except CheckpointError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - pickletools raises ValueError and others for damaged streams
+        raise CheckpointError(f"{_where(source)}damaged pickle data ({type(exc).__name__}: {exc})") from None

@@ -23,6 +23,7 @@ from typing import Any
 import torch
 
 from lsw_core.errors import CheckpointError
+from lsw_core.formats.bounds import check_archive, check_pickle_stream, check_tensors
 from lsw_core.formats.netpickle import _rebuild_parameter, _rebuild_tensor_v2
 
 _DTYPES = {
@@ -89,6 +90,7 @@ class _Unpickler(pickle.Unpickler):
     def __init__(self, file: Any, archive: zipfile.ZipFile, root: str) -> None:
         super().__init__(file)
         self.archive, self.root = archive, root
+        self.storages: dict[Any, Any] = {}
 
     def find_class(self, module: str, name: str) -> Any:
         qualified = f"{module}.{name}"
@@ -100,6 +102,8 @@ class _Unpickler(pickle.Unpickler):
         _, dtype, key, _location, numel = pid
         if not isinstance(dtype, torch.dtype):
             raise CheckpointError(f"storage {key!r}: unknown storage type {dtype!r}")
+        if key in self.storages:  # one storage named again: the same storage, not another copy
+            return self.storages[key]
         try:
             data = bytearray(self.archive.read(f"{self.root}/data/{key}"))
         except KeyError:
@@ -108,7 +112,9 @@ class _Unpickler(pickle.Unpickler):
         if len(data) != numel * itemsize:
             raise CheckpointError(f"storage {key!r}: expected {numel * itemsize} bytes, found {len(data)}")
         flat = torch.frombuffer(data, dtype=dtype) if data else torch.empty(0, dtype=dtype)
-        return torch.storage.TypedStorage(wrap_storage=flat.untyped_storage(), dtype=dtype, _internal=True)
+        storage = torch.storage.TypedStorage(wrap_storage=flat.untyped_storage(), dtype=dtype, _internal=True)
+        self.storages[key] = storage
+        return storage
 
 
 def read_lightning_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
@@ -122,12 +128,15 @@ def read_lightning_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
             if len(pickles) != 1:
                 raise CheckpointError("expected one '<name>/data.pkl' record (a torch.save zip)")
             root = pickles[0].split("/")[0]
+            check_archive(archive)
+            check_pickle_stream(archive.read(pickles[0]))
             with archive.open(pickles[0]) as f:
                 data = _Unpickler(f, archive, root).load()
+            check_tensors(data)  # nesting, references and tensor sizes bounded before anything recurses into it
     except CheckpointError as exc:
         raise CheckpointError(f"{path}: {exc}") from None
     except (zipfile.BadZipFile, EOFError, pickle.UnpicklingError, ValueError, TypeError, AttributeError, IndexError,
-            KeyError, RuntimeError, OSError) as exc:  # fmt: skip
+            KeyError, RuntimeError, OSError, RecursionError, MemoryError, NotImplementedError) as exc:  # fmt: skip
         raise CheckpointError(
             f"{path}: expected a PyTorch Lightning checkpoint (a torch.save zip), but it is truncated or corrupt "
             f"({type(exc).__name__}: {exc})"

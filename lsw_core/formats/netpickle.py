@@ -26,7 +26,8 @@ import numpy as np
 import torch
 
 from lsw_core.errors import CheckpointError
-from lsw_core.formats.torchfile import refusal
+from lsw_core.formats.bounds import check_pickle_stream, check_tensor_extent, check_tensors, walk
+from lsw_core.formats.torchfile import check_torch_archive, refusal
 
 PERSISTENT_RECONSTRUCTOR = ("torch_utils.persistence", "_reconstruct_persistent_obj")
 
@@ -125,28 +126,23 @@ def _load_storage_from_bytes(data: bytes) -> Any:
     """`torch.storage._load_from_bytes` runs an unrestricted `torch.load`; this one does not."""
     if not isinstance(data, (bytes, bytearray)):
         raise CheckpointError(f"tensor storage: expected bytes, found {type(data).__name__}")
+    check_torch_archive(io.BytesIO(data), source="tensor storage")
     try:
-        return torch.load(io.BytesIO(data), weights_only=True, map_location="cpu")
+        storage = torch.load(io.BytesIO(data), weights_only=True, map_location="cpu")
     except Exception as exc:
         raise CheckpointError(f"tensor storage could not be read safely: {refusal(exc)}") from None
+    check_tensors(storage, source="tensor storage")
+    return storage
 
 
 def _rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad=False, backward_hooks=None, metadata=None):
     if not isinstance(storage, torch.storage.TypedStorage):
         raise CheckpointError(f"tensor: expected a tensor storage, found {type(storage).__name__}")
-    size, stride, offset = tuple(size), tuple(stride), int(storage_offset)
-    if len(size) != len(stride) or min((*size, *stride, offset), default=0) < 0:
-        raise CheckpointError(f"tensor: invalid layout size={size} stride={stride} offset={offset}")
     untyped = storage._untyped_storage
-    numel = untyped.nbytes() // torch.empty((), dtype=storage.dtype).element_size()
-    extent = offset + sum((n - 1) * s for n, s in zip(size, stride)) + 1 if all(size) else 0
-    if extent > numel:
-        raise CheckpointError(
-            f"tensor: layout size={size} stride={stride} offset={offset} reaches element "
-            f"{extent}, past its storage of {numel} elements"
-        )
+    itemsize = torch.empty((), dtype=storage.dtype).element_size()
+    check_tensor_extent(size, stride, storage_offset, untyped.nbytes(), itemsize)
     t = torch.empty((0,), dtype=storage.dtype, device=untyped.device)
-    t.set_(untyped, storage_offset, size, stride)
+    t.set_(untyped, int(storage_offset), tuple(size), tuple(stride))
     return t
 
 
@@ -165,7 +161,9 @@ def _numpy_scalar(dtype, data=None):
 def _numpy_reconstruct(subtype, shape, dtype):
     if subtype is not np.ndarray:
         raise CheckpointError(f"numpy array: expected numpy.ndarray, found {subtype!r}")
-    return np.ndarray.__new__(np.ndarray, shape, dtype)
+    # The shape the file declares here is ignored: `__setstate__` sets it with the data, which must
+    # then be exactly as long (a declared shape alone would allocate without bound).
+    return np.ndarray.__new__(np.ndarray, (0,), dtype)
 
 
 def _copyreg_reconstructor(cls, base, state):
@@ -276,7 +274,14 @@ def load_network_pickle(source: str | os.PathLike | IO[bytes] | bytes, **options
 
 def _unpickle(f: IO[bytes], label: str, options: dict[str, Any]) -> Any:
     try:
-        return NetworkUnpickler(f, **options).load()
+        if not f.seekable():
+            f = io.BytesIO(f.read())
+        check_pickle_stream(f)
+        f.seek(0)
+        data = NetworkUnpickler(f, **options).load()
+        for _ in walk(data):  # nesting depth and references bounded before any caller recurses
+            pass
+        return data
     except CheckpointError as exc:
         raise CheckpointError(f"{label}: {exc}") from None
     except (
@@ -289,6 +294,8 @@ def _unpickle(f: IO[bytes], label: str, options: dict[str, Any]) -> Any:
         KeyError,
         MemoryError,
         RuntimeError,
+        RecursionError,
+        OSError,
     ) as exc:
         raise CheckpointError(
             f"{label}: expected a network pickle, but the file is truncated or corrupt ({type(exc).__name__}: {exc})"

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from lsw_core.formats.artifacts import fingerprint, read_weights, save_weights
 from lsw_core.images import image_hash, to_tensor
 from lsw_core.interfaces import Generator, Inversion, Inverter
 from lsw_core.inversion.pti import apply_delta, parameter_delta
+from lsw_core.outputs import check_output
 
 FORMAT = "lsw-pivot"
 
@@ -29,6 +31,31 @@ FORMAT = "lsw-pivot"
 def _legacy(metadata: dict[str, str]) -> dict[str, Any]:
     """Entries written before the common weights-file format: metadata `{"info": JSON}` only."""
     return json.loads(metadata["info"])
+
+
+def default_cache_folder() -> Path | None:
+    """Where pivots are cached when no folder is given: `$LSW_CACHE/pivots`, else
+    `$XDG_CACHE_HOME/lsw/pivots`, else `$HOME/.cache/lsw/pivots`. None, with one warning, when that
+    place cannot be written (a read-only HOME, LSW_CACHE naming a file) or HOME is empty or not an
+    absolute path (never `/.cache` at the root of the file system): the swap then runs without a cache."""
+    if os.environ.get("LSW_CACHE"):
+        root, source = Path(os.environ["LSW_CACHE"]), "LSW_CACHE"
+    elif os.path.isabs(os.environ.get("XDG_CACHE_HOME", "")):
+        root, source = Path(os.environ["XDG_CACHE_HOME"]) / "lsw", "XDG_CACHE_HOME"
+    else:
+        home = os.environ["HOME"] if "HOME" in os.environ else os.path.expanduser("~")
+        if not os.path.isabs(home):
+            warnings.warn(f"HOME is {home!r}, not a folder: pivots are not cached (set LSW_CACHE or --cache-dir)",
+                          stacklevel=2)  # fmt: skip
+            return None
+        root, source = Path(home) / ".cache" / "lsw", "HOME"
+    folder = root / "pivots"
+    try:
+        check_output(folder, folder=True)
+    except LswError as exc:
+        warnings.warn(f"pivot cache from {source}: {exc}; pivots are not cached", stacklevel=2)
+        return None
+    return folder
 
 
 class PivotCache:
@@ -46,18 +73,26 @@ class PivotCache:
         return h.hexdigest()[:32]
 
     def get(self, key: str) -> dict[str, torch.Tensor] | None:
-        path = self.folder / f"{key}.safetensors"
+        path = self.path(key)
         if not path.is_file():
             return None
         try:
             tensors, _ = read_weights(path, FORMAT, what="a pivot-cache entry", legacy=_legacy)
-        except (LswError, KeyError, ValueError):  # a damaged entry is a miss, it is rewritten after inversion
+        except (LswError, KeyError, ValueError, TypeError) as exc:  # a miss, rewritten after inversion
+            self.miss(path, str(exc).removeprefix(f"{path}: "))
             return None
         return tensors
 
+    def miss(self, path: str | os.PathLike, reason: str) -> None:
+        """Report an entry that cannot be used (damaged, of another shape): it counts as a miss."""
+        warnings.warn(f"pivot cache entry {path} not used ({reason}); inverting again", stacklevel=3)
+
+    def path(self, key: str) -> Path:
+        return self.folder / f"{key}.safetensors"
+
     def put(self, key: str, tensors: dict[str, torch.Tensor], metadata: dict[str, Any] | None = None) -> Path:
         """Store `tensors` (and JSON-able `metadata`, e.g. the reconstruction PSNR) atomically."""
-        return save_weights(self.folder / f"{key}.safetensors", tensors, format=FORMAT, **(metadata or {}))
+        return save_weights(self.path(key), tensors, format=FORMAT, **(metadata or {}))
 
 
 class CachedInverter:
@@ -126,7 +161,12 @@ class CachedInverter:
             stored = self.cache.get(key)
             if stored is not None:
                 delta = {k[len("delta.") :]: v for k, v in stored.items() if k.startswith("delta.")}
-                return attrs.evolve(pivots, generator=apply_delta(self.generator, delta), metrics={"tuning": "cached"})
+                own = {**dict(self.generator.named_buffers()), **dict(self.generator.named_parameters())}
+                wrong = [k for k, v in delta.items() if k not in own or tuple(own[k].shape) != tuple(v.shape)]
+                if not wrong:
+                    tuned = apply_delta(self.generator, delta)
+                    return attrs.evolve(pivots, generator=tuned, metrics={"tuning": "cached"})
+                self.cache.miss(self.cache.path(key), f"{wrong[0]} does not fit the generator's weights")
         images = torch.cat([to_tensor(c, pivots.ws.device) for c in crops])
         inversion = self.inverter.refine(self.generator, pivots, images, progress=progress)
         if key is not None:
@@ -151,10 +191,21 @@ def _tensors(pivot: Inversion) -> dict[str, torch.Tensor]:
 
 
 def _read(cache: PivotCache | None, key: str | None, generator: Generator) -> Inversion | None:
-    """One image's cached pivot, or None (no cache, no entry, or a damaged one)."""
+    """One image's cached pivot, or None (no cache, no entry, or one that is damaged or does not
+    fit the generator: a miss, with a warning naming it)."""
     entry = cache.get(key) if cache is not None and key is not None else None
     if entry is None:
         return None
+    expected = {"ws": (1, generator.num_ws, generator.w_dim), "camera": (1, 4)}
+    for name, shape in expected.items():
+        value = entry.get(name)
+        if (value is None and name == "ws") or (value is not None and tuple(value.shape) != shape):
+            found = "missing" if value is None else f"{list(value.shape)}"
+            cache.miss(cache.path(key), f"{name} is {found}, expected {list(shape)}")
+            return None
+        if value is not None and (not value.is_floating_point() or not torch.isfinite(value).all()):
+            cache.miss(cache.path(key), f"{name} is not finite floating point")
+            return None
     device = generator.device
     camera = None
     if generator.camera is not None and "camera" in entry:

@@ -17,6 +17,7 @@ import torch
 
 from lsw_core.checks import check_latents
 from lsw_core.errors import LswError
+from lsw_core.formats.artifacts import atomic_write
 from lsw_core.interfaces import Generator
 
 SPACES = ("w+", "w", "z")
@@ -104,9 +105,7 @@ def read_latents(path: str | os.PathLike, num_ws: int, w_dim: int) -> torch.Tens
         if not torch.is_tensor(data):
             raise LswError(f"{path}: expected one tensor of W+ codes, found {type(data).__name__}")
     else:
-        with open(path, "rb") as f:
-            if f.read(6) != b"\x93NUMPY":
-                raise LswError(f"{path}: not a readable .npy file (no numpy header)")
+        check_npy_header(path)
         try:
             array = np.load(path, allow_pickle=False)
         except ValueError:  # an object array, refused by allow_pickle=False: reading it would run code
@@ -117,6 +116,52 @@ def read_latents(path: str | os.PathLike, num_ws: int, w_dim: int) -> torch.Tens
             raise LswError(f"{path}: expected a numeric .npy array of W+ codes, found dtype {array.dtype}")
         data = torch.from_numpy(array)
     return as_wplus(data, num_ws, w_dim, name=str(path))
+
+
+def save_latents(path: str | os.PathLike, codes: torch.Tensor | np.ndarray) -> Path:
+    """Write W+ codes to a `.npy` file atomically (what `read_latents` reads)."""
+    array = codes.detach().cpu().numpy() if torch.is_tensor(codes) else np.asarray(codes)
+
+    def write(tmp: str) -> None:
+        with open(tmp, "wb") as f:  # a file object: np.save would add ".npy" to a temporary's name
+            np.save(f, array, allow_pickle=False)
+
+    atomic_write(path, write)
+    return Path(path)
+
+
+def check_npy_header(path: str | os.PathLike) -> tuple[tuple[int, ...], np.dtype]:
+    """(shape, dtype) of a `.npy` file from its header, refused unless the data the header declares
+    is numeric and exactly what the file holds after the header (a crafted header cannot make the
+    reader allocate more than the file's size)."""
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+        with open(path, "rb") as f:
+            if f.read(6) != b"\x93NUMPY":
+                raise LswError(f"{path}: not a readable .npy file (no numpy header)")
+            f.seek(0)
+            version = np.lib.format.read_magic(f)
+            if version not in ((1, 0), (2, 0), (3, 0)):
+                raise LswError(f"{path}: not a readable .npy file (format version {version})")
+            read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+            shape, _, dtype = read(f)
+            offset = f.tell()
+    except (OSError, ValueError, EOFError) as exc:
+        raise LswError(f"{path}: not a readable .npy file ({exc})") from None
+    if dtype.hasobject:
+        raise LswError(f"{path}: expected a numeric .npy array of W+ codes, not Python objects")
+    if dtype.kind not in "fiub":
+        raise LswError(f"{path}: expected a numeric .npy array of W+ codes, found dtype {dtype}")
+    count = 1
+    for n in shape:
+        count *= int(n)
+    if count * dtype.itemsize != size - offset:
+        raise LswError(
+            f"{path}: damaged .npy file: its header declares {list(shape)} {dtype} ({count * dtype.itemsize:,} bytes), "
+            f"the file holds {size - offset:,} bytes of data"
+        )
+    return tuple(shape), dtype
 
 
 def as_wplus(codes: torch.Tensor | np.ndarray, num_ws: int, w_dim: int, *, name: str = "ws") -> torch.Tensor:

@@ -34,6 +34,7 @@ from lsw_core.checks import check_shape
 from lsw_core.errors import CheckpointError, LswError, SettingError
 from lsw_core.formats.artifacts import CONFIG_NAME, load_checked, read_tensors, write_folder
 from lsw_core.formats.artifacts import read_config as read_folder_config
+from lsw_core.formats.bounds import MAX_WIDTH, check_count, check_int
 from lsw_core.interfaces import LatentLayout
 from lsw_core.validators import check, choice, integer, number, text
 
@@ -50,6 +51,21 @@ def layer_widths(w_dim: int, depth: int = DEFAULT_DEPTH) -> list[tuple[int, int]
     wide = (hidden + 1) // 2
     sizes = [2 * w_dim] * (1 + wide) + [w_dim] * (hidden - wide) + [w_dim]
     return list(zip(sizes[:-1], sizes[1:]))
+
+
+def mixer_size(num_rows: int, w_dim: int, depth: int = DEFAULT_DEPTH, *, gated: bool = False) -> int:
+    """Parameters of a mixer of this shape (weights, biases and, gated, the gates)."""
+    per_row = sum(fan_in * fan_out + fan_out for fan_in, fan_out in layer_widths(w_dim, depth))
+    return num_rows * (per_row + (w_dim * w_dim if gated else 0))
+
+
+def check_mixer_size(num_rows: int, w_dim: int, depth: int = DEFAULT_DEPTH, *, gated: bool = False,
+                     source: str = "") -> None:  # fmt: skip
+    """Refuse, before building it, a mixer wider than `MAX_WIDTH` or of more than `MAX_PARAMETERS`
+    (`lsw_core.formats.bounds`): what a damaged or crafted config or checkpoint could ask for."""
+    check_int("w_dim", w_dim, 1, MAX_WIDTH, source=source)
+    check_int("num_rows", num_rows, 1, MAX_WIDTH, source=source)
+    check_count(mixer_size(num_rows, w_dim, depth, gated=gated), what="mixer", source=source)
 
 
 def check_depth(depth: int) -> int:
@@ -246,3 +262,5 @@ def _check_config(config: dict) -> None:
         check("gate_init", config["gate_init"], number())
     if "training" in config and not isinstance(config["training"], dict):
         raise SettingError(f"training: expected a JSON object of settings, got {config['training']!r}")
+    check_mixer_size(config["num_rows"], config["w_dim"], config.get("mixer_depth", DEFAULT_DEPTH),
+                     gated=config.get("mixer_kind") == "gated")  # fmt: skip

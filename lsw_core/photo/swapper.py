@@ -8,6 +8,7 @@ in `lsw_core.photo.video`.
 
 from __future__ import annotations
 
+import glob
 import os
 import time
 from collections.abc import Sequence
@@ -210,10 +211,22 @@ def write_result(result: PhotoSwapResult, out: str | os.PathLike) -> list[Path]:
     if result.pasted is None:
         save_photo(out, result.aligned)
         return [out]
-    aligned_path = out.with_name(f"{out.stem}_aligned{out.suffix}")
     save_photo(out, result.pasted)
-    save_photo(aligned_path, result.aligned)
-    return [out, aligned_path]
+    save_photo(aligned_path(out), result.aligned)
+    return [out, aligned_path(out)]
+
+
+def aligned_path(out: str | os.PathLike) -> Path:
+    """Where the aligned swap of a photo swap written to OUT goes: OUT_aligned (same suffix)."""
+    out = Path(out)
+    return out.with_name(f"{out.stem}_aligned{out.suffix}")
+
+
+def face_path(out: str | os.PathLike, face: int | str) -> Path:
+    """Where a group swap writes the aligned swap of face `face` ("*": the glob of all of them)."""
+    out = Path(out)
+    stem = out.stem if face != "*" else glob.escape(out.stem)
+    return out.with_name(f"{stem}_face{face}_aligned{out.suffix}")
 
 
 def write_group_result(result: GroupSwapResult, out: str | os.PathLike) -> list[Path]:
@@ -223,7 +236,7 @@ def write_group_result(result: GroupSwapResult, out: str | os.PathLike) -> list[
     save_photo(out, result.pasted)
     written = [out]
     for i, face in zip(result.faces, result.results):
-        written.append(out.with_name(f"{out.stem}_face{i}_aligned{out.suffix}"))
+        written.append(face_path(out, i))
         save_photo(written[-1], face.aligned)
     return written
 

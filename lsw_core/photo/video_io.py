@@ -5,7 +5,6 @@ to a temporary file beside the output that is renamed over it only once complete
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
@@ -15,6 +14,7 @@ import attrs
 import numpy as np
 
 from lsw_core.errors import ImageError, LswError
+from lsw_core.outputs import new_temporary, publish, remove_stale_temporaries
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v")
 
@@ -123,11 +123,18 @@ class VideoWriter:
         av = _av()
         self.out = Path(out)
         self.out.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{self.out.stem}-", suffix=self.out.suffix or ".mp4", dir=self.out.parent)
-        os.close(fd)
-        self.tmp = Path(tmp)
+        remove_stale_temporaries(self.out.parent)  # left by a killed run into the same folder
+        self.tmp = new_temporary(self.out, self.out.suffix or ".mp4")  # the container is told by the suffix
         self.frames = 0
         self._range = (start, end)
+        self._container = self._audio_in = self._audio_out = None
+        try:
+            self._open(av, info, codec, audio_from)
+        except BaseException:
+            self.discard()
+            raise
+
+    def _open(self, av: Any, info: VideoInfo, codec: str | None, audio_from: str | None) -> None:
         self._container = av.open(str(self.tmp), "w")
         stream = self._container.add_stream(codec or default_codec(), rate=info.fps)
         stream.width, stream.height = info.width, info.height
@@ -171,9 +178,11 @@ class VideoWriter:
                 self._container.mux(packet)
             if self._audio_out is not None:
                 self._remux_audio()
-        finally:
-            self._close_containers()
-        os.replace(self.tmp, self.out)
+        except BaseException:
+            self.discard()
+            raise
+        self._close_containers()
+        publish(self.tmp, self.out)  # the umask's mode, as any new file
         return self.out
 
     def discard(self) -> None:

@@ -15,6 +15,8 @@ import attrs
 import torch
 import torch.distributed as dist
 
+from lsw_core.errors import LswError
+
 
 @attrs.frozen
 class Ranks:
@@ -44,6 +46,21 @@ def setup(device: torch.device) -> Ranks:
         torch.cuda.set_device(device)
     dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
     return Ranks(dist.get_rank(), dist.get_world_size(), owns_group=True)
+
+
+def check_layout(batch_size: int) -> None:
+    """Refuse, before any process group is joined, a torchrun layout that cannot split the batch:
+    more processes than pairs, or a batch that is not a multiple of the processes."""
+    try:
+        world = int(os.environ.get("WORLD_SIZE", "1") or 1)
+    except ValueError:
+        world = 1
+    if world > 1 and batch_size % world:
+        fits = max(world, -(-batch_size // world) * world)
+        raise LswError(
+            f"--batch-size {batch_size} cannot be split over the {world} training processes torchrun started: "
+            f"it must be a multiple of {world} (e.g. --batch-size {fits}, or --nproc-per-node that divides it)"
+        )
 
 
 def teardown(ranks: Ranks) -> None:

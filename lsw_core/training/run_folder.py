@@ -27,6 +27,7 @@ from lsw_core.errors import CheckpointError, LswError
 from lsw_core.formats.artifacts import CONFIG_NAME, atomic_write
 from lsw_core.formats.torchfile import load_torch_file
 from lsw_core.mixing.mixer import WEIGHTS_NAME
+from lsw_core.outputs import is_temporary
 
 STATE_NAME = "trainer_state.pt"
 LOG_NAME = "log.jsonl"
@@ -42,6 +43,8 @@ class RunLock:
     def __init__(self, folder: str | os.PathLike) -> None:
         self.path = Path(folder) / LOCK_NAME
         self._fd: int | None = None
+        #: Folders `claim` created for the run (deepest first), removed by `abandon`.
+        self.created: list[Path] = []
 
     @property
     def held(self) -> bool:
@@ -83,6 +86,16 @@ class RunLock:
             os.close(self._fd)
             self._fd = None
 
+    def abandon(self) -> None:
+        """Release the lock of a run that failed before writing anything, removing the folders
+        `claim` created for it (when they are still empty): a failed start leaves nothing behind."""
+        self.release()
+        for folder in self.created:  # deepest first
+            try:
+                folder.rmdir()
+            except OSError:
+                break
+
     def __del__(self) -> None:
         self.release()
 
@@ -97,8 +110,10 @@ def claim(folder: str | os.PathLike, mode: str = "refuse") -> RunLock:
     if folder.exists() and not folder.is_dir():
         raise LswError(f"{folder} is a file, not a folder: choose another --out")
     lock = RunLock(folder)
+    missing = [p for p in (folder, *folder.parents) if not p.exists()]
     try:
         folder.mkdir(parents=True, exist_ok=True)
+        lock.created = missing
         lock.acquire()
     except OSError as exc:
         raise LswError(f"{folder}: cannot write a run there ({exc.strerror or exc}); choose another --out") from None
@@ -113,7 +128,7 @@ def claim(folder: str | os.PathLike, mode: str = "refuse") -> RunLock:
             _check_only_run_files(folder, entries)
         remove_stale_temporaries(folder)
     except BaseException:
-        lock.release()
+        lock.abandon()
         raise
     return lock
 
@@ -123,7 +138,8 @@ def _listing(names: list[str], limit: int = 3) -> str:
 
 
 def _is_temporary(name: str) -> bool:
-    return name.startswith(".") and name.endswith(".tmp") and name.count(".") >= 3
+    """A temporary of an atomic write (`lsw_core.outputs`), or of the older pattern `.NAME.XXXXXXXX.tmp`."""
+    return is_temporary(name) or (name.startswith(".") and name.endswith(".tmp") and name.count(".") >= 3)
 
 
 def _check_only_run_files(folder: Path, entries: list[str]) -> None:

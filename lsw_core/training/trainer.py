@@ -35,6 +35,7 @@ from tqdm.auto import tqdm
 from lsw_core.camera import Camera
 from lsw_core.devices import resolve_device
 from lsw_core.errors import CheckpointError, LswError, TrainingDiverged
+from lsw_core.formats.artifacts import write_together
 from lsw_core.images import resize, save_image, stack_rows
 from lsw_core.interfaces import Generator, IdentityEmbedder, ShapeModel, SupportsActivationCheckpointing
 from lsw_core.mixing import latents
@@ -98,11 +99,8 @@ class MixerTrainer:
         self.out = Path(out)
         self.progress = progress
         self.device = resolve_device(config.device)
+        distributed.check_layout(config.batch_size)  # before the process group: one line, from rank 0
         self.ranks = distributed.setup(self.device)
-        if config.batch_size % self.ranks.world_size:
-            raise LswError(
-                f"batch_size {config.batch_size}: expected a multiple of the {self.ranks.world_size} training processes"
-            )
         # Rank 0 alone owns the folder: the others neither lock nor write it.
         self.lock = claim(self.out, existing) if self.ranks.is_main else _NoLock()
         self._start_over = existing == "overwrite" and self.ranks.is_main  # done in `train`
@@ -111,7 +109,7 @@ class MixerTrainer:
             if existing != "resume":  # a resumed run reuses the scales its checkpoint recorded
                 self.calibrate()
         except BaseException:
-            self.lock.release()
+            self.lock.abandon()
             raise
 
     def _build(
@@ -347,6 +345,17 @@ class MixerTrainer:
                     bar.write(f"time budget of {cfg.max_minutes} min reached at step {self.step}")
                     break
             self.checkpoint()
+        except OSError as exc:  # a full disk, a quota, a folder gone read-only: the run stays resumable
+            kept = (
+                f"{self.out} keeps the checkpoint of step {self.checkpoint_step}"
+                if self.checkpoint_step is not None
+                else f"no checkpoint was written to {self.out}"
+            )
+            resume = f"; free space and continue with `lsw train --resume {self.out}`" if self.checkpoint_step else ""
+            raise LswError(
+                f"training stopped at step {self.step}: writing {exc.filename or self.out} failed "
+                f"({exc.strerror or exc}); {kept}{resume}"
+            ) from None
         finally:
             bar.close()
             self.lock.release()
@@ -435,8 +444,14 @@ class MixerTrainer:
 
     def save(self) -> None:
         """Write the mixer folder, then the training state (the resume point), each atomically;
-        never weights that went NaN."""
+        never weights that went NaN. Written together (`write_together`): a write that fails (a full
+        disk) leaves every file of the previous checkpoint as it was."""
         self.check_finite(weights=True)
+        with write_together():
+            self._save()
+        self.checkpoint_step = self.step
+
+    def _save(self) -> None:
         self.swap_mixer.save_pretrained(
             self.out,
             backend=self.config.generator,
@@ -455,7 +470,6 @@ class MixerTrainer:
         if self.ema is not None:
             state["ema"] = self.ema.state_dict()
         save_training_state(self.out / STATE_NAME, state)
-        self.checkpoint_step = self.step
 
     @classmethod
     def resume(
@@ -502,6 +516,9 @@ class _NoLock:
         pass
 
     def release(self) -> None:
+        pass
+
+    def abandon(self) -> None:
         pass
 
 
