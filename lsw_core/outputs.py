@@ -203,6 +203,8 @@ def check_output(
         os.unlink(probe)
     except OSError as exc:
         raise LswError(f"{label}: cannot write the {kind} in {existing} ({exc.strerror or exc})") from None
+    if existing == start:  # a run into this folder: what a killed one left goes now
+        remove_stale_temporaries(start)
     return path
 
 

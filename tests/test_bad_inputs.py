@@ -17,6 +17,7 @@ import hashlib
 import json
 import os
 import shlex
+import signal
 import struct
 import subprocess
 import sys
@@ -32,7 +33,7 @@ from click.testing import CliRunner
 
 import lsw_core.plugins
 from lsw_stylegan2.loaders import CONFIG_F
-from tests.conftest import run_lsw, tiny_train_config
+from tests.conftest import TINY_TRAIN, run_lsw, tiny_train_config
 
 NUM_WS, W_DIM = 6, 32  # example-tiny's W+ layout
 
@@ -131,6 +132,150 @@ def synthface_net(name: str, config: dict) -> Callable[[Path], None]:
     return write
 
 
+def symlink(name: str, target: str) -> Callable[[Path], None]:
+    return lambda tmp: (tmp / name).symlink_to(tmp / target)
+
+
+def hardlink(name: str, target: str) -> Callable[[Path], None]:
+    return lambda tmp: os.link(tmp / target, tmp / name)
+
+
+def empty(name: str) -> Callable[[Path], None]:
+    return lambda tmp: (tmp / name).parent.mkdir(parents=True, exist_ok=True) or (tmp / name).write_bytes(b"old")
+
+
+def stride0(shape=(200_000, 200_000)) -> torch.Tensor:
+    """One stored float viewed as `shape` (stride 0): 160 GB the first time anything copies it."""
+    return torch.zeros(1).expand(*shape)
+
+
+def authors_ckpt(name: str, *, tweak: Callable[[dict], None] = lambda ckpt: None) -> Callable[[Path], None]:
+    """A small checkpoint of the LatentSwap authors' layout (2 W+ rows of width 4, no generator),
+    as plain containers, changed by `tweak(ckpt)` before it is saved."""
+
+    def write(tmp: Path) -> None:
+        g = torch.Generator().manual_seed(0)
+        state = {}
+        for row in range(2):
+            for i, (fan_in, fan_out) in enumerate([(8, 8), (8, 8), (8, 4), (4, 4), (4, 4)]):
+                state[f"identity_mixer.mixer.{row}.{2 * i}.weight"] = torch.randn(fan_out, fan_in, generator=g)
+                state[f"identity_mixer.mixer.{row}.{2 * i}.bias"] = torch.randn(fan_out, generator=g)
+        ckpt = {"state_dict": state, "global_step": 3, "epoch": 1, "hyper_parameters": {"hp": {"latent_type": "wp"}}}
+        tweak(ckpt)
+        torch.save(ckpt, tmp / name)
+
+    return write
+
+
+def set_in(path: str, value) -> Callable[[dict], None]:
+    """`tweak` for `authors_ckpt`: set the entry at the dotted `path` to `value`."""
+
+    def tweak(ckpt: dict) -> None:
+        *parents, last = path.split(".")
+        node = ckpt
+        for key in parents:
+            node = node.setdefault(key, {})
+        node[last] = value
+
+    return tweak
+
+
+def nan_weight(ckpt: dict) -> None:
+    ckpt["state_dict"]["identity_mixer.mixer.1.4.weight"][0, 0] = float("nan")
+
+
+PLACEHOLDER = "lsw-placeholder-value"
+
+
+#: `tweak` marking the hyper-parameters for `patch_pickle`, which puts raw pickle operations there.
+MARK_HP = set_in("hyper_parameters", PLACEHOLDER)
+
+
+def patch_pickle(name: str, ops: bytes) -> Callable[[Path], None]:
+    """Replace the pickled PLACEHOLDER string in the torch zip `name` by the raw pickle `ops`: what
+    no Python object could be saved as (200 000 levels deep, 10³⁰ references)."""
+
+    def write(tmp: Path) -> None:
+        import zipfile
+
+        members = {}
+        with zipfile.ZipFile(tmp / name) as archive:
+            for info in archive.infolist():
+                members[info.filename] = archive.read(info.filename)
+        key = next(k for k in members if k.endswith("/data.pkl"))
+        text = PLACEHOLDER.encode()
+        pickled = b"X" + struct.pack("<I", len(text)) + text
+        assert pickled in members[key]
+        members[key] = members[key].replace(pickled, ops)
+        with zipfile.ZipFile(tmp / name, "w", zipfile.ZIP_STORED) as archive:
+            for filename, data in members.items():
+                archive.writestr(filename, data)
+
+    return write
+
+
+def deep_list_ops(depth: int = 200_000) -> bytes:
+    return b"]" * depth + b"a" * (depth - 1)
+
+
+def laughing_list_ops(levels: int = 30, width: int = 10) -> bytes:
+    """A list of `width` references to a list of `width` references to ... (`levels` deep)."""
+    base = 1_000_000  # memo slots far from the ones torch.save used
+
+    def slot(op: bytes, i: int) -> bytes:
+        return op + struct.pack("<I", base + i)
+
+    ops = b"]" + slot(b"r", 0)
+    for level in range(1, levels + 1):  # POP the level below (kept in the memo), build the next
+        ops += b"0](" + slot(b"j", level - 1) * width + b"e" + slot(b"r", level)
+    return ops
+
+
+def add_zip_member(name: str, member: str, size: int = 20 << 20) -> Callable[[Path], None]:
+    """Add to the torch zip `name` a deflated member of `size` zero bytes (1000-fold compressed)."""
+
+    def write(tmp: Path) -> None:
+        import zipfile
+
+        with zipfile.ZipFile(tmp / name, "a", zipfile.ZIP_DEFLATED) as archive:
+            archive.writestr(member, b"\0" * size)
+
+    return write
+
+
+def npy_header(name: str, shape: tuple[int, ...], data: bytes = b"\0" * 64) -> Callable[[Path], None]:
+    """A `.npy` whose header declares `shape` float32 over `data`."""
+
+    def write(tmp: Path) -> None:
+        with open(tmp / name, "wb") as f:
+            np.lib.format.write_array_header_1_0(f, {"descr": "<f4", "fortran_order": False, "shape": shape})
+            f.write(data)
+
+    return write
+
+
+def safetensors_lie() -> bytes:
+    """A safetensors file declaring a [200000, 200000] float tensor over 4 stored bytes."""
+    header = json.dumps({"x": {"dtype": "F32", "shape": [200_000, 200_000], "data_offsets": [0, 4]}}).encode()
+    return struct.pack("<Q", len(header)) + header + b"\0" * 4
+
+
+def mixer_config(name: str, **changes) -> Callable[[Path], None]:
+    """A mixer folder whose config.json is example-tiny's with `changes` (weights: one small tensor)."""
+
+    def write(tmp: Path) -> None:
+        from safetensors.torch import save_file
+
+        (tmp / name).mkdir()
+        config = {"format": "lsw-mixer", "backend": "example-tiny", "latent_space": "w+", "num_rows": NUM_WS,
+                  "w_dim": W_DIM, "residual_coefficient": 1.0, "latent_layout": {"num_ws": NUM_WS, "w_dim": W_DIM},
+                  **changes}  # fmt: skip
+        (tmp / name / "config.json").write_text(json.dumps(config))
+        save_file({"x": torch.zeros(1)}, str(tmp / name / "mixer.safetensors"))
+
+    return write
+
+
 class CodeCarrying:
     """Pickled by reference: loading it would import and run this module's code."""
 
@@ -143,6 +288,11 @@ INF[0, 0, 0] = np.inf
 HUGE_RES = {"img_resolution": 1 << 20}  # the 1.4 KB file that once grew past 11.8 GB
 WIDE = {"img_resolution": 4, "mapping_kwargs__num_layers": 64, "mapping_kwargs__layer_features": 4096}
 SWAP = "swap seed:1 seed:2 --mixer {mixer} -o {tmp}/o.png"
+PHOTOS = "swap {tmp}/face.png {tmp}/tgt.png --mixer {mixer} --aligned"
+FACES = (png("face.png", 32), png("tgt.png", 32))
+CLIP = "swap {tmp}/face.png {tmp}/clip.mp4 --mixer {mixer}"
+CLIPS = (png("face.png"), clip("clip.mp4"))
+CONVERT = "convert {tmp}/a.ckpt {tmp}/out --from latentswap"
 EDIT = "edit {tmp}/w.npy -g example-tiny -o {tmp}/e.png"
 SRC = (npy("w.npy", W),)
 
@@ -302,6 +452,106 @@ CASES = [
                      "state_dict": {}}),)),  # fmt: skip
     Bad("synthface-net-huge", "eval --mixer {mixer} --embedder synthface-id --embedder-checkpoint {tmp}/n.safetensors",
         "widths: expected 1 to 4096", (synthface_net("n.safetensors", {"dim": 8, "backbone": {"widths": [10**7]}}),)),
+    # --- one output check for every command that writes (lsw_core.outputs), before any work
+    Bad("out-exists", SWAP, "o.png: exists; pass --overwrite", (empty("o.png"),)),
+    Bad("out-symlink", SWAP + " --overwrite", "is a symbolic link", (symlink("o.png", "existing.txt"),)),
+    Bad("out-dangling-symlink", SWAP, "is a symbolic link", (symlink("o.png", "nowhere.png"),)),
+    Bad("out-suffix-unknown", SWAP.replace("o.png", "o.xyz"), "the suffix '.xyz' is not a format"),
+    Bad("out-no-suffix", SWAP.replace("o.png", "o"), "no suffix is not a format"),
+    Bad("out-npy-is-for-codes", SWAP.replace("o.png", "w.npy") + " --save-latents", "OUT is the image"),
+    Bad("out-npy-without-save-latents", SWAP.replace("o.png", "w.npy"), "OUT is the image"),
+    Bad("out-latents-exist", SWAP + " --save-latents", "o.npy: exists", (empty("o.npy"),)),
+    Bad("save-latents-over-the-input-codes", "swap {tmp}/codes.npy seed:2 --mixer {mixer} -o {tmp}/codes.png "
+        "--save-latents --overwrite", "is an input of this command", (npy("codes.npy", W),)),  # fmt: skip
+    Bad("out-is-the-input-codes-by-hardlink", "swap {tmp}/codes.npy seed:2 --mixer {mixer} -o {tmp}/o.png "
+        "--save-latents --overwrite", "is an input of this command",
+        (npy("codes.npy", W), hardlink("o.npy", "codes.npy"))),  # fmt: skip
+    Bad("photo-out-is-the-target", PHOTOS + " -o {tmp}/tgt.png --overwrite", "is an input of this command", FACES),
+    Bad("photo-out-is-the-source-by-hardlink", PHOTOS + " -o {tmp}/o.png --overwrite", "is an input of this command",
+        FACES + (hardlink("o.png", "face.png"),)),  # fmt: skip
+    Bad("photo-out-symlink-to-the-target", PHOTOS + " -o {tmp}/o.png --overwrite", "is a symbolic link",
+        FACES + (symlink("o.png", "tgt.png"),)),  # fmt: skip
+    Bad("photo-aligned-name-exists", "swap {tmp}/face.png {tmp}/tgt.png --mixer {mixer} -o {tmp}/o.png",
+        "o_aligned.png: exists", FACES + (empty("o_aligned.png"),)),  # fmt: skip
+    Bad("photo-aligned-name-is-an-input", "swap {tmp}/o_aligned.png {tmp}/tgt.png --mixer {mixer} -o {tmp}/o.png "
+        "--overwrite", "o_aligned.png: is an input", (png("o_aligned.png", 32), png("tgt.png", 32))),  # fmt: skip
+    Bad("photo-face-names-exist", "swap {tmp}/face.png {tmp}/tgt.png --mixer {mixer} -o {tmp}/o.png --target-face "
+        "all", "o_face3_aligned.png: exists", FACES + (empty("o_face3_aligned.png"),)),  # fmt: skip
+    Bad("photo-record-exists", PHOTOS + " -o {tmp}/o.png --save-latents", "o.swap.safetensors: exists",
+        FACES + (empty("o.swap.safetensors"),)),  # fmt: skip
+    Bad("photo-views-name-exists", PHOTOS + " -o {tmp}/o.png --views 2", "o_views.gif: exists",
+        FACES + (empty("o_views.gif"),)),  # fmt: skip
+    Bad("photo-suffix-unknown", PHOTOS + " -o {tmp}/o.xyz", "the suffix '.xyz' is not a format", FACES),
+    Bad("photo-folder-pair-exists", "swap {tmp}/face.png {tmp}/in --mixer {mixer} --aligned -o {tmp}/out",
+        "face__u.png: exists", (png("face.png", 32), empty("in/x"), png("in/u.png", 32), empty("out/face__u.png"))),
+    Bad("photo-cache-dir-is-a-file", PHOTOS + " -o {tmp}/o.png --cache-dir {file}", "is a file", FACES),
+    Bad("photo-cache-dir-under-a-file", PHOTOS + " -o {tmp}/o.png --cache-dir {file}/cache",
+        "existing.txt/cache: cannot create the output folder", FACES),  # fmt: skip
+    Bad("video-out-exists", CLIP + " -o {tmp}/o.mp4", "o.mp4: exists", CLIPS + (empty("o.mp4"),)),
+    Bad("video-out-is-the-target", CLIP + " -o {tmp}/clip.mp4 --overwrite", "is an input of this command", CLIPS),
+    Bad("video-out-symlink", CLIP + " -o {tmp}/o.mp4 --overwrite", "is a symbolic link",
+        CLIPS + (symlink("o.mp4", "clip.mp4"),)),  # fmt: skip
+    Bad("video-save-latents", CLIP + " -o {tmp}/o.mp4 --save-latents", "a clip swap writes the clip only", CLIPS),
+    Bad("edit-out-exists", EDIT + " --ganspace 0", "e.png: exists", SRC + (empty("e.png"),)),
+    Bad("edit-gif-exists", EDIT + " --ganspace 0", "e.gif: exists", SRC + (empty("e.gif"),)),
+    Bad("edit-out-suffix", EDIT.replace("e.png", "e.npy") + " --ganspace 0", "the suffix '.npy' is not a format", SRC),
+    Bad("edit-out-symlink", EDIT + " --ganspace 0 --overwrite", "is a symbolic link", SRC + (symlink("e.png", "w.npy"),)),
+    Bad("convert-dst-holds-a-conversion", "convert {tmp}/h.pt {tmp}/g -g stylegan2", "config.json: exists",
+        (stylegan2_file("h.pt"), empty("g/config.json"))),  # fmt: skip
+    Bad("convert-into-its-source", "convert {tmp}/g {tmp}/g -g stylegan2 --overwrite", "is an input of this command",
+        (generator_folder("g", {"z_dim": 8}),)),  # fmt: skip
+    Bad("convert-latentswap-dst-holds-a-mixer", CONVERT, "mixer.safetensors: exists",
+        (authors_ckpt("a.ckpt"), empty("out/mixer.safetensors"))),  # fmt: skip
+    Bad("encoder-out-exists", "encoder train -g example-tiny -o {tmp}/e.safetensors", "exists",
+        (empty("e.safetensors"),)),  # fmt: skip
+    Bad("encoder-out-suffix", "encoder train -g example-tiny -o {tmp}/e.pt", "expected .safetensors"),
+    Bad("eval-out-exists", "eval --mixer {mixer} --out {tmp}/m.json", "m.json: exists", (empty("m.json"),)),
+    Bad("eval-out-is-the-mixer-config", "eval --mixer {mixer} --out {mixer}/config.json --overwrite",
+        "is an input of this command"),  # fmt: skip
+    Bad("eval-out-suffix", "eval --mixer {mixer} --out {tmp}/m.txt", "expected .json"),
+    Bad("demo-grid-exists", "demo --out {tmp}/d", "grid.png: exists", (empty("d/grid.png"),)),
+    # --- crafted containers: declared sizes must fit the stored bytes; bounded nesting and references
+    Bad("latents-pt-stride-0", SWAP.replace("seed:1", "{tmp}/w.pt"), "declares 40,000,000,000 values",
+        (pt("w.pt", stride0()),)),  # fmt: skip
+    Bad("latents-pt-overlapping-rows", SWAP.replace("seed:1", "{tmp}/w.pt"), "over a storage of 32",
+        (pt("w.pt", torch.zeros(W_DIM).expand(10_000, NUM_WS, W_DIM)),)),  # fmt: skip
+    Bad("latents-pt-zip-bomb", SWAP.replace("seed:1", "{tmp}/w.pt"), "would expand",
+        (pt("w.pt", torch.from_numpy(W)), add_zip_member("w.pt", "w/extra"))),  # fmt: skip
+    Bad("latents-pt-deep-nesting", SWAP.replace("seed:1", "{tmp}/w.pt"), "nested more than 100 levels",
+        (authors_ckpt("w.pt", tweak=MARK_HP), patch_pickle("w.pt", deep_list_ops()))),  # fmt: skip
+    Bad("latents-npy-header-larger-than-the-file", SWAP.replace("seed:1", "{tmp}/w.npy"), "damaged .npy file",
+        (npy_header("w.npy", (10**9, NUM_WS, W_DIM)),)),  # fmt: skip
+    Bad("latents-npy-truncated", SWAP.replace("seed:1", "{tmp}/w.npy"), "the file holds 64 bytes",
+        (npy_header("w.npy", (1, NUM_WS, W_DIM)),)),  # fmt: skip
+    Bad("lightning-stride-0", CONVERT, "declares 40,000,000,000 values",
+        (authors_ckpt("a.ckpt", tweak=set_in("state_dict.identity_mixer.mixer.0.0.weight", stride0())),)),
+    Bad("lightning-zip-bomb", CONVERT, "would expand", (authors_ckpt("a.ckpt"), add_zip_member("a.ckpt", "a/extra"))),
+    Bad("lightning-deep-hyper-parameters", CONVERT, "nested more than 100 levels",
+        (authors_ckpt("a.ckpt", tweak=MARK_HP), patch_pickle("a.ckpt", deep_list_ops()))),  # fmt: skip
+    Bad("lightning-billion-laughs", CONVERT, "more than 2,000,000 references",
+        (authors_ckpt("a.ckpt", tweak=MARK_HP), patch_pickle("a.ckpt", laughing_list_ops()))),  # fmt: skip
+    Bad("lightning-residual-coefficient-word", CONVERT,
+        "hyper_parameters.identity_mixer.residual_coefficient: expected a finite number, got 'abc'",
+        (authors_ckpt("a.ckpt", tweak=set_in("hyper_parameters.hp.identity_mixer.residual_coefficient", "abc")),)),
+    Bad("lightning-identity-mixer-list", CONVERT, "hyper_parameters.identity_mixer: expected an object, got []",
+        (authors_ckpt("a.ckpt", tweak=set_in("hyper_parameters.hp.identity_mixer", [])),)),  # fmt: skip
+    Bad("lightning-global-step-word", CONVERT, "global_step: expected an integer >= 0, got 'abc'",
+        (authors_ckpt("a.ckpt", tweak=set_in("global_step", "abc")),)),  # fmt: skip
+    Bad("lightning-latent-type-number", CONVERT, "hyper_parameters.latent_type: expected 'wp', 'w' or 'z', got 3",
+        (authors_ckpt("a.ckpt", tweak=set_in("hyper_parameters.hp.latent_type", 3)),)),  # fmt: skip
+    Bad("lightning-too-many-rows", CONVERT, "M values; refused",
+        (authors_ckpt("a.ckpt", tweak=lambda c: c["state_dict"].update({
+            f"identity_mixer.mixer.{r}.{2 * i}.{k}": torch.zeros(1) for r in range(2, 200) for i in range(5)
+            for k in ("weight", "bias")} | {"identity_mixer.mixer.0.0.weight": torch.zeros(1, 4096)})),)),
+    Bad("netpickle-stride-0", "convert {tmp}/g.pkl {tmp}/out -g stylegan2", "declares 40,000,000,000 values",
+        (raw("g.pkl", __import__("pickle").dumps({"G_ema": stride0()}, protocol=4)),)),  # fmt: skip
+    Bad("mixer-config-200-rows-of-2048", "swap seed:1 seed:2 --mixer {tmp}/m -o {tmp}/o.png", "M values; refused",
+        (mixer_config("m", num_rows=200, w_dim=2048, latent_layout={"num_ws": 200, "w_dim": 2048}),)),  # fmt: skip
+    Bad("mixer-weights-declare-more-than-stored", "swap seed:1 seed:2 --mixer {tmp}/m -o {tmp}/o.png",
+        "damaged or crafted", (mixer_config("m"), raw("m/mixer.safetensors", safetensors_lie()))),  # fmt: skip
+    # --- weights are finite before any file is written
+    Bad("lightning-nan-weights", CONVERT, "NaN or infinite weights in identity_mixer.mixer.1.4.weight (1 of 32); "
+        "nothing was written", (authors_ckpt("a.ckpt", tweak=nan_weight),)),  # fmt: skip
     Bad("synthface-net-damaged", "eval --mixer {mixer} --embedder synthface-id --embedder-checkpoint {tmp}/n.safetensors",
         "damaged synthface network config", (synthface_net("n.safetensors", {"dim": 8}),)),  # fmt: skip
 ]  # fmt: skip
@@ -367,13 +617,18 @@ def read_only_folder(tmp: Path) -> Path:
     return folder
 
 
-def snapshot(*folders: Path) -> dict[str, str]:
-    return {
-        str(p): hashlib.sha256(p.read_bytes()).hexdigest()
-        for folder in folders
-        for p in sorted(folder.rglob("*"))
-        if p.is_file()
-    }
+def snapshot(*folders: Path) -> dict[str, tuple]:
+    """Every entry under `folders`: a link's target, a folder, or a file's contents, inode and mode."""
+
+    def entry(p: Path) -> tuple:
+        st = p.lstat()
+        if p.is_symlink():
+            return ("link", os.readlink(p), st.st_ino)
+        if p.is_dir():
+            return ("folder", st.st_ino)
+        return ("file", hashlib.sha256(p.read_bytes()).hexdigest(), st.st_ino, st.st_mode)
+
+    return {str(p): entry(p) for folder in folders for p in sorted(folder.rglob("*"))}
 
 
 def prepare(case: Bad, tmp: Path, mixer: Path) -> list[str]:
@@ -399,7 +654,7 @@ def test_bad_input_is_one_error_line_and_changes_nothing(case, mixer, cli_env, t
     result = run_in_process(argv, case.env)
     assert_one_error_line(result, case.expect)
     after = snapshot(tmp_path, mixer)
-    assert {k: after.get(k) for k in before} == before
+    assert after == before  # contents, links and inodes unchanged, nothing added (no folder, no temporary)
 
 
 def test_the_table_is_large_and_its_ids_unique():
@@ -453,3 +708,297 @@ def test_lsw_plugins_naming_no_plugin_warns_once(tmp_path):
     warnings = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(warnings) == 1 and warnings[0].startswith("warning: LSW_PLUGINS names nosuch"), result.stderr
     assert "synthface" in result.stdout
+
+
+# --- beyond the table: limits, signals, torchrun, a full disk, caches -----------------------------
+
+LSW_UNDER_3_GB = (
+    "import resource, sys; resource.setrlimit(resource.RLIMIT_AS, (3 << 30, 3 << 30)); "
+    "from lsw_core.cli import main; sys.argv = ['lsw'] + sys.argv[1:]; main()"
+)
+CRAFTED_ROWS = ["latents-pt-stride-0", "lightning-stride-0", "lightning-billion-laughs", "netpickle-stride-0",
+                "mixer-config-200-rows-of-2048", "latents-npy-header-larger-than-the-file"]  # fmt: skip
+
+
+@pytest.mark.parametrize("row", CRAFTED_ROWS)
+def test_crafted_containers_are_refused_within_a_3_gb_address_space(row, mixer, cli_env, tmp_path):
+    """The table's crafted files through the real `lsw` process, which may not grow past 3 GB."""
+    case = next(c for c in CASES if c.id == row)
+    argv = prepare(case, tmp_path, mixer)
+    before = snapshot(tmp_path)
+    result = subprocess.run([sys.executable, "-c", LSW_UNDER_3_GB, *argv], capture_output=True, text=True,
+                            timeout=120, cwd=tmp_path)  # fmt: skip
+    assert_one_error_line(Run(result.returncode, result.stdout, result.stderr), case.expect)
+    assert snapshot(tmp_path) == before
+
+
+def test_written_files_get_the_mode_the_umask_gives(mixer, cli_env, tmp_path):
+    previous = os.umask(0o027)
+    try:
+        result = run_in_process(["swap", "seed:1", "seed:2", "--mixer", str(mixer), "-o", str(tmp_path / "o.webp"),
+                                 "--save-latents"])  # fmt: skip
+    finally:
+        os.umask(previous)
+    assert result.returncode == 0, result.stderr
+    for name in ("o.webp", "o.npy"):
+        assert (tmp_path / name).stat().st_mode & 0o777 == 0o640, name
+    from PIL import Image
+
+    assert Image.open(tmp_path / "o.webp").format == "WEBP"  # written in the format its suffix names
+
+
+@pytest.mark.parametrize("suffix, fmt", [(".jpg", "JPEG"), (".tiff", "TIFF"), (".png", "PNG"), (".bmp", "BMP")])
+def test_each_image_suffix_is_written_in_its_own_format(suffix, fmt, tmp_path):
+    from PIL import Image
+
+    from lsw_core.images import save_image
+
+    save_image(torch.zeros(3, 8, 8), tmp_path / f"x{suffix}")
+    assert Image.open(tmp_path / f"x{suffix}").format == fmt
+    with pytest.raises(lsw_core.LswError, match="not an image format lsw writes"):
+        save_image(torch.zeros(3, 8, 8), tmp_path / "x.npy")
+
+
+def signal_clip(tmp: Path, frames: int = 40) -> None:
+    """A clip long enough to be interrupted mid-write: `frames` frames that change, of example-tiny's
+    16² (aligned crops)."""
+    import av
+
+    with av.open(str(tmp / "clip.mp4"), "w") as container:
+        stream = container.add_stream("mpeg4", rate=10)
+        stream.width = stream.height = 16
+        stream.pix_fmt = "yuv420p"
+        for i in range(frames):
+            pixels = np.full((16, 16, 3), (i * 7) % 255, np.uint8)
+            for packet in stream.encode(av.VideoFrame.from_ndarray(pixels, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+
+
+def start_clip_swap(tmp: Path, mixer: Path, out: str = "o.mp4", *extra: str) -> subprocess.Popen:
+    png("face.png", 32)(tmp)
+    argv = ["swap", str(tmp / "face.png"), str(tmp / "clip.mp4"), "--mixer", str(mixer), "--aligned", "-o",
+            str(tmp / out), "--no-cache", "--tune-frames", "0", "--smooth", "1", "--inverter", "w",
+            "--inverter-option", "perceptual=pixel-ssim", "--inverter-option", "steps=2", *extra]  # fmt: skip
+    return subprocess.Popen([str(Path(sys.executable).parent / "lsw"), *argv], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, cwd=tmp)  # fmt: skip
+
+
+def temporaries(folder: Path) -> list[Path]:
+    from lsw_core.outputs import is_temporary
+
+    return [p for p in folder.iterdir() if is_temporary(p.name)]
+
+
+def wait_for_temporary(process: subprocess.Popen, folder: Path, timeout: float = 120) -> Path:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = temporaries(folder)
+        if found:  # the writer opens it before the first frame is decoded, and holds it to the end
+            return found[0]
+        if process.poll() is not None:
+            raise AssertionError(f"the clip swap ended before writing: {process.communicate()}")
+        time.sleep(0.05)
+    process.kill()
+    raise AssertionError("no temporary appeared")
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_an_interrupted_clip_swap_removes_its_temporary(signum, mixer, cli_env, tmp_path):
+    signal_clip(tmp_path)
+    process = start_clip_swap(tmp_path, mixer)
+    wait_for_temporary(process, tmp_path)
+    process.send_signal(signum)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode != 0 and "Traceback" not in stderr, stderr
+    assert temporaries(tmp_path) == [] and not (tmp_path / "o.mp4").exists()
+
+
+def test_the_temporary_of_a_killed_run_is_removed_by_the_next_run_into_the_folder(mixer, cli_env, tmp_path):
+    signal_clip(tmp_path)
+    process = start_clip_swap(tmp_path, mixer)
+    left = wait_for_temporary(process, tmp_path)
+    process.send_signal(signal.SIGKILL)
+    process.communicate(timeout=60)
+    assert left.exists()  # nothing can run on SIGKILL
+    lookalikes = [tmp_path / ".o-abcdefgh.mp4", tmp_path / "o.mp4.lsw-12-abcdefgh.tmp"]  # not the pattern: kept
+    for path in lookalikes:
+        path.write_bytes(b"user data")
+    process = start_clip_swap(tmp_path, mixer, "again.mp4", "--max-frames", "2")
+    _, stderr = process.communicate(timeout=300)
+    assert process.returncode == 0, stderr
+    assert not left.exists() and temporaries(tmp_path) == []
+    assert all(path.read_bytes() == b"user data" for path in lookalikes)
+    assert (tmp_path / "again.mp4").stat().st_mode & 0o777 == 0o666 & ~_umask()
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def torchrun(*argv: str, cwd: Path) -> subprocess.CompletedProcess:
+    launcher = Path(sys.executable).parent / "torchrun"
+    return subprocess.run([str(launcher), "--standalone", "--nproc-per-node", "2", "-m", "lsw_core", *argv],
+                          capture_output=True, text=True, timeout=300, cwd=cwd)  # fmt: skip
+
+
+def test_under_torchrun_one_process_swaps_and_writes(mixer, cli_env, tmp_path):
+    result = torchrun("swap", "seed:1", "seed:2", "--mixer", str(mixer), "-o", str(tmp_path / "o.png"), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count("wrote") == 1 and "error" not in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["o.png"]
+
+
+def test_a_torchrun_layout_that_cannot_split_the_batch_is_one_error_line(cli_env, tmp_path):
+    result = torchrun("train", *TINY_TRAIN, "--batch-size", "3", "--steps", "1", "--out", str(tmp_path / "run"),
+                      cwd=tmp_path)  # fmt: skip
+    assert result.returncode != 0
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "--batch-size 3 cannot be split over the 2 training processes" in errors[0]
+    # torchrun reports its failed worker in its own words; nothing of lsw's code raised
+    assert "lsw_core/" not in result.stderr and not (tmp_path / "run").exists()
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 3 MB tmpfs made for the test (root and mount(2) needed: skipped where it cannot be)."""
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    try:
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(mount)], check=True,
+                       capture_output=True, timeout=30)  # fmt: skip
+    except (OSError, subprocess.SubprocessError) as exc:
+        pytest.skip(f"cannot mount a small tmpfs here ({exc}); the full-disk case needs root and mount(2)")
+    yield mount
+    subprocess.run(["umount", str(mount)], check=False, capture_output=True, timeout=30)
+
+
+def test_a_checkpoint_that_hits_a_full_disk_keeps_the_previous_one_and_resumes(small_disk, example_plugin):
+
+    run = small_disk / "run"
+    run_lsw("train", *TINY_TRAIN, "--batch-size", "2", "--steps", "1", "--out", str(run), "-q")
+    before = snapshot(run)
+    filler = small_disk / "filler"
+    free = os.statvfs(small_disk).f_bavail * os.statvfs(small_disk).f_frsize
+    filler.write_bytes(b"\0" * max(free - 64 * 1024, 0))  # room for log lines, not for a checkpoint
+    result = run_lsw("train", "--resume", str(run), "--steps", "3", "--checkpoint-every", "1", "-q", check=False)
+    assert_one_error_line(Run(result.returncode, result.stdout, result.stderr), "keeps the checkpoint of step 1")
+    assert "No space left on device" in result.stderr and f"--resume {run}" in result.stderr
+    after = snapshot(run)
+    log = str(run / "log.jsonl")
+    assert {k: v for k, v in after.items() if k != log} == {k: v for k, v in before.items() if k != log}
+    assert temporaries(run) == []
+    filler.unlink()
+    run_lsw("train", "--resume", str(run), "--steps", "3", "-q")
+    assert json.loads((run / "config.json").read_text())["step"] == 3
+
+
+def test_a_train_run_that_fails_before_writing_leaves_no_folder(example_plugin, tmp_path):
+    result = run_in_process(["train", "-g", "example-tiny", "--mu", "0", "--embedder", "nosuch", "--out",
+                             str(tmp_path / "a" / "b" / "run")])  # fmt: skip
+    assert_one_error_line(result, "unknown identity embedder 'nosuch'")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_encoder_whose_held_out_error_is_nan_writes_nothing(example_plugin, tmp_path):
+
+    out = tmp_path / "e.safetensors"
+    result = run_lsw("encoder", "train", "-g", "example-tiny", "--pool-size", "2", "--batch-size", "64", "--steps",
+                     "2", "--quiet", "-o", str(out), check=False)  # fmt: skip
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert result.returncode == 2 and len(errors) == 1 and "Traceback" not in result.stderr, result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_cache_folder_follows_xdg_and_falls_back_to_none_with_a_warning(monkeypatch, tmp_path):
+    from lsw_core.inversion.cache import default_cache_folder
+
+    monkeypatch.delenv("LSW_CACHE", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert default_cache_folder() == tmp_path / "xdg" / "lsw" / "pivots"
+    monkeypatch.setenv("XDG_CACHE_HOME", "relative/not/used")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert default_cache_folder() == tmp_path / "home" / ".cache" / "lsw" / "pivots"
+    for variable, value, message in [("HOME", "", "HOME is ''"), ("HOME", "/proc", "pivot cache from HOME"),
+                                     ("LSW_CACHE", str(tmp_path / "file"), "is a file, not a folder")]:  # fmt: skip
+        (tmp_path / "file").write_text("not a folder")
+        monkeypatch.setenv(variable, value)
+        with pytest.warns(UserWarning, match=message):
+            assert default_cache_folder() is None
+    assert not Path("/.cache").exists() or Path("/.cache").stat().st_mtime < __import__("time").time() - 3600
+
+
+def test_a_swap_without_a_home_warns_once_and_caches_nothing(mixer, cli_env, tmp_path):
+
+    for name, color in (("a.png", (128, 90, 60)), ("b.png", (60, 90, 128))):
+        from PIL import Image
+
+        Image.new("RGB", (32, 32), color).save(tmp_path / name)
+    result = run_lsw("swap", str(tmp_path / "a.png"), str(tmp_path / "b.png"), "--mixer", str(mixer), "--aligned",
+                     "--inverter", "w", "--inverter-option", "perceptual=pixel-ssim", "--inverter-option", "steps=2",
+                     "-o", str(tmp_path / "o.png"), env={"HOME": "", "LSW_CACHE": "", "XDG_CACHE_HOME": ""})  # fmt: skip
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
+    assert len(warnings) == 1 and "pivots are not cached" in warnings[0], result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.png", "b.png", "o.png"]
+
+
+def test_a_damaged_or_misshapen_cache_entry_is_a_miss_that_names_it(tmp_path):
+    from lsw_core.inversion.cache import PivotCache, _read
+
+    class Layout:  # what `_read` asks of a generator
+        num_ws, w_dim, camera, device = NUM_WS, W_DIM, None, torch.device("cpu")
+
+    cache = PivotCache(tmp_path)
+    path = cache.put("k", {"ws": torch.ones(1, NUM_WS, W_DIM)})
+    assert _read(cache, "k", Layout()).ws.shape == (1, NUM_WS, W_DIM)
+    data = bytearray(path.read_bytes())
+    data[-5] ^= 0x40  # one flipped bit in the last value
+    path.write_bytes(bytes(data))
+    with pytest.warns(UserWarning, match=f"pivot cache entry {path} not used .*checksum"):
+        assert cache.get("k") is None
+    cache.put("k", {"ws": torch.ones(1, NUM_WS + 1, W_DIM)})
+    with pytest.warns(UserWarning, match=rf"pivot cache entry {path} not used \(ws is \[1, 7, 32\]"):
+        assert _read(cache, "k", Layout()) is None
+
+
+def test_an_unknown_w_avg_is_estimated_before_truncation(monkeypatch):
+    """A plugin generator whose w_avg is all zeros (unknown) and whose w lies around 3: ψ = 0.5 must
+    pull towards that mean, not towards zero."""
+    import lsw_core
+
+    class Shifted(lsw_core.Generator):
+        z_dim = w_dim = 8
+        num_ws, resolution = 2, 8
+
+        def __init__(self):
+            super().__init__()
+            self.register_buffer("w_avg", torch.zeros(self.w_dim))
+
+        def _mapping(self, z, *, truncation_psi, truncation_cutoff):
+            ws = (z + 3)[:, None].repeat(1, self.num_ws, 1)
+            return self.w_avg.lerp(ws, truncation_psi)
+
+        def _synthesis(self, ws, *, camera, noise_mode):
+            return torch.zeros(ws.shape[0], 3, 8, 8)
+
+    class Plugin:
+        @lsw_core.hookimpl
+        def register_generators(self, register):
+            register("shifted-test", lambda checkpoint=None: Shifted())
+
+    pm = lsw_core.plugins.plugin_manager()
+    pm.register(Plugin(), name="shifted-test")
+    try:
+        G = lsw_core.load_generator("shifted-test")
+    finally:
+        pm.unregister(name="shifted-test")
+    assert (G.w_avg - 3).abs().max() < 0.1  # estimated at load: the fingerprint no longer changes later
+    ws = G.mapping(torch.randn(4000, 8, generator=torch.Generator().manual_seed(1)), truncation_psi=0.5)
+    assert (ws.mean((0, 1)) - 3).abs().max() < 0.1
+    direct = Shifted()  # built without the registry: estimated at the first truncation
+    assert (direct.mapping(torch.zeros(1, 8), truncation_psi=0.0)[0, 0] - 3).abs().max() < 0.1

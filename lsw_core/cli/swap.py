@@ -67,7 +67,7 @@ def parse_input(spec: str, swapper: Swapper) -> tuple[str, torch.Tensor]:
     "-o",
     default="swap.png",
     show_default=True,
-    type=click.Path(dir_okay=False),
+    type=click.Path(),  # a folder for folder inputs: `check_output` says which each case takes
     help="Output PNG (for a video target a video, e.g. out.mp4).",
 )
 @click.option(

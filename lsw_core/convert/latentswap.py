@@ -25,7 +25,7 @@ from typing import Any
 import torch
 
 from lsw_core.errors import CheckpointError, LswError
-from lsw_core.formats.artifacts import atomic_write, check_finite_weights, write_together
+from lsw_core.formats.artifacts import check_finite_weights, save_torch, write_together
 from lsw_core.formats.generator_folder import save_generator
 from lsw_core.formats.lightning import plain_config, read_lightning_checkpoint
 from lsw_core.interfaces import LatentLayout
@@ -89,7 +89,7 @@ def convert_latentswap(path: str | os.PathLike, out: str | os.PathLike, *, space
             extra["generator_checkpoint"] = GENERATOR_FOLDER
         if parts[EMBEDDER_PREFIX]:
             embedder = {k: v.clone() for k, v in parts[EMBEDDER_PREFIX].items()}
-            atomic_write(out / EMBEDDER_FILE, lambda tmp: torch.save(embedder, tmp))
+            save_torch(out / EMBEDDER_FILE, embedder)
             extra["embedder_checkpoint"] = EMBEDDER_FILE
 
         psi, cutoff = (0.5, 8) if space == "w+" else (1.0, None)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import json
 import math
 import os
@@ -21,7 +22,7 @@ from typing import Any
 
 import torch
 from safetensors import SafetensorError, safe_open
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file, save
 from torch import nn
 
 from lsw_core.errors import CheckpointError
@@ -102,6 +103,19 @@ def write_text(path: str | os.PathLike, text: str) -> None:
     atomic_write(path, lambda tmp: Path(tmp).write_text(text))
 
 
+def write_bytes(path: str | os.PathLike, data: bytes) -> None:
+    """`data` to `path` atomically. Serialisers write to memory first and this writes the file, so that
+    a full disk is an `OSError` (ENOSPC) whatever the format's library would have raised."""
+    atomic_write(path, lambda tmp: Path(tmp).write_bytes(data))
+
+
+def save_torch(path: str | os.PathLike, obj: Any) -> None:
+    """`torch.save(obj)` to `path` atomically (see `write_bytes`)."""
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    write_bytes(path, buffer.getvalue())
+
+
 def _cpu(tensors: Mapping[str, torch.Tensor]) -> Tensors:
     return {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
 
@@ -137,7 +151,7 @@ def save_weights(path: str | os.PathLike, tensors: Mapping[str, torch.Tensor], *
     data = _cpu(tensors)
     check_finite_weights(data, str(path))
     metadata = {"format": format, "info": json.dumps(info, sort_keys=True), DIGEST_KEY: tensors_digest(data)}
-    atomic_write(path, lambda tmp: save_file(data, tmp, metadata=metadata))
+    write_bytes(path, save(data, metadata=metadata))
     return Path(path)
 
 
@@ -152,7 +166,7 @@ def write_folder(folder: str | os.PathLike, config: dict[str, Any], tensors: Map
     check_finite_weights(data, str(folder / weights_name))
     metadata = {"format": config["format"], DIGEST_KEY: tensors_digest(data)}
     with write_together():
-        atomic_write(folder / weights_name, lambda tmp: save_file(data, tmp, metadata=metadata))
+        write_bytes(folder / weights_name, save(data, metadata=metadata))
         write_json(folder / CONFIG_NAME, config)
     return folder
 
@@ -205,12 +219,14 @@ def check_safetensors_file(path: str | os.PathLike, what: str) -> dict[str, Any]
             head = f.read(8)
             length = int.from_bytes(head, "little") if len(head) == 8 else -1
             if not 2 <= length <= min(size - 8, 1 << 26):
-                raise CheckpointError(f"{path}: expected a safetensors file ({what}): damaged or truncated header")
+                raise CheckpointError(
+                    f"{path}: cannot read {what} (not a safetensors file, or a damaged or truncated one)"
+                )
             header = json.loads(f.read(length))
     except OSError as exc:
         raise CheckpointError(f"{path}: cannot read {what} ({exc.strerror or exc})") from None
     except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
-        raise CheckpointError(f"{path}: expected a safetensors file ({what}): its header is not JSON") from None
+        raise CheckpointError(f"{path}: cannot read {what} (a damaged safetensors header)") from None
     if size > MAX_WEIGHTS_BYTES:
         raise CheckpointError(
             f"{path}: {size / 1e9:.1f} GB is more than the {MAX_WEIGHTS_BYTES / 1e9:.1f} GB a {what} may hold"

@@ -126,12 +126,18 @@ def check_tensors(tensors: Any, *, source: str = "") -> None:
 
 def walk(root: Any, *, source: str = "", max_depth: int = MAX_NESTING, max_references: int = MAX_REFERENCES):
     """Yield (dotted path, value) for every value reached in a tree of containers (mappings, lists,
-    tuples, sets, and objects' `__dict__` or `state`), iteratively; a tree nested deeper than
-    `max_depth` or with more than `max_references` references is a `CheckpointError`."""
-    stack = [("", root, 0)]
+    tuples, sets, and objects' `__dict__`), iteratively, as a recursive reader would expand it:
+    a shared container is reached again through each reference, a reference back to a container
+    being expanded (a cycle, e.g. omegaconf's `_parent`) is not followed. Deeper than `max_depth`,
+    or more than `max_references` references in all, is a `CheckpointError`."""
+    stack: list[tuple[str, Any, int, bool]] = [("", root, 0, False)]
+    open_ids: set[int] = set()
     seen = 0
     while stack:
-        path, value, depth = stack.pop()
+        path, value, depth, leaving = stack.pop()
+        if leaving:
+            open_ids.discard(id(value))
+            continue
         seen += 1
         if seen > max_references:
             raise CheckpointError(
@@ -149,8 +155,13 @@ def walk(root: Any, *, source: str = "", max_depth: int = MAX_NESTING, max_refer
             children = [(f"{path}[{i}]", v) for i, v in enumerate(value)]
         else:
             children = [(f"{path}.{k}" if path else str(k), v) for k, v in _object_state(value)]
+        if not children:
+            continue
+        open_ids.add(id(value))
+        stack.append((path, value, depth, True))
         for child_path, child in children:
-            stack.append((child_path, child, depth + 1))
+            if id(child) not in open_ids:
+                stack.append((child_path, child, depth + 1, False))
 
 
 def _object_state(value: Any) -> list[tuple[str, Any]]:

@@ -21,10 +21,9 @@ from pathlib import Path
 from typing import Any
 
 import attrs
-import torch
 
 from lsw_core.errors import CheckpointError, LswError
-from lsw_core.formats.artifacts import CONFIG_NAME, atomic_write
+from lsw_core.formats.artifacts import CONFIG_NAME, save_torch, write_bytes
 from lsw_core.formats.torchfile import load_torch_file
 from lsw_core.mixing.mixer import WEIGHTS_NAME
 from lsw_core.outputs import is_temporary
@@ -228,12 +227,12 @@ def write_log(path: str | os.PathLike, lines: list[bytes]) -> None:
     """Replace `log.jsonl` (if there is one) by `lines`, unless it holds just those already."""
     path, data = Path(path), b"".join(lines)
     if path.exists() and path.read_bytes() != data:
-        atomic_write(path, lambda tmp: Path(tmp).write_bytes(data))
+        write_bytes(path, data)
 
 
 def save_training_state(path: str | os.PathLike, state: dict) -> None:
     """Write the optimizer, RNG and step state (`trainer_state.pt`) atomically."""
-    atomic_write(path, lambda tmp: torch.save(state, tmp))
+    save_torch(path, state)
 
 
 def load_training_state(path: str | os.PathLike) -> dict:

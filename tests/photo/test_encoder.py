@@ -144,5 +144,5 @@ def test_cli_trains_an_encoder_file(tmp_path):
     encoder = load_encoder(out)
     assert encoder.trained_for[0] == "synthface" and encoder.resolution == 32
     encoder.check_generator(load_generator("synthface"))
-    failed = run_lsw("encoder", "train", "-g", "no-such-backend", "-o", str(out), check=False)
+    failed = run_lsw("encoder", "train", "-g", "no-such-backend", "-o", str(out), "--overwrite", check=False)
     assert failed.returncode == 2 and "unknown generator" in failed.stderr

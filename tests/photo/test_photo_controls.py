@@ -109,7 +109,7 @@ def _changed_faces(photos, out):
 def _swap(mixer_dir, photos, tmp_path, *args):
     out = tmp_path / "out.png"
     res = _lsw("swap", str(photos / "a.png"), str(photos / "group.png"), "--mixer", str(mixer_dir), "--cache-dir",
-               str(tmp_path.parent / "controls-cache"), "-o", str(out), *_pti_options(), *args)  # fmt: skip
+               str(tmp_path.parent / "controls-cache"), "-o", str(out), "--overwrite", *_pti_options(), *args)  # fmt: skip
     assert res.exit_code == 0, res.output
     return out, res.output
 
@@ -309,7 +309,8 @@ def test_grayscale_target_gives_a_grayscale_result(mixer_dir, photos, tmp_path):
     Image.open(photos / "a.png").convert("L").save(tmp_path / "gray.png")
     for extra in ([], ["--color-match", "lab", "--blend", "multiband"]):
         res = _lsw("swap", str(photos / "a.png"), str(tmp_path / "gray.png"), "--mixer", str(mixer_dir), "-o",
-                   str(tmp_path / "g.png"), "--cache-dir", str(tmp_path / "cache"), *_pti_options(), *extra)  # fmt: skip
+                   str(tmp_path / "g.png"), "--overwrite", "--cache-dir", str(tmp_path / "cache"), *_pti_options(),
+                   *extra)  # fmt: skip
         assert res.exit_code == 0, res.output
         for name in ("g.png", "g_aligned.png"):
             out = load_photo(tmp_path / name)
