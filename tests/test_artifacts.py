@@ -19,9 +19,43 @@ from lsw_core.formats import artifacts
 
 def test_one_atomic_write_serves_every_module():
     import lsw_core.images
+    import lsw_core.mixing.latents
+    import lsw_core.outputs
+    import lsw_core.photo.video_io
     import lsw_core.training.run_folder
 
-    assert lsw_core.training.run_folder.atomic_write is artifacts.atomic_write is lsw_core.images.atomic_write
+    assert lsw_core.images.atomic_write is artifacts.atomic_write is lsw_core.mixing.latents.atomic_write
+    assert lsw_core.training.run_folder.save_torch is artifacts.save_torch
+    assert lsw_core.training.run_folder.write_bytes is artifacts.write_bytes
+    # the video writer names and publishes its temporary as every atomic write does
+    assert lsw_core.photo.video_io.new_temporary is lsw_core.outputs.new_temporary is artifacts.new_temporary
+    assert lsw_core.photo.video_io.publish is lsw_core.outputs.publish is artifacts.publish
+
+
+def test_write_together_publishes_all_or_nothing(tmp_path):
+    artifacts.write_text(tmp_path / "a.txt", "old a")
+    artifacts.write_text(tmp_path / "b.txt", "old b")
+    with pytest.raises(OSError), artifacts.write_together():
+        artifacts.write_text(tmp_path / "a.txt", "new a")
+        artifacts.atomic_write(tmp_path / "b.txt", lambda tmp: (_ for _ in ()).throw(OSError(28, "No space left")))
+    assert (tmp_path / "a.txt").read_text() == "old a" and (tmp_path / "b.txt").read_text() == "old b"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.txt", "b.txt"]  # no temporary left
+    with artifacts.write_together():
+        artifacts.write_text(tmp_path / "a.txt", "new a")
+        assert (tmp_path / "a.txt").read_text() == "old a"  # not before the block ends
+    assert (tmp_path / "a.txt").read_text() == "new a"
+
+
+def test_weights_are_refused_when_not_finite_and_checked_against_their_checksum(tmp_path):
+    with pytest.raises(CheckpointError, match=r"NaN or infinite weights in w \(1 of 3\); nothing was written"):
+        artifacts.save_weights(tmp_path / "w.safetensors", {"w": torch.tensor([1.0, float("inf"), 2.0])}, format="t")
+    assert list(tmp_path.iterdir()) == []
+    path = artifacts.save_weights(tmp_path / "w.safetensors", {"w": torch.tensor([1.0, 2.0, 3.0])}, format="t")
+    data = bytearray(path.read_bytes())
+    data[-1] ^= 0x01
+    path.write_bytes(bytes(data))
+    with pytest.raises(CheckpointError, match="do not match the checksum"):
+        artifacts.read_weights(path, "t", what="a test file")
 
 
 def test_checked_load_names_missing_unexpected_and_misshaped_keys():
