@@ -35,9 +35,9 @@ _MAX_INPUT_FILES = 10_000  # files of an input folder compared with the outputs
 
 
 def is_main_process() -> bool:
-    """False in a torchrun worker other than rank 0 (`RANK` set and not 0)."""
+    """False in a torchrun worker other than rank 0 (`RANK` not 0 among `WORLD_SIZE` > 1 processes)."""
     try:
-        return int(os.environ.get("RANK", "0") or 0) == 0
+        return int(os.environ.get("RANK") or 0) == 0 or int(os.environ.get("WORLD_SIZE") or 1) <= 1
     except ValueError:
         return True
 
