@@ -182,9 +182,11 @@ def test_a_loss_that_diverges_under_torchrun_stops_every_rank(example_plugin, tm
 def test_a_batch_that_does_not_split_over_the_ranks_is_refused(example_plugin, tmp_path, monkeypatch):
     from lsw_core.training import distributed
 
-    monkeypatch.setattr(distributed, "setup", lambda device: distributed.Ranks(0, 3))
-    with pytest.raises(LswError, match="batch_size 4: expected a multiple of the 3 training processes"):
-        MixerTrainer(tiny_config(batch_size=4), tmp_path, progress=False)
+    monkeypatch.setenv("WORLD_SIZE", "3")  # as torchrun sets it: refused before any process group is joined
+    monkeypatch.setattr(distributed, "setup", lambda device: pytest.fail("joined a process group first"))
+    with pytest.raises(LswError, match="--batch-size 4 cannot be split over the 3 training processes"):
+        MixerTrainer(tiny_config(batch_size=4), tmp_path / "run", progress=False)
+    assert not (tmp_path / "run").exists()
 
 
 def test_activation_checkpointing_needs_a_generator_that_offers_it(example_plugin, tmp_path):

@@ -97,7 +97,12 @@ def check_tensor_extent(
     if count == 0:
         return
     extent = offset + sum((n - 1) * s for n, s in zip(size, stride)) + 1
-    if extent > available or count > available:
+    if extent > available:
+        raise CheckpointError(
+            f"{_where(source)}{name}: layout size={list(size)} stride={list(stride)} offset={offset} reaches element "
+            f"{extent}, past its storage of {available} elements; refused (a damaged or crafted file)"
+        )
+    if count > available:
         raise CheckpointError(
             f"{_where(source)}{name}: declares {count:,} values (shape {list(size)}, stride {list(stride)}) over a "
             f"storage of {available:,}; refused (a damaged or crafted file)"
@@ -198,4 +203,6 @@ def check_pickle_stream(data: bytes | IO[bytes], *, source: str = "", max_ops: i
     except CheckpointError:
         raise
     except Exception as exc:  # noqa: BLE001 - pickletools raises ValueError and others for damaged streams
-        raise CheckpointError(f"{_where(source)}damaged pickle data ({type(exc).__name__}: {exc})") from None
+        raise CheckpointError(
+            f"{_where(source)}truncated or corrupt pickle data ({type(exc).__name__}: {exc})"
+        ) from None

@@ -145,7 +145,9 @@ def test_lsw_eval_triples(tmp_path, plugin):
     assert result["id_retrieval"] == 1.0 and result["embedder"] == "test-pixels"
     assert json.loads((tmp_path / "r.json").read_text()) == result
     assert "| swap | 100.00% |" in (tmp_path / "t" / "metrics.md").read_text()
-    same = runner.invoke(lsw_eval, [*args, "--training-embedder", "test-pixels"])
+    again = runner.invoke(lsw_eval, args)  # the table is there now: replaced only when asked
+    assert "metrics.md: exists; pass --overwrite" in str(again.exception)  # (the `lsw` group prints it as one line)
+    same = runner.invoke(lsw_eval, [*args, "--overwrite", "--training-embedder", "test-pixels"])
     assert same.exit_code == 2 and "trained with" in same.output
     both = runner.invoke(lsw_eval, [*args, "--mixer", str(tmp_path)])
     assert both.exit_code == 2 and "exactly one of --mixer and --triples" in both.output
