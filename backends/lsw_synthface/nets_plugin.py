@@ -1,5 +1,6 @@
 """Registration of the synthetic world's identity embedder ("synthface-id"), 3DMM regressor
-("synthface-3dmm") and the `lsw synthface fit` command that trains them."""
+("synthface-3dmm"), the judge made of both ("synthface") and the `lsw synthface fit` command that
+trains them."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from lsw_core.plugins import hookimpl
 
 # Distinct function names (hooks named by `specname`), so that `from ... import *` in the package's
 # plugin module cannot clash with its own hook implementations.
-__all__ = ["register_synthface_id", "register_synthface_3dmm", "register_synthface_fit"]
+__all__ = ["register_synthface_id", "register_synthface_3dmm", "register_synthface_judge", "register_synthface_fit"]
 
 
 @hookimpl(specname="register_identity_embedders")
@@ -35,6 +36,19 @@ def register_synthface_3dmm(register):
         build_shape_model,
         description="3DMM-coefficient regressor of the synthetic face world (small CNN, shipped weights)",
     )
+
+
+def _judge():
+    from lsw_core.evaluation.judged import ComponentJudge
+    from lsw_synthface.nets import build_embedder, build_shape_model
+
+    return ComponentJudge(build_embedder(), build_shape_model(), network="synthface-id + synthface-3dmm",
+                          same_as=("synthface-id",))  # fmt: skip
+
+
+@hookimpl(specname="register_judges")
+def register_synthface_judge(register):
+    register("synthface", _judge, description="the synthetic world's identity embedder and 3DMM regressor")
 
 
 @click.command("fit")
