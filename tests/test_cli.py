@@ -63,7 +63,7 @@ def test_user_errors_print_one_line_and_exit_2(example_plugin, trained_once, tmp
 
 def test_eval_without_ground_truth_asks_for_an_embedder(example_plugin, trained_once):
     result = run_lsw("eval", "--mixer", str(trained_once), check=False)
-    assert result.returncode == 2 and "pass --embedder (and --shape-model for pose" in result.stderr
+    assert result.returncode == 2 and "pass --judge NAME, or --embedder (and --shape-model for pose" in result.stderr
 
 
 def test_edit_swapped_latents_along_a_ganspace_component(example_plugin, trained_once, tmp_path):
