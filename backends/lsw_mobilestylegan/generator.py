@@ -110,7 +110,7 @@ class MobileStyleGANGenerator(Generator):
         self.w_avg.copy_(estimate_w_avg(self.mapping_net, samples=samples, seed=seed).to(self.w_avg.device))
 
     def _mapping(self, z: torch.Tensor, *, truncation_psi: float, truncation_cutoff: int | None) -> torch.Tensor:
-        w = self.mapping_net(z.to(torch.float32))
+        w = self.mapping_net(z.to(self.w_avg.dtype))
         ws = w.unsqueeze(1).repeat(1, self.num_ws, 1)
         if truncation_psi != 1:
             rows = slice(None) if truncation_cutoff is None else slice(0, truncation_cutoff)

@@ -95,8 +95,7 @@ class IRGraph:
         total = sum(math.prod(c.shape) for c in self._constants.values())
         if total > MAX_PARAMETERS:
             raise CheckpointError(
-                f"{source}: its constants hold {total / 1e6:,.0f} M values; refused (more than "
-                f"{MAX_PARAMETERS / 1e6:,.0f} M, a damaged or crafted file)"
+                f"{source}: its constants hold {total:,} values; refused (more than {MAX_PARAMETERS:,}, a damaged or crafted file)"
             )
 
     def where(self, layer: Layer) -> str:

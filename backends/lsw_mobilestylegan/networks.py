@@ -38,6 +38,11 @@ def inverse_haar(x: torch.Tensor) -> torch.Tensor:
     return F.pixel_shuffle(y.reshape(b, c4, h, w), 2)
 
 
+def _at_least_float32(x: torch.Tensor) -> torch.Tensor:
+    """bf16/fp16 results (autocast) as float32; float32 and float64 as they are."""
+    return x.to(torch.promote_types(x.dtype, torch.float32))
+
+
 class MappingNetwork(nn.Module):
     """z → w: normalise z to unit second moment, then `num_layers` fully connected layers with leaky
     ReLU 0.2 and gain √2 (StyleGAN2's; the learning-rate multipliers are folded into the weights)."""
@@ -55,6 +60,32 @@ class MappingNetwork(nn.Module):
         return x
 
 
+def upsample_haar(x: torch.Tensor, coeffs: tuple[torch.Tensor, ...], *, inplace: bool = False) -> torch.Tensor:
+    """`inverse_haar(x · s)` channels-last: x [B, 4C, H, W] in the band layout of `inverse_haar`,
+    `coeffs` the four bands' factors [B, C] each (the style times the transform's 1/2) → [B, C, 2H, 2W]
+    channels-last, by the Haar butterfly. `inplace` writes the four output phases into one buffer
+    (no autograd)."""
+    b, c4, h, w = x.shape
+    c = c4 // 4
+    xh = x.permute(0, 2, 3, 1)  # [B, H, W, 4C], a view of a channels-last x
+    ll, detail = xh[..., :c], xh[..., c:].unflatten(-1, (c, 3))
+    k0, k1, k2, k3 = (k[:, None, None, :].to(x.dtype) for k in coeffs)
+    low = ll * k0
+    top, bottom = torch.addcmul(low, detail[..., 0], k1), torch.addcmul(low, detail[..., 0], k1, value=-1)
+    high = detail[..., 1] * k2
+    plus, minus = torch.addcmul(high, detail[..., 2], k3), torch.addcmul(high, detail[..., 2], k3, value=-1)
+    if inplace:
+        u = x.new_empty(b, h, 2, w, 2, c)  # y[2i + p, 2j + q] at u[:, i, p, j, q]
+        torch.add(top, plus, out=u[:, :, 0, :, 0])
+        torch.sub(top, plus, out=u[:, :, 0, :, 1])
+        torch.add(bottom, minus, out=u[:, :, 1, :, 0])
+        torch.sub(bottom, minus, out=u[:, :, 1, :, 1])
+    else:
+        rows = [torch.stack([top + plus, top - plus], dim=3), torch.stack([bottom + minus, bottom - minus], dim=3)]
+        u = torch.stack(rows, dim=2)
+    return u.reshape(b, 2 * h, 2 * w, c).permute(0, 3, 1, 2)
+
+
 class ModulatedConv(nn.Module):
     """Scale the input channels by the style s = A(w)/√(fan-in), then a 3×3 convolution, or (depthwise)
     a 3×3 depthwise convolution and a 1×1 pointwise one; demodulation folded into `weight_demod`."""
@@ -70,13 +101,19 @@ class ModulatedConv(nn.Module):
             self.weight_demod = nn.Parameter(torch.randn(out_channels, in_channels, 3, 3) / math.sqrt(in_channels * 9))
         self.scale = 1 / math.sqrt(in_channels * 9)
 
-    def forward(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
-        s = self.modulation(w) * self.scale
+    def forward(self, x: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
+        """x [B, C_in, H, W] and the style s [B, C_in] (gain included) → [B, C_out, H, W]."""
         x = x * s[:, :, None, None].to(x.dtype)
         if self.depthwise:
             x = F.conv2d(x, self.weight_dw.to(x.dtype), padding=1, groups=self.in_channels)
             return F.conv2d(x, self.weight_demod.to(x.dtype))
         return F.conv2d(x, self.weight_demod.to(x.dtype), padding=1)
+
+    def pointwise(self, s: torch.Tensor) -> torch.Tensor:
+        """The pointwise weight [C_in, C_out] for `x @ W`; with one style (batch 1) s is folded in,
+        which it may be since a per-channel factor passes through the depthwise convolution."""
+        weight = self.weight_demod.view(self.out_channels, self.in_channels).t()
+        return weight * s[0][:, None] if s.shape[0] == 1 else weight
 
 
 class NoiseInput(nn.Module):
@@ -89,13 +126,13 @@ class NoiseInput(nn.Module):
         self.register_buffer("const", torch.zeros(1, 1, resolution, resolution))
         self.register_buffer("strength", torch.zeros([]))
 
-    def forward(self, x: torch.Tensor, noise_mode: str) -> torch.Tensor:
+    def draw(self, batch: int, noise_mode: str, device: torch.device) -> torch.Tensor | None:
+        """The noise [1 or B, 1, R, R] of `noise_mode`, or None for "none"."""
         if noise_mode == "const":
-            return x + self.const.to(x.dtype)
+            return self.const
         if noise_mode == "random":
-            noise = torch.randn(x.shape[0], 1, x.shape[2], x.shape[3], device=x.device, dtype=x.dtype)
-            return x + noise * self.strength.to(x.dtype)
-        return x
+            return torch.randn(batch, 1, self.resolution, self.resolution, device=device) * self.strength
+        return None
 
 
 class StyledConv(nn.Module):
@@ -109,8 +146,40 @@ class StyledConv(nn.Module):
         self.bias = nn.Parameter(torch.zeros(1, out_channels, 1, 1))
 
     def forward(self, x: torch.Tensor, w: torch.Tensor, noise_mode: str) -> torch.Tensor:
-        x = self.noise(self.conv(x, w), noise_mode)
+        s = self.conv.modulation(w) * self.conv.scale
+        return self.apply_style(x, s, self.noise.draw(x.shape[0], noise_mode, x.device))
+
+    def apply_style(self, x: torch.Tensor, s: torch.Tensor, noise: torch.Tensor | None) -> torch.Tensor:
+        x = self.conv(x, s)
+        if noise is not None:
+            x = x + noise.to(x.dtype)
         return F.leaky_relu(x + self.bias.to(x.dtype), LRELU_SLOPE)
+
+    def run(
+        self, x: torch.Tensor, lo: int, hi: int, weight: torch.Tensor, s: torch.Tensor, noise: torch.Tensor | None,
+        rows: tuple[int, int], *, inplace: bool,
+    ) -> torch.Tensor:  # fmt: skip
+        """The depthwise-separable layer on a band of rows, channels-last: x [B, C_in, r, W] → rows
+        lo…hi of the result [B, C_out, hi - lo, W] (image rows `rows`, for the noise). `weight` is
+        `conv.pointwise(s)`; the bias and noise are written first and the product added to them."""
+        d = F.conv2d(x, self.conv.weight_dw.to(x.dtype), padding=1, groups=x.shape[1])[:, :, lo:hi]
+        if s.shape[0] > 1:  # the style is not folded into the weight (see `ModulatedConv.pointwise`)
+            scale = s[:, :, None, None].to(d.dtype)
+            d = d.mul_(scale) if inplace else d * scale
+        b, c, r, w = d.shape
+        bias = self.bias.view(1, -1).to(d.dtype)
+        if noise is None:
+            start = bias
+        else:
+            n = noise[:, :, rows[0] : rows[1]].reshape(-1, r * w, 1).to(d.dtype)
+            start = (n + bias).expand(b, r * w, -1).reshape(b * r * w, -1)
+        x2 = d.permute(0, 2, 3, 1).reshape(b * r * w, c)
+        if inplace:
+            y = start.expand(b * r * w, -1).clone() if start.shape[0] != b * r * w else start
+            y = F.leaky_relu_(y.addmm_(x2, weight.to(d.dtype)), LRELU_SLOPE)
+        else:
+            y = F.leaky_relu(torch.addmm(start, x2, weight.to(d.dtype)), LRELU_SLOPE)
+        return y.view(b, r, w, -1).permute(0, 3, 1, 2)
 
 
 class WaveletUpsample(nn.Module):
@@ -154,6 +223,15 @@ class ToImage(nn.Module):
     def forward(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
         return self.conv(x, w) + self.bias.to(x.dtype)
 
+    def run(self, x: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
+        """Channels-last x [B, C, r, W] and the style s [B, C] (gain included) → the image rows it makes,
+        [B, 3, 2r, 2W]: the style folded into the 1×1 weight, then the inverse Haar transform."""
+        b, c, r, w = x.shape
+        weight = (self.conv.weight.view(1, IMG_CHANNELS, c) * s[:, None, :]).to(x.dtype)
+        x3 = x.permute(0, 2, 3, 1).reshape(b, r * w, c).transpose(1, 2)
+        bands = torch.baddbmm(self.bias.view(1, IMG_CHANNELS, 1).to(x.dtype), weight, x3)
+        return inverse_haar(bands.view(b, IMG_CHANNELS, r, w))
+
 
 class SynthesisBlock(nn.Module):
     """Wavelet upsampling (C_in → C_in/4 channels at twice the resolution), then two modulated
@@ -162,7 +240,7 @@ class SynthesisBlock(nn.Module):
 
     def __init__(self, *, in_channels: int, out_channels: int, w_dim: int, resolution: int, last: bool) -> None:
         super().__init__()
-        self.resolution = resolution
+        self.resolution, self.in_channels, self.out_channels = resolution, in_channels, out_channels
         self.up = WaveletUpsample(in_channels=in_channels, w_dim=w_dim)
         common = dict(w_dim=w_dim, resolution=resolution, depthwise=True)
         self.conv1 = StyledConv(in_channels=in_channels // 4, out_channels=out_channels, **common)
@@ -171,18 +249,49 @@ class SynthesisBlock(nn.Module):
             self.to_img = ToImage(in_channels=out_channels, w_dim=w_dim)
         self.num_ws = 4 if last else 3
 
-    def forward(self, x: torch.Tensor, ws: torch.Tensor, noise_mode: str) -> torch.Tensor:
+    def reference(self, x: torch.Tensor, ws: torch.Tensor, noise_mode: str) -> torch.Tensor:
+        """The block as the export computes it, one operation after another (the specification)."""
         x = self.up(x, ws[:, 0])
         x = self.conv1(x, ws[:, 1], noise_mode)
         x = self.conv2(x, ws[:, 2], noise_mode)
-        if self.num_ws == 4:
-            x = self.to_img(x, ws[:, 3])
-        return x
+        return self.to_img(x, ws[:, 3]) if self.num_ws == 4 else x
+
+    def forward(
+        self, x: torch.Tensor, styles: list[torch.Tensor], noise1: torch.Tensor | None, noise2: torch.Tensor | None,
+        tile_rows: int, inplace: bool,
+    ) -> torch.Tensor:  # fmt: skip
+        """The same computation, faster: x [B, C_in, H/2, H/2] (channels-last) and the block's styles
+        (A(w) times gain, [B, C] each; see `SynthesisNetwork.styles`) → [B, C_out, H, H] channels-last, or
+        the image [B, 3, 2H, 2H] for the last block. Runs in bands of `tile_rows` output rows (with the
+        rows the 3×3 convolutions need around them), so that intermediates stay small."""
+        s_up, s1, s2 = styles[:3]
+        H, c = self.resolution, self.in_channels // 4
+        # The up layer's style, 1/2 of the inverse Haar transform: per band k and channel c.
+        coeffs = (0.5 * s_up[:, :c], *(0.5 * s_up[:, c:].unflatten(1, (c, 3))).unbind(2))
+        pw1, pw2 = self.conv1.conv.pointwise(s1), self.conv2.conv.pointwise(s2)
+        tiles = []
+        for r0 in range(0, H, tile_rows):
+            r1 = min(r0 + tile_rows, H)
+            a1, b1 = max(r0 - 1, 0), min(r1 + 1, H)  # conv1 rows that conv2's 3×3 kernel reads
+            a0, b0 = max(a1 - 1, 0), min(b1 + 1, H)  # upsampled rows that conv1 reads
+            a0, b0 = a0 - a0 % 2, b0 + b0 % 2
+            u = upsample_haar(x[:, :, a0 // 2 : b0 // 2], coeffs, inplace=inplace)
+            y = self.conv1.run(u, a1 - a0, b1 - a0, pw1, s1, noise1, (a1, b1), inplace=inplace)
+            y = self.conv2.run(y, r0 - a1, r1 - a1, pw2, s2, noise2, (r0, r1), inplace=inplace)
+            tiles.append(self.to_img.run(y, styles[3]) if self.num_ws == 4 else y)
+        return torch.cat(tiles, dim=2) if len(tiles) > 1 else tiles[0]
 
 
 class SynthesisNetwork(nn.Module):
     """W+ [B, num_ws, w_dim] → image [B, 3, R, R], R = 8 · 2^len(blocks): a constant 4² input, a modulated
-    3×3 convolution, one block per `channels[1:]` and an inverse Haar transform of the wavelet image."""
+    3×3 convolution, one block per `channels[1:]` and an inverse Haar transform of the wavelet image.
+
+    `forward` runs channels-last, folds styles into weights where the batch allows, and on the CPU
+    without gradients works in bands of rows with in-place operations; `forward(reference=True)`
+    computes the same one module after another, as the export does."""
+
+    #: Bytes of the largest intermediate of one band of rows, on the CPU without gradients.
+    TILE_BYTES = 4 << 20
 
     def __init__(self, *, w_dim: int, channels: list[int]) -> None:
         super().__init__()
@@ -206,16 +315,59 @@ class SynthesisNetwork(nn.Module):
         """The resolution each W+ row's layer works at (the up row: the resolution it makes)."""
         return [4] + [block.resolution for block in self.layers for _ in range(block.num_ws)]
 
-    def forward(self, ws: torch.Tensor, noise_mode: str = "const") -> torch.Tensor:
+    def modulated(self) -> list[nn.Module]:
+        """The modulated layers in W+ row order."""
+        layers = [self.conv1.conv]
+        for block in self.layers:
+            layers += [block.up, block.conv1.conv, block.conv2.conv] + (
+                [block.to_img.conv] if block.num_ws == 4 else []
+            )
+        return layers
+
+    def styles(self, ws: torch.Tensor) -> list[torch.Tensor]:
+        """Each modulated layer's style [B, C]: A(w) of its W+ row, times the layer's gain."""
+        return [layer.modulation(ws[:, i]) * getattr(layer, "scale", 1.0) for i, layer in enumerate(self.modulated())]
+
+    def forward(self, ws: torch.Tensor, noise_mode: str = "const", *, reference: bool = False) -> torch.Tensor:
         check_shape("ws", ws, [None, self.num_ws, self.w_dim])
+        if reference:
+            return self.reference(ws, noise_mode)
+        needs_grad = torch.is_grad_enabled() and (ws.requires_grad or any(p.requires_grad for p in self.parameters()))
+        autocast = torch.is_autocast_enabled(ws.device.type)
+        inplace = not needs_grad and not autocast
+        styles = self.styles(ws)
+        noises = [layer.noise.draw(ws.shape[0], noise_mode, ws.device) for layer in self.styled_convs()]
+        x = self.input.input.expand(ws.shape[0], -1, -1, -1)
+        x = self.conv1.apply_style(x, styles[0], noises[0]).contiguous(memory_format=torch.channels_last)
+        row, conv = 1, 1
+        for block in self.layers:
+            block_styles, (n1, n2) = styles[row : row + block.num_ws], noises[conv : conv + 2]
+            tile_rows = self._tile_rows(block, x) if inplace and ws.device.type == "cpu" else block.resolution
+            if self.checkpoint_blocks and needs_grad:
+                x = torch.utils.checkpoint.checkpoint(
+                    block, x, block_styles, n1, n2, tile_rows, inplace, use_reentrant=False
+                )
+            else:
+                x = block(x, block_styles, n1, n2, tile_rows, inplace)
+            row, conv = row + block.num_ws, conv + 2
+        return _at_least_float32(x)
+
+    def styled_convs(self) -> list[StyledConv]:
+        return [self.conv1] + [conv for block in self.layers for conv in (block.conv1, block.conv2)]
+
+    def _tile_rows(self, block: SynthesisBlock, x: torch.Tensor) -> int:
+        """Rows per band: the largest intermediate of a band within `TILE_BYTES` per thread (more
+        threads: fewer, larger bands, as each operation waits for all of them)."""
+        row_bytes = x.shape[0] * block.resolution * max(block.in_channels // 4, block.out_channels) * x.element_size()
+        rows = max(2, self.TILE_BYTES * torch.get_num_threads() // row_bytes)
+        return min(block.resolution, rows - rows % 2)
+
+    def reference(self, ws: torch.Tensor, noise_mode: str = "const") -> torch.Tensor:
+        """The synthesis as the export computes it, one module after another (the specification)."""
         x = self.input.input.expand(ws.shape[0], -1, -1, -1)
         x = self.conv1(x, ws[:, 0], noise_mode)
         row = 1
         for block in self.layers:
-            block_ws = ws[:, row : row + block.num_ws]
-            if self.checkpoint_blocks and torch.is_grad_enabled():
-                x = torch.utils.checkpoint.checkpoint(block, x, block_ws, noise_mode, use_reentrant=False)
-            else:
-                x = block(x, block_ws, noise_mode)
+            x = block.reference(x, ws[:, row : row + block.num_ws], noise_mode)
             row += block.num_ws
-        return inverse_haar(x).float()
+        return _at_least_float32(inverse_haar(x))
