@@ -10,6 +10,8 @@ names are the original project's wherever the tensor is the same one."""
 from __future__ import annotations
 
 import math
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import torch
 import torch.nn.functional as F
@@ -157,29 +159,32 @@ class StyledConv(nn.Module):
 
     def run(
         self, x: torch.Tensor, lo: int, hi: int, weight: torch.Tensor, s: torch.Tensor, noise: torch.Tensor | None,
-        rows: tuple[int, int], *, inplace: bool,
+        rows: tuple[int, int], *, inplace: bool, out: torch.Tensor | None = None,
     ) -> torch.Tensor:  # fmt: skip
         """The depthwise-separable layer on a band of rows, channels-last: x [B, C_in, r, W] → rows
         lo…hi of the result [B, C_out, hi - lo, W] (image rows `rows`, for the noise). `weight` is
-        `conv.pointwise(s)`; the bias and noise are written first and the product added to them."""
+        `conv.pointwise(s)`. In place, the bias and noise are written first (into `out`, a
+        channels-last [1, C_out, hi - lo, W], when given) and the product added to them."""
         d = F.conv2d(x, self.conv.weight_dw.to(x.dtype), padding=1, groups=x.shape[1])[:, :, lo:hi]
         if s.shape[0] > 1:  # the style is not folded into the weight (see `ModulatedConv.pointwise`)
             scale = s[:, :, None, None].to(d.dtype)
             d = d.mul_(scale) if inplace else d * scale
         b, c, r, w = d.shape
-        bias = self.bias.view(1, -1).to(d.dtype)
-        if noise is None:
-            start = bias
+        x2, weight = d.permute(0, 2, 3, 1).reshape(b * r * w, c), weight.to(d.dtype)
+        bias = self.bias.view(1, 1, -1).to(d.dtype)
+        n = None if noise is None else noise[:, :, rows[0] : rows[1]].reshape(-1, r * w, 1).to(d.dtype)
+        if not inplace:
+            start = bias[0] if n is None else (n + bias).expand(b, -1, -1).reshape(b * r * w, -1)
+            y = F.leaky_relu(torch.addmm(start, x2, weight), LRELU_SLOPE)
+            return y.view(b, r, w, -1).permute(0, 3, 1, 2)
+        y = d.new_empty(b, r, w, bias.shape[2]) if out is None else out.permute(0, 2, 3, 1)
+        y3 = y.view(b, r * w, -1)
+        if n is None:
+            y3.copy_(bias.expand_as(y3))
         else:
-            n = noise[:, :, rows[0] : rows[1]].reshape(-1, r * w, 1).to(d.dtype)
-            start = (n + bias).expand(b, r * w, -1).reshape(b * r * w, -1)
-        x2 = d.permute(0, 2, 3, 1).reshape(b * r * w, c)
-        if inplace:
-            y = start.expand(b * r * w, -1).clone() if start.shape[0] != b * r * w else start
-            y = F.leaky_relu_(y.addmm_(x2, weight.to(d.dtype)), LRELU_SLOPE)
-        else:
-            y = F.leaky_relu(torch.addmm(start, x2, weight.to(d.dtype)), LRELU_SLOPE)
-        return y.view(b, r, w, -1).permute(0, 3, 1, 2)
+            torch.add(n.expand(b, -1, -1), bias, out=y3)
+        F.leaky_relu_(y3.view(b * r * w, -1).addmm_(x2, weight), LRELU_SLOPE)
+        return y.permute(0, 3, 1, 2)
 
 
 class WaveletUpsample(nn.Module):
@@ -223,14 +228,29 @@ class ToImage(nn.Module):
     def forward(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
         return self.conv(x, w) + self.bias.to(x.dtype)
 
-    def run(self, x: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
+    def run(self, x: torch.Tensor, s: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
         """Channels-last x [B, C, r, W] and the style s [B, C] (gain included) → the image rows it makes,
-        [B, 3, 2r, 2W]: the style folded into the 1×1 weight, then the inverse Haar transform."""
+        [B, 3, 2r, 2W] (written into `out` when given): the style and the 1/2 of the inverse Haar
+        transform folded into the 1×1 weight and bias, then the Haar butterfly."""
         b, c, r, w = x.shape
-        weight = (self.conv.weight.view(1, IMG_CHANNELS, c) * s[:, None, :]).to(x.dtype)
+        weight = (0.5 * self.conv.weight.view(1, IMG_CHANNELS, c) * s[:, None, :]).to(x.dtype)
         x3 = x.permute(0, 2, 3, 1).reshape(b, r * w, c).transpose(1, 2)
-        bands = torch.baddbmm(self.bias.view(1, IMG_CHANNELS, 1).to(x.dtype), weight, x3)
-        return inverse_haar(bands.view(b, IMG_CHANNELS, r, w))
+        bands = torch.baddbmm(0.5 * self.bias.view(1, IMG_CHANNELS, 1).to(x.dtype), weight, x3).view(b, 4, 3, r, w)
+        ll, detail = bands[:, 0], bands[:, 1:].view(b, 3, 3, r, w)  # channel 3 + 3c + k: detail band k of colour c
+        top, bottom = ll + detail[:, :, 0], ll - detail[:, :, 0]
+        plus, minus = detail[:, :, 1] + detail[:, :, 2], detail[:, :, 1] - detail[:, :, 2]
+        if out is None:
+            rows = [
+                torch.stack([top + plus, top - plus], dim=-1),
+                torch.stack([bottom + minus, bottom - minus], dim=-1),
+            ]
+            return torch.stack(rows, dim=3).reshape(b, 3, 2 * r, 2 * w)
+        y = out.view(b, 3, r, 2, w, 2)  # y[2i + p, 2j + q] at y[:, :, i, p, j, q]
+        torch.add(top, plus, out=y[:, :, :, 0, :, 0])
+        torch.sub(top, plus, out=y[:, :, :, 0, :, 1])
+        torch.add(bottom, minus, out=y[:, :, :, 1, :, 0])
+        torch.sub(bottom, minus, out=y[:, :, :, 1, :, 1])
+        return out
 
 
 class SynthesisBlock(nn.Module):
@@ -258,28 +278,79 @@ class SynthesisBlock(nn.Module):
 
     def forward(
         self, x: torch.Tensor, styles: list[torch.Tensor], noise1: torch.Tensor | None, noise2: torch.Tensor | None,
-        tile_rows: int, inplace: bool,
+        tile_rows: int, inplace: bool, band_pool: BandPool | None = None,
     ) -> torch.Tensor:  # fmt: skip
         """The same computation, faster: x [B, C_in, H/2, H/2] (channels-last) and the block's styles
         (A(w) times gain, [B, C] each; see `SynthesisNetwork.styles`) → [B, C_out, H, H] channels-last, or
         the image [B, 3, 2H, 2H] for the last block. Runs in bands of `tile_rows` output rows (with the
-        rows the 3×3 convolutions need around them), so that intermediates stay small."""
+        rows the 3×3 convolutions need around them), so that intermediates stay small; on the workers
+        of `band_pool` when given (in place only)."""
         s_up, s1, s2 = styles[:3]
         H, c = self.resolution, self.in_channels // 4
         # The up layer's style, 1/2 of the inverse Haar transform: per band k and channel c.
         coeffs = (0.5 * s_up[:, :c], *(0.5 * s_up[:, c:].unflatten(1, (c, 3))).unbind(2))
         pw1, pw2 = self.conv1.conv.pointwise(s1), self.conv2.conv.pointwise(s2)
-        tiles = []
-        for r0 in range(0, H, tile_rows):
+        b, last = x.shape[0], self.num_ws == 4
+        out = None  # in place, the block's result is written band by band (one image: its layout allows)
+        if inplace and last:
+            out = x.new_empty(b, 3, 2 * H, 2 * H)
+        elif inplace and b == 1:
+            out = torch.empty(
+                b, self.out_channels, H, H, dtype=x.dtype, device=x.device, memory_format=torch.channels_last
+            )
+
+        def band(r0: int) -> torch.Tensor:
             r1 = min(r0 + tile_rows, H)
             a1, b1 = max(r0 - 1, 0), min(r1 + 1, H)  # conv1 rows that conv2's 3×3 kernel reads
             a0, b0 = max(a1 - 1, 0), min(b1 + 1, H)  # upsampled rows that conv1 reads
             a0, b0 = a0 - a0 % 2, b0 + b0 % 2
             u = upsample_haar(x[:, :, a0 // 2 : b0 // 2], coeffs, inplace=inplace)
             y = self.conv1.run(u, a1 - a0, b1 - a0, pw1, s1, noise1, (a1, b1), inplace=inplace)
-            y = self.conv2.run(y, r0 - a1, r1 - a1, pw2, s2, noise2, (r0, r1), inplace=inplace)
-            tiles.append(self.to_img.run(y, styles[3]) if self.num_ws == 4 else y)
+            into = out[:, :, r0:r1] if out is not None and not last else None
+            y = self.conv2.run(y, r0 - a1, r1 - a1, pw2, s2, noise2, (r0, r1), inplace=inplace, out=into)
+            if last:
+                y = self.to_img.run(y, styles[3], None if out is None else out[:, :, 2 * r0 : 2 * r1])
+            return y
+
+        starts = range(0, H, tile_rows)
+        tiles = band_pool.map(band, starts) if band_pool is not None else [band(r0) for r0 in starts]
+        if out is not None:
+            return out
         return torch.cat(tiles, dim=2) if len(tiles) > 1 else tiles[0]
+
+
+class BandPool:
+    """Worker threads that each run whole bands of rows on one intra-op thread, taking the next band
+    when done. On a CPU shared with other work, an operation split over threads waits for every
+    thread at its end, and a thread the system has parked stalls each of the forward's ~1000
+    operations; bands on a queue go to whichever worker is running. Without gradients only."""
+
+    _pools: dict[int, ThreadPoolExecutor] = {}
+    _lock = threading.Lock()
+
+    def __init__(self, threads: int) -> None:
+        with self._lock:
+            if threads not in self._pools:
+                main = torch.get_num_threads()
+                pool = ThreadPoolExecutor(threads, thread_name_prefix="lsw-bands")
+                ready = threading.Barrier(threads)
+
+                def start() -> None:  # every worker: one intra-op thread of its own
+                    torch.set_num_threads(1)
+                    ready.wait()
+
+                for future in [pool.submit(start) for _ in range(threads)]:
+                    future.result()
+                torch.set_num_threads(main)  # the setting new threads start from; this thread keeps its own
+                self._pools[threads] = pool
+        self.pool = self._pools[threads]
+
+    def map(self, fn, items) -> list[torch.Tensor]:
+        def run(item):
+            with torch.no_grad():
+                return fn(item)
+
+        return list(self.pool.map(run, items))
 
 
 class SynthesisNetwork(nn.Module):
@@ -340,15 +411,20 @@ class SynthesisNetwork(nn.Module):
         x = self.input.input.expand(ws.shape[0], -1, -1, -1)
         x = self.conv1.apply_style(x, styles[0], noises[0]).contiguous(memory_format=torch.channels_last)
         row, conv = 1, 1
+        threads = torch.get_num_threads()
         for block in self.layers:
             block_styles, (n1, n2) = styles[row : row + block.num_ws], noises[conv : conv + 2]
-            tile_rows = self._tile_rows(block, x) if inplace and ws.device.type == "cpu" else block.resolution
+            tile_rows, pool = block.resolution, None
+            if inplace and ws.device.type == "cpu":
+                tile_rows = self._tile_rows(block, x)
+                if threads > 1 and block.resolution >= 2 * threads * tile_rows:  # enough bands to share
+                    pool = BandPool(threads)
             if self.checkpoint_blocks and needs_grad:
                 x = torch.utils.checkpoint.checkpoint(
                     block, x, block_styles, n1, n2, tile_rows, inplace, use_reentrant=False
                 )
             else:
-                x = block(x, block_styles, n1, n2, tile_rows, inplace)
+                x = block(x, block_styles, n1, n2, tile_rows, inplace, pool)
             row, conv = row + block.num_ws, conv + 2
         return _at_least_float32(x)
 
@@ -356,10 +432,9 @@ class SynthesisNetwork(nn.Module):
         return [self.conv1] + [conv for block in self.layers for conv in (block.conv1, block.conv2)]
 
     def _tile_rows(self, block: SynthesisBlock, x: torch.Tensor) -> int:
-        """Rows per band: the largest intermediate of a band within `TILE_BYTES` per thread (more
-        threads: fewer, larger bands, as each operation waits for all of them)."""
+        """Rows per band: the largest intermediate of a band within `TILE_BYTES`."""
         row_bytes = x.shape[0] * block.resolution * max(block.in_channels // 4, block.out_channels) * x.element_size()
-        rows = max(2, self.TILE_BYTES * torch.get_num_threads() // row_bytes)
+        rows = max(2, self.TILE_BYTES // row_bytes)
         return min(block.resolution, rows - rows % 2)
 
     def reference(self, ws: torch.Tensor, noise_mode: str = "const") -> torch.Tensor:

@@ -14,6 +14,7 @@ from lsw_core.errors import CheckpointError, LswError, ShapeError
 from lsw_core.generator_io import save_generator
 from lsw_mobilestylegan import estimate_w_avg
 from lsw_mobilestylegan.generator import FFHQ_CHANNELS, MobileStyleGANGenerator, parameter_count
+from lsw_mobilestylegan.networks import BandPool
 
 from .conftest import small_generator
 from .irwriter import write_ir
@@ -50,10 +51,14 @@ def test_fast_path_matches_the_reference_with_rows_differing(noise_mode):
     ws = _ws(G, batch=3)
     with torch.no_grad():
         ref = G.synthesis_net(ws, noise_mode, reference=True)
-        for tile_bytes in (1, 1 << 30):  # bands of two rows, and one band
+        # bands of two rows (on two threads: shared by the band pool's workers), and one band
+        for tile_bytes, threads in ((1, 1), (1, 2), (1 << 30, 2)):
             G.synthesis_net.TILE_BYTES = tile_bytes
+            torch.set_num_threads(threads)
             assert torch.allclose(G.synthesis(ws, noise_mode=noise_mode), ref, atol=1e-5, rtol=0)
             assert torch.allclose(G.synthesis(ws[:1], noise_mode=noise_mode), ref[:1], atol=1e-5, rtol=0)
+            assert torch.get_num_threads() == threads
+    assert 2 in BandPool._pools  # the bands of two rows did go to its workers
     assert torch.allclose(G.synthesis(ws.requires_grad_(True), noise_mode=noise_mode), ref, atol=1e-5, rtol=0)
 
 
