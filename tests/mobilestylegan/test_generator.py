@@ -40,7 +40,7 @@ def test_ffhq_layout_has_23_rows_grouped_by_resolution():
         "fine2": range(16, 23),
     }
     assert parameter_count(G.init_kwargs) == sum(t.numel() for t in [*G.parameters(), *G.buffers()])
-    assert G.training_defaults.truncation_psi == 0.5 and G.training_defaults.truncation_cutoff == 8
+    assert G.training_defaults.truncation_psi == 0.5 and G.training_defaults.truncation_cutoff == 10
     assert G.training_defaults.embedder == "dlib-resnet" and G.camera is None
     assert len(G.synthesis_net.modulated()) == 23 and G.init_kwargs["channels"] == list(FFHQ_CHANNELS)
 
