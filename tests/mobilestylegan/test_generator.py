@@ -9,7 +9,7 @@ import torch
 from click.testing import CliRunner
 
 import lsw_core
-from lsw_core.cli import _add_commands, cli
+from lsw_core.cli import add_plugin_commands, cli
 from lsw_core.errors import CheckpointError, LswError, ShapeError
 from lsw_core.formats.generator_folder import save_generator
 from lsw_mobilestylegan import estimate_w_avg
@@ -180,7 +180,7 @@ def test_generator_folder_round_trip_and_lsw_convert(tmp_path):
     ws = _ws(G)
     assert torch.equal(loaded.synthesis(ws), G.synthesis(ws))
     folder = write_ir(G, tmp_path / "ir")
-    _add_commands()
+    add_plugin_commands()
     result = CliRunner().invoke(
         cli, ["convert", str(folder), str(tmp_path / "converted"), "--generator", "mobilestylegan"]
     )
