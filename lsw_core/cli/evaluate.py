@@ -15,6 +15,7 @@ from lsw_core.cli.options import (
     device_option,
     generator_options_option,
     open_mixer,
+    refuse_idle,
 )
 from lsw_core.devices import resolve_device
 from lsw_core.errors import LswError
@@ -64,7 +65,9 @@ TRAINING_EMBEDDER = "smoothswap"  # the paper's L_id embedder
 @click.option("--groups", help="With --mixer: use the swapped code only on these layer groups (comma-separated).")
 @device_option
 @click.option("--out", "-o", type=click.Path(dir_okay=False), help="Also write the JSON here.")
+@click.pass_context
 def evaluate(
+    ctx,
     mixer_dir,
     triples_dir,
     checkpoint,
@@ -98,6 +101,12 @@ def evaluate(
     """
     if (mixer_dir is None) == (triples_dir is None):
         raise click.UsageError("pass exactly one of --mixer and --triples")
+    triples = triples_dir is not None
+    rules = [(name, not triples, "without --triples") for name in ("table", "training_embedder")]
+    rules += [
+        (name, triples, "with --triples") for name in ("checkpoint", "generator_pairs", "pairs", "seed", "groups")
+    ]
+    refuse_idle(ctx, rules)
     for path in (out, table):
         if path is not None:
             check_output(path)
