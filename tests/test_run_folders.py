@@ -25,6 +25,7 @@ from lsw_core.training.trainer import MixerTrainer
 from tests.conftest import TINY_TRAIN, tiny_train_config
 
 TINY = [*TINY_TRAIN, "--batch-size", "2", "--lr", "1e-3", "-q"]
+HUGE_LR = [*TINY_TRAIN, "--batch-size", "2", "--lr", "1e30", "-q"]  # an option is given once: no overriding
 
 
 def lsw(*args):
@@ -257,7 +258,7 @@ def test_a_non_finite_loss_stops_training_and_keeps_the_last_good_checkpoint(exa
     # lr 1e30: Adam moves every weight by ~1e30 in step 1 (still finite), so the mixer's output
     # overflows float32 in step 2 and the loss is NaN.
     run = tmp_path / "run"
-    assert_ok(lsw("train", *TINY, "--lr", "1e30", "--steps", 1, "--log-every", 1, "--out", run))
+    assert_ok(lsw("train", *HUGE_LR, "--steps", 1, "--log-every", 1, "--out", run))
     before = snapshot(run)
     assert_refused(
         lsw("train", "--resume", run, "--steps", 5, "--log-every", 1, "-q"),
@@ -269,7 +270,7 @@ def test_a_non_finite_loss_stops_training_and_keeps_the_last_good_checkpoint(exa
 
     fresh = tmp_path / "fresh"
     assert_refused(
-        lsw("train", *TINY, "--lr", "1e30", "--steps", 5, "--checkpoint-every", 5, "--out", fresh),
+        lsw("train", *HUGE_LR, "--steps", 5, "--checkpoint-every", 5, "--out", fresh),
         "no checkpoint was written",
     )
     assert not (fresh / "mixer.safetensors").exists()

@@ -443,3 +443,15 @@ def test_an_encoder_that_cannot_start_here_is_refused_before_any_work(clips, tmp
         pytest.skip("h264_nvenc works on this machine (it has an NVIDIA GPU)")
     with pytest.raises(LswError, match="--codec h264_nvenc cannot write 64×64 video into .mp4 .*cannot start.*libx264"):
         choose_codec(tmp_path / "o.mp4", info, "h264_nvenc")
+
+
+def test_a_target_face_the_first_frame_does_not_have_says_how_many_it_has(mixer_dir, clips, tmp_path):
+    pytest.importorskip("dlib", reason="dlib is in the `faces` extra")
+    import skimage.data
+
+    astronaut = np.asarray(Image.fromarray(skimage.data.astronaut()).resize((320, 320)))
+    write_clip(tmp_path / "one_face.mp4", [astronaut] * 2)
+    bad([str(clips / "source.png"), str(tmp_path / "one_face.mp4"), "--mixer", str(mixer_dir), "-o",
+         str(tmp_path / "o.mp4"), "--target-face", "99", *FAST_PTI],
+        "target face 99 is out of range: the first frame with faces (frame 0) has 1 (0 = the largest)", tmp_path)  # fmt: skip
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["one_face.mp4"]
