@@ -201,10 +201,15 @@ def swap(
         raise LswError(f"{source}: a clip is swapped as the TARGET (lsw swap PHOTO CLIP -o OUT.mp4)")
     if video:
         check_video_swap(source, target, out, codec, start, end, stream, kinds[0], save_latents)
-    elif "images" in kinds and set(kinds) != {"images"}:
-        raise LswError("image inputs swap pairwise: give images (or folders of them) for both")
+    elif "images" in kinds:
+        if set(kinds) != {"images"}:
+            raise LswError("image inputs swap pairwise: give images (or folders of them) for both")
+        for spec in (source, target):  # damaged or oversized images fail before anything loads
+            for path in list_images(spec) if Path(spec).is_dir() else [Path(spec)]:
+                probe_photo(path)
+    generator_options, inverter_options = component_options(checkpoint, generator_pairs), parse_options(inverter_pairs)
     device = resolve_device(device)
-    swapper = open_mixer(mixer_dir, backend=generator, **component_options(checkpoint, generator_pairs))
+    swapper = open_mixer(mixer_dir, backend=generator, **generator_options)
     swapper = swapper.to(device)
     group_list = [g.strip() for g in groups.split(",")] if groups else None
     if group_list:
@@ -215,16 +220,13 @@ def swap(
             raise LswError(f"--views needs a camera-aware generator; {swapper.generator.backend_name!r} is 2D")
         cameras = swapper.generator.camera.yaw_sweep(views)
     if video:
-        parts = inversion_parts(photo, faces.aligned, load_inverter(inverter, **parse_options(inverter_pairs)))
+        parts = inversion_parts(photo, faces.aligned, load_inverter(inverter, **inverter_options))
         run_video_swap(swapper, source, target, out, parts, paste, faces, groups=group_list, strength=strength,
                        start=start, end=end, max_frames=max_frames, smooth=smooth, tune_frames=tune_frames,
                        codec=codec, stream=stream, save_latents=save_latents)  # fmt: skip
         return
     if "images" in kinds:
-        for spec in (source, target):  # damaged or oversized images fail before the inverter loads
-            for path in list_images(spec) if Path(spec).is_dir() else [Path(spec)]:
-                probe_photo(path)
-        parts = inversion_parts(photo, faces.aligned, load_inverter(inverter, **parse_options(inverter_pairs)))
+        parts = inversion_parts(photo, faces.aligned, load_inverter(inverter, **inverter_options))
         photos = PhotoSwapper(swapper, **parts, paste=paste)
         run_photo_swap(photos, source, target, out, faces, groups=group_list, strength=strength, cameras=cameras,
                        save_latents=save_latents, mixer_dir=mixer_dir)  # fmt: skip

@@ -229,8 +229,11 @@ class ClipFrames:
         declared = info.frames
         if last + 1.5 / float(info.fps) >= stop or (declared and self.decoded + len(self.undecodable) >= declared):
             return None
-        count = f" and {declared} frames ({self.decoded} read)" if declared else ""
-        return f"the frames after {last:.2f} s are missing (the clip declares {info.duration:.2f} s{count})"
+        count = f" and {declared} frames" if declared else ""
+        return (
+            f"the frames after {last:.2f} s are missing (the clip declares {info.duration:.2f} s{count}; "
+            f"{self.decoded} read)"
+        )
 
 
 def _packet_time(packet: Any) -> float | None:
