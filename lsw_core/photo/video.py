@@ -241,16 +241,12 @@ class VideoSwapper:
             return frame if frame.shape[:2] == (r, r) else _resized(frame, r, r)
         return warp_to_aligned(frame, track.to_aligned, r)
 
-    def _tuned_count(self, tracks: Sequence[_Track | None]) -> int:
-        """The frames the generator is tuned on: `tune_frames`, at most the frames with the face."""
-        return min(self.tune_frames, sum(t is not None for t in tracks))
-
     def project(self, frames: Frames, tracks: Sequence[_Track | None], progress: bool | None, steps: Any = None
                 ) -> tuple[list[Inversion | None], list[tuple[int, np.ndarray]]]:  # fmt: skip
         """Pass 2: each frame's pivots (on the CPU), each projected from the previous frame's; and
         crops of frames spread evenly over the clip (at least `2·tune_frames` of them, or all)."""
         G = self.generator
-        tune = self._tuned_count(tracks)
+        tune = min(self.tune_frames, sum(t is not None for t in tracks))  # at most the frames with the face
         pivots: list[Inversion | None] = []
         kept: list[tuple[int, np.ndarray]] = []
         stride = 1

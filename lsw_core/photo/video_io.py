@@ -169,17 +169,15 @@ class ClipFrames:
                 try:
                     frames = stream.decode(packet)
                 except av.FFmpegError:
+                    if not packet.size:  # the decoder's flush at the end: no frame of its own
+                        continue
                     t = _packet_time(packet)
                     if t is None or (t >= self.start - 1e-6 and (self.end is None or t < self.end - 1e-6)):
-                        bad.append(t if t is not None else (previous or 0.0) + step)
+                        bad.append(t if t is not None else 0.0 if previous is None else previous + step)
                     continue
                 for frame in frames:
                     decoded += 1
-                    t = (
-                        float(frame.time)
-                        if frame.time is not None
-                        else (previous + step if previous is not None else 0)
-                    )
+                    t = float(frame.time) if frame.time is not None else 0.0 if previous is None else previous + step
                     previous = t
                     if t < self.start - 1e-6:
                         continue
@@ -362,13 +360,11 @@ def choose_codec(out: str | os.PathLike, info: VideoInfo, codec: str | None = No
                 carry = [s for s in MUXERS if _try_encoder(name, s, info, audio) is None]
                 raise LswError(f"-o {out}: a {suffix} file cannot carry the clip's {audio.codec_context.name} audio"
                                f" with {name} video; {', '.join(carry) or 'no container here'} can")  # fmt: skip
-        works = [
-            c for c in ENCODERS if c in av.codecs_available and c != codec and _try_encoder(c, suffix, info) is None
-        ]
-    alternatives = f"; these can: {', '.join(works)}" if works else f"; no encoder here can write {suffix}"
     if codec is None:
         raise LswError(f"-o {out}: no encoder here can write {size} video into {suffix}: try .mp4 or .mkv")
-    raise LswError(f"--codec {codec} cannot write {size} video into {suffix} ({why}){alternatives}")
+    works = [c for c in ENCODERS if c in av.codecs_available and c != codec and _try_encoder(c, suffix, info) is None]
+    alternatives = f"these can: {', '.join(works)}" if works else f"no encoder here can write {suffix}"
+    raise LswError(f"--codec {codec} cannot write {size} video into {suffix} ({why}); {alternatives}")
 
 
 class VideoWriter:

@@ -374,7 +374,9 @@ def test_damaged_and_truncated_clips_are_written_with_a_warning_naming_what_is_m
     assert result.exit_code == 0, result.output
     warnings = [line for line in result.output.splitlines() if line.startswith("warning:")]
     assert len(warnings) == 1, result.output
-    assert f"the frames after {read[-1]:.2f} s are missing (the clip declares 1.00 s and 12 frames; 8 read)" in warnings[0]
+    assert (
+        f"the frames after {read[-1]:.2f} s are missing (the clip declares 1.00 s and 12 frames; 8 read)" in warnings[0]
+    )
     assert frame_times(tmp_path / "t.mp4") == pytest.approx(read, abs=1e-3)
 
 
