@@ -554,7 +554,14 @@ def test_the_table_is_large_and_its_ids_unique():
     assert len(CASES) >= 50 and len({c.id for c in CASES}) == len(CASES)
 
 
-CONSOLE_ROWS = ["seed-overflow", "latents-object", "eval-pairs-zero", "out-in-proc"]
+CONSOLE_ROWS = [
+    "seed-overflow",
+    "latents-object",
+    "eval-pairs-zero",
+    "out-in-proc",
+    "path-with-a-newline",
+    "train-two-recipes",
+]
 
 
 @pytest.mark.slow
