@@ -35,7 +35,8 @@ def test_train_then_swap_grid_and_latents(example_plugin, tmp_path):
 @pytest.fixture(scope="module")
 def trained_once(example_prefix, tmp_path_factory):
     mixer = tmp_path_factory.mktemp("cli") / "mixer"
-    run_lsw(*TRAIN, "--steps", "1", "--out", str(mixer), env={"PYTHONPATH": str(example_prefix)})
+    one_step = [*TRAIN[: TRAIN.index("--steps")], "--steps", "1", "-q"]
+    run_lsw(*one_step, "--out", str(mixer), env={"PYTHONPATH": str(example_prefix)})
     return mixer
 
 

@@ -60,7 +60,12 @@ def register_synthface_judge(register):
     show_default=True,
     help="Folder to write embedder.safetensors, regressor.safetensors and fit.json into.",
 )
-@click.option("--minutes", type=float, default=None, help="Wall-time cap in minutes [default: 15].")
+@click.option(
+    "--minutes",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Wall-time cap in minutes [default: 15].",
+)
 @click.option("--seed", type=int, default=None, help="Random seed of the fit [default: 0].")
 @click.option("--steps", type=int, default=None, help="Training steps of both networks [default: 2200].")
 @click.option(

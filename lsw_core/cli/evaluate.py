@@ -16,6 +16,7 @@ from lsw_core.cli.options import (
     generator_options_option,
     open_mixer,
     parse_options,
+    refuse_idle,
 )
 from lsw_core.devices import resolve_device
 from lsw_core.errors import LswError
@@ -75,7 +76,9 @@ TRAINING_EMBEDDER = "smoothswap"  # the paper's L_id embedder
 @click.option("--judge-option", "judge_pairs", multiple=True, metavar="NAME:KEY=VALUE", help="A judge's option.")
 @device_option
 @click.option("--out", "-o", type=click.Path(dir_okay=False), help="Also write the JSON here.")
+@click.pass_context
 def evaluate(
+    ctx,
     mixer_dir,
     triples_dir,
     checkpoint,
@@ -122,12 +125,17 @@ def evaluate(
     """
     if (mixer_dir is None) == (triples_dir is None):
         raise click.UsageError("pass exactly one of --mixer and --triples")
+    triples = triples_dir is not None
+    rules = [(name, not triples, "without --triples") for name in ("table", "training_embedder")]
+    rules += [
+        (name, triples, "with --triples")
+        for name in ("checkpoint", "generator_pairs", "pairs", "seed", "groups", "judge_names", "judge_pairs")
+    ]
+    refuse_idle(ctx, rules)
     for path in (out, table):
         if path is not None:
             check_output(path)
     judge_options = _judge_options(judge_names, judge_pairs)
-    if judge_names and triples_dir is not None:
-        raise click.UsageError("--judge judges a mixer's swaps: use it with --mixer")
     device = resolve_device(device)
     if triples_dir is not None:
         _evaluate_triples(

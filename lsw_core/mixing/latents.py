@@ -109,14 +109,30 @@ def read_latents(path: str | os.PathLike, num_ws: int, w_dim: int) -> torch.Tens
                 raise LswError(f"{path}: not a readable .npy file (no numpy header)")
         try:
             array = np.load(path, allow_pickle=False)
-        except ValueError:  # an object array, refused by allow_pickle=False: reading it would run code
-            raise LswError(f"{path}: expected a numeric .npy array of W+ codes, not Python objects") from None
+        except ValueError:  # an object array (reading it would run code), or fewer bytes than declared
+            raise LswError(_npy_problem(path)) from None
         except (OSError, EOFError) as exc:
             raise LswError(f"{path}: not a readable .npy file ({exc})") from None
         if not isinstance(array, np.ndarray) or array.dtype.kind not in "fiub":
             raise LswError(f"{path}: expected a numeric .npy array of W+ codes, found dtype {array.dtype}")
         data = torch.from_numpy(array)
     return as_wplus(data, num_ws, w_dim, name=str(path))
+
+
+def _npy_problem(path: Path) -> str:
+    """Why numpy could not load the `.npy` file `path`: objects in it, or data shorter than its header says."""
+    with open(path, "rb") as f:
+        try:
+            version = np.lib.format.read_magic(f)
+            read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+            shape, _, dtype = read(f)
+        except ValueError:
+            return f"{path}: not a readable .npy file (damaged header)"
+        if dtype.hasobject:
+            return f"{path}: expected a numeric .npy array of W+ codes, not Python objects"
+        expected = int(np.prod(shape, dtype=object)) * dtype.itemsize
+        found = os.fstat(f.fileno()).st_size - f.tell()
+    return f"{path}: truncated: its header declares {dtype} {list(shape)} ({expected} bytes of data), the file holds {found}"
 
 
 def as_wplus(codes: torch.Tensor | np.ndarray, num_ws: int, w_dim: int, *, name: str = "ws") -> torch.Tensor:
