@@ -2,7 +2,7 @@
 
 As λ grows the swap moves from the source towards the target: identity retrieval falls while the
 expression and pose errors fall too. Every run trains the same number of steps with the demo's CPU
-recipe (`lsw_core.cli.demo.cpu_recipe`); `--space z,w,w+` gives all three blocks of Table 1 (the
+recipe (`lsw_core.training.recipes.cpu_recipe`); `--space z,w,w+` gives all three blocks of Table 1 (the
 mixer reading z, the single w, or the W+ rows). Prints one JSON object and a markdown table per space.
 Usage: python bench/lambda_sweep.py [--generator synthface] [--space w+] [--lambdas 1,10,100,1000]
        [--steps 250] [--batch-size 64] [--pairs 200]

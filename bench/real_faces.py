@@ -77,7 +77,7 @@ VARIANTS = {
     # L_keep linear in the pixel distance (keep_power 1) the trade of identity for pixels has no
     # resting point: κ = 1.25 drifts toward the source, κ = 1.5 back toward the target as training goes
     # on. Squared (keep_power 2) the swap settles: κ = 1.1 stays at a pixel distance of 0.138 from
-    # step 400 to 2400 (README, "Real faces"). 2400 steps: 9 minutes on 2 idle cores.
+    # step 400 to 2400 (bench/README.md, "real_faces.py"). 2400 steps: 9 minutes on 2 idle cores.
     "gated-keep": dict(
         steps=2400,
         lambda_lp=0.0,

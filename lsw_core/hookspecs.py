@@ -56,5 +56,12 @@ def register_latent_encoders(register):
 
 
 @hookspec
+def register_judges(register):
+    """Register judges that measure swaps for evaluation with networks of their own: `factory(**options)
+    -> lsw_core.Judge`, called as `judge(images, face_box=None) -> lsw_core.Judgement` (identity, head
+    pose, expression)."""
+
+
+@hookspec
 def register_commands(cli):
     """Add subcommands to the `lsw` click group `cli`."""

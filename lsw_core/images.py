@@ -44,8 +44,10 @@ def load_photo(path: str | os.PathLike, *, min_size: int = MIN_PHOTO_SIZE) -> np
 
 def probe_photo(path: str | os.PathLike) -> tuple[int, int]:
     """(width, height) of an image file, from its header, without decoding its pixels: raises
-    `ImageError` for a missing, corrupt or truncated file, or one of more than MAX_PHOTO_PIXELS."""
+    `ImageError` for a missing, corrupt or truncated file, a folder, or one of more than MAX_PHOTO_PIXELS."""
     path = Path(path)
+    if path.is_dir():
+        raise ImageError(f"{path}: is a folder, not an image file")
     if not path.is_file():
         raise ImageError(f"{path}: no such file")
     try:

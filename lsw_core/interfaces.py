@@ -84,6 +84,9 @@ class Generator(nn.Module, abc.ABC):
     backend_name: str = ""
     #: The JSON-able arguments that rebuild this generator (None: it cannot be saved as a folder).
     init_kwargs: dict[str, Any] | None = None
+    #: Where the face sits in its images: (x0, y0, x1, y1) as fractions of width and height, for tools
+    #: that measure aligned faces (judges); None: FFHQ's alignment, as StyleGAN2's FFHQ models.
+    face_box: tuple[float, float, float, float] | None = None
 
     @property
     def device(self) -> torch.device:
@@ -438,6 +441,72 @@ class LatentEncoder(nn.Module, abc.ABC):
 
     @abc.abstractmethod
     def _encode(self, images: torch.Tensor) -> torch.Tensor: ...
+
+
+#: What a judge can measure of a face.
+JUDGE_MEASURES = ("identity", "pose", "expression")
+
+
+@attrs.frozen
+class Judgement:
+    """What a `Judge` measured of B images: `identity` [B, D] unit embeddings, `pose` [B, 3] (yaw,
+    pitch, roll in degrees), `expression` [B, K] features, each None when the judge does not measure
+    it; `found` [B] bool, the faces its detector found (it still measures the others, in the
+    generator's usual face box, and says so)."""
+
+    found: torch.Tensor
+    identity: torch.Tensor | None = None
+    pose: torch.Tensor | None = None
+    expression: torch.Tensor | None = None
+
+
+class Judge(abc.ABC):
+    """Measures faces for evaluation with networks of its own, so that a swap can be judged by
+    networks the mixer did not train against (`lsw eval --judge`).
+
+    `network` names what it measures with, as reports print it; `same_as` lists the identity
+    embedders (plugin names) built on its identity network — a mixer trained with one of those is
+    not judged independently by it. `measures` says which of `JUDGE_MEASURES` it returns.
+    `judge(images, face_box)`: images [B, 3, H, W] in [-1, 1], and where a generator puts the face in
+    its images (x0, y0, x1, y1 as fractions of width and height; None: FFHQ's alignment)."""
+
+    network: str = ""
+    same_as: tuple[str, ...] = ()
+    measures: tuple[str, ...] = ()
+
+    def __call__(self, images: torch.Tensor, face_box: tuple[float, float, float, float] | None = None) -> Judgement:
+        check_images("images", images)
+        if face_box is not None:
+            check_face_box(face_box)
+        judged = self._judge(images, face_box)
+        b = images.shape[0]
+        check_shape(f"{type(self).__name__} found", judged.found, [b])
+        for name in JUDGE_MEASURES:
+            value = getattr(judged, name)
+            if (value is None) == (name in self.measures):
+                raise ShapeError(
+                    f"{type(self).__name__}: measures {self.measures}, but returned {name} {value is not None}"
+                )
+            if value is not None:
+                check_shape(f"{type(self).__name__} {name}", value, [b, None])
+        return judged
+
+    @abc.abstractmethod
+    def _judge(self, images: torch.Tensor, face_box: tuple[float, float, float, float] | None) -> Judgement: ...
+
+
+def check_face_box(box: Any) -> tuple[float, float, float, float]:
+    """A face box (x0, y0, x1, y1) as fractions of an image's width and height, x0 < x1, y0 < y1."""
+    ok = (
+        isinstance(box, (tuple, list))
+        and len(box) == 4
+        and all(isinstance(v, (int, float)) and not isinstance(v, bool) and -1 <= v <= 2 for v in box)
+        and box[0] < box[2]
+        and box[1] < box[3]
+    )
+    if not ok:
+        raise LswError(f"face box: expected (x0, y0, x1, y1) as fractions of the image, x0 < x1, y0 < y1; got {box!r}")
+    return tuple(float(v) for v in box)
 
 
 @runtime_checkable

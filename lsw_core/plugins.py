@@ -29,6 +29,7 @@ KINDS = {
     "aligner": "register_aligners",
     "perceptual_loss": "register_perceptual_losses",
     "latent_encoder": "register_latent_encoders",
+    "judge": "register_judges",
 }
 
 hookimpl = pluggy.HookimplMarker("lsw_core")
@@ -163,6 +164,11 @@ def load_aligner(name: str, **options: Any):
 
 def load_perceptual_loss(name: str, checkpoint: str | os.PathLike | None = None, **options: Any):
     return load("perceptual_loss", name, checkpoint=checkpoint, **options)
+
+
+def load_judge(name: str, **options: Any):
+    """Load the judge `name` (e.g. "sface", "dlib"), which measures swaps for `lsw eval --judge`."""
+    return load("judge", name, **options)
 
 
 def reset() -> None:

@@ -61,6 +61,7 @@ def number(
         if not _in_bounds(value, ge, gt, le, lt):
             _refuse(attribute, expected, value)
 
+    check.bounds = {"ge": ge, "gt": gt, "le": le, "lt": lt}  # read by the command line's option types
     return check
 
 
@@ -116,6 +117,19 @@ def options() -> Validator:
     return check
 
 
+def weights() -> Validator:
+    """A dict of names (non-empty strings) to finite weights >= 0."""
+    weight = number(ge=0)
+
+    def check(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
+        if not isinstance(value, dict) or not all(isinstance(k, str) and k for k in value):
+            _refuse(attribute, "a dict of names to weights", value)
+        for name, w in value.items():
+            weight(instance, _Named(f"{attribute.name}[{name!r}]"), w)
+
+    return check
+
+
 def pair(item: Validator) -> Validator:
     """A 2-tuple (or list) whose items pass `item`."""
 
@@ -135,4 +149,6 @@ def optional(validator: Validator) -> Validator:
         if value is not None:
             validator(instance, attribute, value)
 
+    if hasattr(validator, "bounds"):
+        check.bounds = validator.bounds
     return check

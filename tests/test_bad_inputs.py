@@ -276,6 +276,19 @@ def mixer_config(name: str, **changes) -> Callable[[Path], None]:
     return write
 
 
+def folder(name: str) -> Callable[[Path], None]:
+    return lambda tmp: (tmp / name).mkdir()
+
+
+def truncate(name: str, count: int) -> Callable[[Path], None]:
+    """Cut the last `count` bytes off the file `name` (written by an earlier setup)."""
+    return lambda tmp: (tmp / name).write_bytes((tmp / name).read_bytes()[:-count])
+
+
+#: A YUV4MPEG2 stream (FFmpeg finds it by its content, whatever the name) declaring 132 MP frames.
+Y4M_HUGE = b"YUV4MPEG2 W12000 H11000 F25:1 Ip A1:1 C420jpeg\nFRAME\n" + bytes(1000)
+
+
 class CodeCarrying:
     """Pickled by reference: loading it would import and run this module's code."""
 
@@ -288,13 +301,17 @@ INF[0, 0, 0] = np.inf
 HUGE_RES = {"img_resolution": 1 << 20}  # the 1.4 KB file that once grew past 11.8 GB
 WIDE = {"img_resolution": 4, "mapping_kwargs__num_layers": 64, "mapping_kwargs__layer_features": 4096}
 SWAP = "swap seed:1 seed:2 --mixer {mixer} -o {tmp}/o.png"
-PHOTOS = "swap {tmp}/face.png {tmp}/tgt.png --mixer {mixer} --aligned"
+PHOTOS = "swap {tmp}/face.png {tmp}/face.png --mixer {mixer} -o {tmp}/o.png"
+CLIP = "swap {tmp}/face.png {tmp}/clip.mp4 --mixer {mixer} -o {tmp}/o.mp4"
+TRAIN = "train -g example-tiny --mu 0 --out {tmp}/r"
+PAIR = "swap {tmp}/face.png {tmp}/tgt.png --mixer {mixer} --aligned"
 FACES = (png("face.png", 32), png("tgt.png", 32))
-CLIP = "swap {tmp}/face.png {tmp}/clip.mp4 --mixer {mixer}"
-CLIPS = (png("face.png"), clip("clip.mp4"))
+CLIP_SWAP = "swap {tmp}/face.png {tmp}/clip.mp4 --mixer {mixer}"
 CONVERT = "convert {tmp}/a.ckpt {tmp}/out --from latentswap"
 EDIT = "edit {tmp}/w.npy -g example-tiny -o {tmp}/e.png"
 SRC = (npy("w.npy", W),)
+FACE = (png("face.png"),)
+CLIP_FILES = (png("face.png"), clip("clip.mp4"))
 
 CASES = [
     # --- component options and plugins
@@ -341,7 +358,7 @@ CASES = [
     Bad("views-on-2d", SWAP + " --views 3", "needs a camera-aware generator"),
     Bad("strength-above-one", SWAP + " --strength 1.5", "'--strength': 1.5 is not in the range 0<=x<=1"),
     Bad("strength-negative", SWAP + " --strength -0.1", "0<=x<=1"),
-    Bad("strength-nan", SWAP + " --strength nan", "strength: expected a finite number"),
+    Bad("strength-nan", SWAP + " --strength nan", "'--strength': 'nan' is not a finite number"),
     Bad("groups-unknown", SWAP + " --groups eyes", "unknown layer group"),
     Bad("groups-empty-names", SWAP + " --groups ,", "unknown layer group"),
     Bad("mixer-not-a-folder", "swap seed:1 seed:2 --mixer {tmp} -o {tmp}/o.png", "not a mixer folder"),
@@ -359,17 +376,17 @@ CASES = [
     Bad("train-calibration-batches-zero", "train -g example-tiny --mu 0 --calibration-batches 0 --out {tmp}/r",
         "calibration_batches: expected an integer > 0"),  # fmt: skip
     Bad("train-keep-centre-above-one", "train -g example-tiny --mu 0 --keep-centre 2 --out {tmp}/r",
-        "keep_centre: expected a finite number >= 0 and <= 1"),  # fmt: skip
+        "'--keep-centre': 2.0 is not in the range 0<=x<=1"),  # fmt: skip
     Bad("train-keep-power-below-one", "train -g example-tiny --mu 0 --keep-power 0.5 --out {tmp}/r",
-        "keep_power: expected a finite number >= 1"),  # fmt: skip
+        "'--keep-power': 0.5 is not in the range x>=1"),  # fmt: skip
     Bad("train-contrast-weight-negative", "train -g example-tiny --mu 0 --contrast-weight -1 --out {tmp}/r",
-        "contrast_weight: expected a finite number >= 0"),  # fmt: skip
+        "'--contrast-weight': -1.0 is not in the range x>=0"),  # fmt: skip
     Bad("train-recipe-unknown", "train -g example-tiny --mu 0 --recipe nope --out {tmp}/r",
         "Invalid value for '--recipe': 'nope' is not one of 'paper', 'real-embedder'"),  # fmt: skip
     Bad("train-ema-decay-one", "train -g example-tiny --mu 0 --ema-decay 1 --out {tmp}/r",
-        "ema_decay: expected a finite number >= 0 and < 1"),  # fmt: skip
+        "'--ema-decay': 1.0 is not in the range 0<=x<1"),  # fmt: skip
     Bad("train-keep-weight-negative", "train -g example-tiny --mu 0 --keep-weight -1 --out {tmp}/r",
-        "keep_weight: expected a finite number >= 0"),  # fmt: skip
+        "'--keep-weight': -1.0 is not in the range x>=0"),  # fmt: skip
     Bad("demo-out-under-a-file", "demo --out {file}/demo", "is a file, not a folder"),
     Bad("encoder-out-in-proc", "encoder train -g example-tiny -o /proc/e.safetensors", "cannot write"),
     # --- eval
@@ -424,7 +441,7 @@ CASES = [
         "--end 1", "must come after --start", (png("face.png"), clip("clip.mp4"))),  # fmt: skip
     Bad("video-group-faces", "swap {tmp}/face.png {tmp}/clip.mp4 --mixer {mixer} -o {tmp}/o.mp4 --target-face all",
         "videos swap one tracked face", (png("face.png"), clip("clip.mp4"))),  # fmt: skip
-    Bad("video-source-folder", "swap {tmp} {tmp}/clip.mp4 --mixer {mixer} -o {tmp}/o.mp4", "one source image",
+    Bad("video-source-folder", "swap {tmp} {tmp}/clip.mp4 --mixer {mixer} -o {tmp}/o.mp4", "one source photo or aligned crop, not a folder",
         (clip("clip.mp4"),)),  # fmt: skip
     # --- crafted and refused checkpoint files
     Bad("stylegan2-huge-resolution", "convert {tmp}/h.pt {tmp}/out -g stylegan2", "img_resolution: expected 4 to 4096",
@@ -466,10 +483,10 @@ CASES = [
     Bad("out-is-the-input-codes-by-hardlink", "swap {tmp}/codes.npy seed:2 --mixer {mixer} -o {tmp}/o.png "
         "--save-latents --overwrite", "is an input of this command",
         (npy("codes.npy", W), hardlink("o.npy", "codes.npy"))),  # fmt: skip
-    Bad("photo-out-is-the-target", PHOTOS + " -o {tmp}/tgt.png --overwrite", "is an input of this command", FACES),
-    Bad("photo-out-is-the-source-by-hardlink", PHOTOS + " -o {tmp}/o.png --overwrite", "is an input of this command",
+    Bad("photo-out-is-the-target", PAIR + " -o {tmp}/tgt.png --overwrite", "is an input of this command", FACES),
+    Bad("photo-out-is-the-source-by-hardlink", PAIR + " -o {tmp}/o.png --overwrite", "is an input of this command",
         FACES + (hardlink("o.png", "face.png"),)),  # fmt: skip
-    Bad("photo-out-symlink-to-the-target", PHOTOS + " -o {tmp}/o.png --overwrite", "is a symbolic link",
+    Bad("photo-out-symlink-to-the-target", PAIR + " -o {tmp}/o.png --overwrite", "is a symbolic link",
         FACES + (symlink("o.png", "tgt.png"),)),  # fmt: skip
     Bad("photo-aligned-name-exists", "swap {tmp}/face.png {tmp}/tgt.png --mixer {mixer} -o {tmp}/o.png",
         "o_aligned.png: exists", FACES + (empty("o_aligned.png"),)),  # fmt: skip
@@ -477,21 +494,21 @@ CASES = [
         "--overwrite", "o_aligned.png: is an input", (png("o_aligned.png", 32), png("tgt.png", 32))),  # fmt: skip
     Bad("photo-face-names-exist", "swap {tmp}/face.png {tmp}/tgt.png --mixer {mixer} -o {tmp}/o.png --target-face "
         "all", "o_face3_aligned.png: exists", FACES + (empty("o_face3_aligned.png"),)),  # fmt: skip
-    Bad("photo-record-exists", PHOTOS + " -o {tmp}/o.png --save-latents", "o.swap.safetensors: exists",
+    Bad("photo-record-exists", PAIR + " -o {tmp}/o.png --save-latents", "o.swap.safetensors: exists",
         FACES + (empty("o.swap.safetensors"),)),  # fmt: skip
-    Bad("photo-views-name-exists", PHOTOS + " -o {tmp}/o.png --views 2", "o_views.gif: exists",
+    Bad("photo-views-name-exists", PAIR + " -o {tmp}/o.png --views 2", "o_views.gif: exists",
         FACES + (empty("o_views.gif"),)),  # fmt: skip
-    Bad("photo-suffix-unknown", PHOTOS + " -o {tmp}/o.xyz", "the suffix '.xyz' is not a format", FACES),
+    Bad("photo-suffix-unknown", PAIR + " -o {tmp}/o.xyz", "the suffix '.xyz' is not a format", FACES),
     Bad("photo-folder-pair-exists", "swap {tmp}/face.png {tmp}/in --mixer {mixer} --aligned -o {tmp}/out",
         "face__u.png: exists", (png("face.png", 32), empty("in/x"), png("in/u.png", 32), empty("out/face__u.png"))),
-    Bad("photo-cache-dir-is-a-file", PHOTOS + " -o {tmp}/o.png --cache-dir {file}", "is a file", FACES),
-    Bad("photo-cache-dir-under-a-file", PHOTOS + " -o {tmp}/o.png --cache-dir {file}/cache",
+    Bad("photo-cache-dir-is-a-file", PAIR + " -o {tmp}/o.png --cache-dir {file}", "is a file", FACES),
+    Bad("photo-cache-dir-under-a-file", PAIR + " -o {tmp}/o.png --cache-dir {file}/cache",
         "existing.txt/cache: cannot create the output folder", FACES),  # fmt: skip
-    Bad("video-out-exists", CLIP + " -o {tmp}/o.mp4", "o.mp4: exists", CLIPS + (empty("o.mp4"),)),
-    Bad("video-out-is-the-target", CLIP + " -o {tmp}/clip.mp4 --overwrite", "is an input of this command", CLIPS),
-    Bad("video-out-symlink", CLIP + " -o {tmp}/o.mp4 --overwrite", "is a symbolic link",
-        CLIPS + (symlink("o.mp4", "clip.mp4"),)),  # fmt: skip
-    Bad("video-save-latents", CLIP + " -o {tmp}/o.mp4 --save-latents", "a clip swap writes the clip only", CLIPS),
+    Bad("video-out-exists", CLIP_SWAP + " -o {tmp}/o.mp4", "o.mp4: exists", CLIP_FILES + (empty("o.mp4"),)),
+    Bad("video-out-is-the-target", CLIP_SWAP + " -o {tmp}/clip.mp4 --overwrite", "is an input of this command", CLIP_FILES),
+    Bad("video-out-symlink", CLIP_SWAP + " -o {tmp}/o.mp4 --overwrite", "is a symbolic link",
+        CLIP_FILES + (symlink("o.mp4", "clip.mp4"),)),  # fmt: skip
+    Bad("video-codes-exist", CLIP_SWAP + " -o {tmp}/o.mp4 --save-latents", "o.npy: exists", CLIP_FILES + (empty("o.npy"),)),
     Bad("edit-out-exists", EDIT + " --ganspace 0", "e.png: exists", SRC + (empty("e.png"),)),
     Bad("edit-gif-exists", EDIT + " --ganspace 0", "e.gif: exists", SRC + (empty("e.gif"),)),
     Bad("edit-out-suffix", EDIT.replace("e.png", "e.npy") + " --ganspace 0", "the suffix '.npy' is not a format", SRC),
@@ -519,9 +536,9 @@ CASES = [
         (pt("w.pt", torch.from_numpy(W)), add_zip_member("w.pt", "w/extra"))),  # fmt: skip
     Bad("latents-pt-deep-nesting", SWAP.replace("seed:1", "{tmp}/w.pt"), "nested more than 100 levels",
         (authors_ckpt("w.pt", tweak=MARK_HP), patch_pickle("w.pt", deep_list_ops()))),  # fmt: skip
-    Bad("latents-npy-header-larger-than-the-file", SWAP.replace("seed:1", "{tmp}/w.npy"), "damaged .npy file",
+    Bad("latents-npy-header-larger-than-the-file", SWAP.replace("seed:1", "{tmp}/w.npy"), "truncated: its header declares float32 [1000000000, 6, 32]",
         (npy_header("w.npy", (10**9, NUM_WS, W_DIM)),)),  # fmt: skip
-    Bad("latents-npy-truncated", SWAP.replace("seed:1", "{tmp}/w.npy"), "the file holds 64 bytes",
+    Bad("latents-npy-truncated", SWAP.replace("seed:1", "{tmp}/w.npy"), "(768 bytes of data), the file holds 64",
         (npy_header("w.npy", (1, NUM_WS, W_DIM)),)),  # fmt: skip
     Bad("lightning-stride-0", CONVERT, "declares 40,000,000,000 values",
         (authors_ckpt("a.ckpt", tweak=set_in("state_dict.identity_mixer.mixer.0.0.weight", stride0())),)),
@@ -554,6 +571,101 @@ CASES = [
         "nothing was written", (authors_ckpt("a.ckpt", tweak=nan_weight),)),  # fmt: skip
     Bad("synthface-net-damaged", "eval --mixer {mixer} --embedder synthface-id --embedder-checkpoint {tmp}/n.safetensors",
         "damaged synthface network config", (synthface_net("n.safetensors", {"dim": 8}),)),  # fmt: skip
+    # --- float options: NaN and inf refused when parsed, ranges from the settings classes
+    Bad("feather-nan", PHOTOS + " --feather nan", "'--feather': 'nan' is not a finite number", FACE),
+    Bad("feather-inf", PHOTOS + " --feather inf", "'--feather': 'inf' is not a finite number", FACE),
+    Bad("feather-negative", PHOTOS + " --feather -0.1", "-0.1 is not in the range 0<=x<=0.5", FACE),
+    Bad("photo-strength-nan", PHOTOS + " --strength nan", "'--strength': 'nan' is not a finite number", FACE),
+    Bad("reference-threshold-nan", PHOTOS + " --reference-face {tmp}/face.png --reference-threshold nan",
+        "'--reference-threshold': 'nan' is not a finite number", FACE),
+    Bad("occlusion-threshold-inf", PHOTOS + " --occlusion-mask --occlusion-threshold inf", "'inf' is not a finite",
+        FACE),
+    Bad("train-lr-nan", TRAIN + " --lr nan", "'--lr': 'nan' is not a finite number"),
+    Bad("train-lr-zero", TRAIN + " --lr 0", "'--lr': 0.0 is not in the range x>0"),
+    Bad("train-lambda-inf", TRAIN + " --lambda inf", "'--lambda': 'inf' is not a finite number"),
+    Bad("train-mu-nan", "train -g example-tiny --mu nan --out {tmp}/r", "'--mu': 'nan' is not a finite number"),
+    Bad("train-psi-nan", TRAIN + " --psi nan", "'--psi': 'nan' is not a finite number"),
+    Bad("train-minutes-inf", TRAIN + " --minutes inf", "'--minutes': 'inf' is not a finite number"),
+    Bad("train-minutes-negative", TRAIN + " --minutes -1", "-1.0 is not in the range x>0"),
+    Bad("train-gate-init-nan", TRAIN + " --mixer-kind gated --gate-init nan", "'--gate-init': 'nan' is not a finite"),
+    Bad("train-extra-embedder-nan", TRAIN + " --extra-embedder example-embedder=nan",
+        "expected NAME=WEIGHT with a finite weight >= 0, got 'example-embedder=nan'"),
+    Bad("train-extra-embedder-negative", TRAIN + " --extra-embedder example-embedder=-1", "finite weight >= 0"),
+    Bad("demo-minutes-nan", "demo --out {tmp}/d --minutes nan", "'--minutes': 'nan' is not a finite number"),
+    Bad("demo-pairs-zero", "demo --out {tmp}/d --pairs 0", "'--pairs': 0 is not in the range x>=2"),
+    Bad("demo-pairs-one", "demo --out {tmp}/d --pairs 1", "'--pairs': 1 is not in the range x>=2"),
+    Bad("encoder-psi-min-nan", "encoder train -g example-tiny -o {tmp}/e.safetensors --psi-min nan",
+        "'--psi-min': 'nan' is not a finite number"),
+    Bad("encoder-psi-min-above-one", "encoder train -g example-tiny -o {tmp}/e.safetensors --psi-min 2",
+        "2.0 is not in the range 0<=x<=1"),
+    Bad("encoder-minutes-inf", "encoder train -g example-tiny -o {tmp}/e.safetensors --minutes inf",
+        "'--minutes': 'inf' is not a finite number"),
+    Bad("generator-option-nan", SWAP + " --generator-option truncation=NaN", "option 'truncation=NaN': expected a "
+        "finite number"),
+    Bad("generator-option-overflow", SWAP + " --generator-option x=1e999", "expected a finite number"),
+    Bad("video-start-nan", CLIP + " --start nan", "'--start': 'nan' is not a finite number", CLIP_FILES),
+    Bad("video-start-inf", CLIP + " --start inf", "'--start': 'inf' is not a finite number", CLIP_FILES),
+    Bad("video-end-nan", CLIP + " --end nan", "'--end': 'nan' is not a finite number", CLIP_FILES),
+    Bad("video-end-inf", CLIP + " --end inf", "'--end': 'inf' is not a finite number", CLIP_FILES),
+    # --- options that have no effect with the others given
+    Bad("reference-threshold-without-reference", PHOTOS + " --reference-threshold 0.5",
+        "--reference-threshold has no effect without --reference-face", FACE),
+    Bad("embedder-without-reference", PHOTOS + " --embedder example-embedder",
+        "--embedder has no effect without --reference-face", FACE),
+    Bad("occlusion-threshold-without-mask", PHOTOS + " --occlusion-threshold 4",
+        "--occlusion-threshold has no effect without --occlusion-mask", FACE),
+    Bad("cache-dir-with-no-cache", PHOTOS + " --no-cache --cache-dir {tmp}/c", "--cache-dir has no effect with "
+        "--no-cache", FACE),
+    Bad("aligner-with-aligned", PHOTOS + " --aligned --aligner dlib-ffhq", "--aligner has no effect with --aligned",
+        FACE),
+    Bad("video-option-on-photos", PHOTOS + " --tune-frames 2", "--tune-frames has no effect without a clip as TARGET",
+        FACE),
+    Bad("photo-option-on-seeds", SWAP + " --feather 0.2", "--feather has no effect on seed: or latents inputs"),
+    Bad("inverter-on-seeds", SWAP + " --inverter pti", "--inverter has no effect on seed: or latents inputs"),
+    Bad("views-on-a-clip", CLIP + " --views 3", "--views has no effect on a clip", CLIP_FILES),
+    Bad("train-gate-init-paper-mixer", TRAIN + " --gate-init 0.3", "--gate-init has no effect without --mixer-kind "
+        "gated"),
+    Bad("train-id-views-paper-loss", TRAIN + " --id-views 3", "--id-views has no effect without --identity-loss "
+        "augmented"),
+    Bad("train-keep-centre-without-keep", TRAIN + " --keep-centre 0.5", "--keep-centre has no effect without "
+        "--keep-weight > 0"),
+    Bad("train-contrast-margin-without-contrast", TRAIN + " --contrast-margin 0.5", "--contrast-margin has no effect"),
+    Bad("train-two-recipes", TRAIN + " --recipe paper --recipe real-embedder", "--recipe given more than once"),
+    Bad("swap-out-twice", SWAP + " -o {tmp}/p.png", "--out/-o given more than once"),
+    Bad("encoder-out-twice", "encoder train -g example-tiny -o {tmp}/a.safetensors -o {tmp}/b.safetensors",
+        "--out/-o given more than once"),
+    Bad("eval-table-without-triples", "eval --mixer {mixer} --table {tmp}/t.md", "--table has no effect without "
+        "--triples"),
+    Bad("eval-pairs-with-triples", "eval --triples {tmp} --pairs 10", "--pairs has no effect with --triples"),
+    # --- messages that name the real cause
+    Bad("photo-source-missing", "swap {tmp}/nope.png {tmp}/face.png --mixer {mixer} -o {tmp}/o.png",
+        "nope.png: no such file or folder", FACE),
+    Bad("photo-target-missing", "swap {tmp}/face.png {tmp}/nope.jpg --mixer {mixer} -o {tmp}/o.png",
+        "nope.jpg: no such file or folder", FACE),
+    Bad("reference-face-folder", PHOTOS + " --reference-face {tmp}", "is a directory", FACE),
+    Bad("video-folder-as-clip", "swap {tmp}/face.png {tmp}/d.mp4 --mixer {mixer} -o {tmp}/o.mp4",
+        "d.mp4: is a folder, not a video file", FACE + (folder("d.mp4"),)),
+    Bad("video-clip-missing", "swap {tmp}/face.png {tmp}/nope.mp4 --mixer {mixer} -o {tmp}/o.mp4",
+        "nope.mp4: no such file", FACE),
+    Bad("video-clip-as-source", "swap {tmp}/clip.mp4 {tmp}/face.png --mixer {mixer} -o {tmp}/o.png",
+        "a clip is swapped as the TARGET", CLIP_FILES),
+    Bad("video-seed-source", "swap seed:1 {tmp}/clip.mp4 --mixer {mixer} -o {tmp}/o.mp4",
+        "a video swap takes one source photo or aligned crop", CLIP_FILES),
+    Bad("video-start-past-the-end", CLIP + " --start 5", "--start 5.0: past the end of", CLIP_FILES),
+    Bad("video-frames-over-the-limit", "swap {tmp}/face.png {tmp}/big.mkv --mixer {mixer} -o {tmp}/o.mp4",
+        "frames of 12000×11000 pixels are more than 120 megapixels", FACE + (raw("big.mkv", Y4M_HUGE),)),
+    Bad("video-stream-not-video", CLIP + " --stream 3", "stream 3 is not a video stream (its video streams: 0)",
+        CLIP_FILES),
+    Bad("video-codec-gif-into-mp4", CLIP + " --codec gif", "--codec gif cannot write 32×32 video into .mp4 ('mp4' "
+        "format does not support 'gif' codec); these can: libx264", CLIP_FILES),
+    Bad("video-codec-png-into-webm", CLIP.replace("o.mp4", "o.webm") + " --codec png",
+        "--codec png cannot write 32×32 video into .webm", CLIP_FILES),
+    Bad("video-save-latents-over-a-folder", CLIP + " --save-latents", "o.npy: expected an output file, but it is an "
+        "existing folder", CLIP_FILES + (folder("o.npy"),)),
+    Bad("latents-truncated", SWAP.replace("seed:1", "{tmp}/w.npy"), "truncated: its header declares float32 [1, 6, 32] "
+        "(768 bytes of data), the file holds 700", (npy("w.npy", W), truncate("w.npy", 68))),
+    Bad("path-with-a-newline", "swap '{tmp}/two\nlines.png' seed:2 --mixer {mixer} -o {tmp}/o.png",
+        "two\\nlines.png: no such file or folder"),
 ]  # fmt: skip
 
 
@@ -657,11 +769,53 @@ def test_bad_input_is_one_error_line_and_changes_nothing(case, mixer, cli_env, t
     assert after == before  # contents, links and inodes unchanged, nothing added (no folder, no temporary)
 
 
+def float_options() -> list[tuple[list[str], str]]:
+    """(command path, option) for every float option of every command `lsw` has, plugin commands too."""
+    import click
+
+    from lsw_core.cli import add_plugin_commands, cli
+
+    add_plugin_commands()
+    found = []
+
+    def walk(group: click.Group, path: list[str], ctx: click.Context) -> None:
+        for name in group.list_commands(ctx):
+            command = group.get_command(ctx, name)
+            if isinstance(command, click.Group):
+                walk(command, [*path, name], click.Context(command, parent=ctx))
+                continue
+            for param in command.params:
+                if isinstance(param, click.Option) and isinstance(param.type, click.types.FloatParamType):
+                    found.append(([*path, name], param.opts[0]))
+
+    walk(cli, [], click.Context(cli))
+    return found
+
+
+def test_every_float_option_of_every_command_refuses_nan_and_inf(cli_env):
+    """Walks the commands as `lsw` serves them (a float option a plugin declares as plain `float`
+    included): NaN and ±inf end in one error line when the option is parsed, before anything runs."""
+    options = float_options()
+    paths = {" ".join(path) for path, _ in options}
+    assert {"swap", "train", "demo", "encoder train"} <= paths and len(options) >= 20, options
+    for path, option in options:
+        for value in ("nan", "inf", "-inf"):
+            result = run_in_process([*path, option, value])
+            assert_one_error_line(result, f"'{option}': '{value}' is not a finite number")
+
+
 def test_the_table_is_large_and_its_ids_unique():
     assert len(CASES) >= 50 and len({c.id for c in CASES}) == len(CASES)
 
 
-CONSOLE_ROWS = ["seed-overflow", "latents-object", "eval-pairs-zero", "out-in-proc"]
+CONSOLE_ROWS = [
+    "seed-overflow",
+    "latents-object",
+    "eval-pairs-zero",
+    "out-in-proc",
+    "path-with-a-newline",
+    "train-two-recipes",
+]
 
 
 @pytest.mark.slow

@@ -35,7 +35,8 @@ def test_train_then_swap_grid_and_latents(example_plugin, tmp_path):
 @pytest.fixture(scope="module")
 def trained_once(example_prefix, tmp_path_factory):
     mixer = tmp_path_factory.mktemp("cli") / "mixer"
-    run_lsw(*TRAIN, "--steps", "1", "--out", str(mixer), env={"PYTHONPATH": str(example_prefix)})
+    one_step = [*TRAIN[: TRAIN.index("--steps")], "--steps", "1", "-q"]
+    run_lsw(*one_step, "--out", str(mixer), env={"PYTHONPATH": str(example_prefix)})
     return mixer
 
 
@@ -63,7 +64,7 @@ def test_user_errors_print_one_line_and_exit_2(example_plugin, trained_once, tmp
 
 def test_eval_without_ground_truth_asks_for_an_embedder(example_plugin, trained_once):
     result = run_lsw("eval", "--mixer", str(trained_once), check=False)
-    assert result.returncode == 2 and "pass --embedder (and --shape-model for pose" in result.stderr
+    assert result.returncode == 2 and "pass --judge NAME, or --embedder (and --shape-model for pose" in result.stderr
 
 
 def test_edit_swapped_latents_along_a_ganspace_component(example_plugin, trained_once, tmp_path):

@@ -181,7 +181,7 @@ def test_eval_with_an_embedder_alone_and_empty_groups(example_plugin, tmp_path):
             "error: layer group(s) ['fine1'] have no rows on this generator; it has ['coarse', 'middle']"
         ]
     missing = run_lsw("eval", "--mixer", str(mixer), check=False)
-    assert missing.returncode == 2 and "pass --embedder" in missing.stderr
+    assert missing.returncode == 2 and "pass --judge NAME, or --embedder" in missing.stderr
 
 
 def test_keep_loss_is_the_pixel_distance_and_spares_the_centre():

@@ -171,7 +171,7 @@ def test_a_loss_that_diverges_under_torchrun_stops_every_rank(example_plugin, tm
     # error, rather than rank 0 (which alone writes and checks before writing) stopping alone while
     # the others block in their next all-reduce until torchrun kills them.
     run = tmp_path / "run"
-    common = [*TINY, "--batch-size", "4", "--lr", "1e30", "--log-every", "1"]
+    common = [*TINY_TRAIN, "-q", "--batch-size", "4", "--lr", "1e30", "--log-every", "1"]
     torchrun("train", *common, "--steps", "1", "--out", str(run))
     result = torchrun("train", "--resume", str(run), "--steps", "5", "-q", check=False, timeout=300)
     assert result.returncode != 0

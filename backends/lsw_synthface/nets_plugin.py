@@ -1,5 +1,6 @@
 """Registration of the synthetic world's identity embedder ("synthface-id"), 3DMM regressor
-("synthface-3dmm") and the `lsw synthface fit` command that trains them."""
+("synthface-3dmm"), the judge made of both ("synthface") and the `lsw synthface fit` command that
+trains them."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from lsw_core.plugins import hookimpl
 
 # Distinct function names (hooks named by `specname`), so that `from ... import *` in the package's
 # plugin module cannot clash with its own hook implementations.
-__all__ = ["register_synthface_id", "register_synthface_3dmm", "register_synthface_fit"]
+__all__ = ["register_synthface_id", "register_synthface_3dmm", "register_synthface_judge", "register_synthface_fit"]
 
 
 @hookimpl(specname="register_identity_embedders")
@@ -37,6 +38,19 @@ def register_synthface_3dmm(register):
     )
 
 
+def _judge():
+    from lsw_core.evaluation.judged import ComponentJudge
+    from lsw_synthface.nets import build_embedder, build_shape_model
+
+    return ComponentJudge(build_embedder(), build_shape_model(), network="synthface-id + synthface-3dmm",
+                          same_as=("synthface-id",))  # fmt: skip
+
+
+@hookimpl(specname="register_judges")
+def register_synthface_judge(register):
+    register("synthface", _judge, description="the synthetic world's identity embedder and 3DMM regressor")
+
+
 @click.command("fit")
 @click.option(
     "--out",
@@ -46,7 +60,12 @@ def register_synthface_3dmm(register):
     show_default=True,
     help="Folder to write embedder.safetensors, regressor.safetensors and fit.json into.",
 )
-@click.option("--minutes", type=float, default=None, help="Wall-time cap in minutes [default: 15].")
+@click.option(
+    "--minutes",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Wall-time cap in minutes [default: 15].",
+)
 @click.option("--seed", type=int, default=None, help="Random seed of the fit [default: 0].")
 @click.option("--steps", type=int, default=None, help="Training steps of both networks [default: 2200].")
 @click.option(

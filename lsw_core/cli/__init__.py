@@ -1,16 +1,20 @@
 """The `lsw` command line. Each subcommand lives in its own module, imported only when it runs (or
 its `--help` is asked for), so `lsw --help` starts without loading torch; plugins add more through
 the `register_commands` hook. User errors (`LswError`, and click's usage errors of subcommands)
-print one line and exit with status 2."""
+print one line and exit with status 2: control characters in it (a path holding a newline) are
+escaped, and an option that takes one value given twice is such an error. Every float option of
+every command, plugin commands included, refuses NaN and ±inf (`options.finite_floats`)."""
 
 from __future__ import annotations
 
 import importlib
 import signal
 import sys
+import unicodedata
 
 import click
 
+from lsw_core.cli.options import finite_floats
 from lsw_core.errors import LswError
 from lsw_core.outputs import is_main_process
 
@@ -42,6 +46,40 @@ def _idle(name: str) -> click.Command:
     return click.Command(name, context_settings=settings, callback=lambda: None)
 
 
+def one_line(text: str) -> str:
+    """`text` with its control characters and line or paragraph separators escaped (a newline as
+    `\\n`), so that a message naming any path stays one line."""
+    return "".join(
+        ch.encode("unicode_escape").decode("ascii") if unicodedata.category(ch) in ("Cc", "Zl", "Zp") else ch
+        for ch in text
+    )
+
+
+def _given_twice(command: click.Command, args: list[str], parent: click.Context) -> None:
+    """Raise a `UsageError` when `args` give an option of `command` (or of the subcommand they name)
+    that takes one value more than once: click would silently keep the last. Repeatable options,
+    counters and plain flags may repeat; arguments click cannot parse are left for it to report."""
+    ctx = click.Context(command, parent=parent, info_name=args[0] if args else None, resilient_parsing=True)
+    try:
+        _, rest, order = command.make_parser(ctx).parse_args(args=list(args[1:]))
+    except click.UsageError:
+        return
+    seen: set[str] = set()
+    for param in order:
+        if not isinstance(param, click.Option) or param.multiple or param.count:
+            continue
+        if param.is_flag and not param.secondary_opts:
+            continue
+        if param.name in seen:
+            names = "/".join(param.opts + param.secondary_opts)
+            raise click.UsageError(f"{names} given more than once: give it once", ctx)
+        seen.add(param.name)
+    if isinstance(command, click.Group) and rest:
+        sub = command.get_command(ctx, rest[0])
+        if sub is not None:
+            _given_twice(sub, rest, ctx)
+
+
 class _Group(click.Group):
     """`lsw`: built-in commands loaded on first use, plugin commands as plugins register them, and
     one `error:` line for a user's mistake."""
@@ -55,13 +93,8 @@ class _Group(click.Group):
             command = getattr(importlib.import_module(module), name if name != "eval" else "evaluate")
             command.short_help = command.short_help or summary
             self.add_command(command, name)
-        return self.commands.get(name)
-
-    def resolve_command(self, ctx: click.Context, args: list[str]):
-        name, command, rest = super().resolve_command(ctx, args)
-        if command is not None and name not in DISTRIBUTED_COMMANDS and not is_main_process():
-            return name, _idle(name), rest
-        return name, command, rest
+        command = self.commands.get(name)
+        return finite_floats(command) if command is not None else None
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         """The listing from the summaries, without importing every command."""
@@ -69,6 +102,14 @@ class _Group(click.Group):
         rows += [(n, c.get_short_help_str(formatter.width - 20)) for n, c in self.commands.items() if n not in COMMANDS]
         with formatter.section("Commands"):
             formatter.write_dl(sorted(rows))
+
+    def resolve_command(self, ctx: click.Context, args: list[str]):
+        name, command, rest = super().resolve_command(ctx, args)
+        if command is not None:
+            _given_twice(command, [name, *rest], ctx)
+            if name not in DISTRIBUTED_COMMANDS and not is_main_process():  # under torchrun: rank 0 alone
+                return name, _idle(name), rest
+        return name, command, rest
 
     def invoke(self, ctx: click.Context):
         try:
@@ -99,11 +140,6 @@ def add_plugin_commands() -> None:
     from lsw_core.plugins import plugin_manager
 
     plugin_manager().hook.register_commands(cli=cli)
-
-
-def one_line(text: str) -> str:
-    """`text` with line breaks and other control characters escaped, so that a message stays one line."""
-    return "".join(c if c.isprintable() or c == " " else repr(c)[1:-1] for c in text)
 
 
 def _one_line_warning(message, category, filename, lineno, line=None) -> str:

@@ -9,7 +9,7 @@ import time
 import click
 from tqdm.auto import tqdm
 
-from lsw_core.cli.options import device_option, generator_option
+from lsw_core.cli.options import FiniteFloat, device_option, generator_option
 from lsw_core.devices import resolve_device
 from lsw_core.evaluation.latent_pairs import evaluate_mixer
 from lsw_core.formats.artifacts import write_json
@@ -73,8 +73,10 @@ def _train(trainer: MixerTrainer, quiet: bool) -> None:
 )
 @generator_option(help="Generator backend (a synthetic world backend).", default="synthface", show_default=True)
 @click.option("--steps", type=click.IntRange(min=1), default=DEMO_STEPS, show_default=True, help="Training steps.")
-@click.option("--minutes", type=click.FloatRange(min=0, min_open=True), help="Optional cap on the training time.")
-@click.option("--pairs", type=int, default=200, show_default=True, help="Held-out pairs for the metrics.")
+@click.option("--minutes", type=FiniteFloat(min=0, min_open=True), help="Optional cap on the training time.")
+@click.option(
+    "--pairs", type=click.IntRange(min=2), default=200, show_default=True, help="Held-out pairs for the metrics."
+)
 @click.option("--seed", type=int, default=0, show_default=True)
 @device_option
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar or time estimate.")

@@ -13,6 +13,7 @@ from lsw_core.cli.options import (
     generator_options_option,
     quiet_option,
     setting_option,
+    setting_type,
     steps_batch_seed_options,
 )
 from lsw_core.inversion.encoder import EncoderConfig
@@ -36,7 +37,11 @@ def encoder() -> None:
               default=str(default(EncoderConfig, "resolution")), show_default=True,
               help="Input resolution of the encoder (images are resized to it).")  # fmt: skip
 @setting_option(EncoderConfig, "--psi-min", type=float, help="Samples use a truncation ψ drawn from [PSI_MIN, 1].")
-@click.option("--minutes", type=float, help="Cap on the training time (after rendering), in minutes.")
+@click.option(
+    "--minutes",
+    type=setting_type(EncoderConfig, "minutes"),
+    help="Cap on the training time (after rendering), in minutes.",
+)
 @device_option
 @click.option("--threads", type=int, help="CPU threads (torch.set_num_threads).")
 @quiet_option

@@ -1,16 +1,87 @@
-"""Option parsing shared by the subcommands; defaults come from the attrs settings classes."""
+"""Option parsing shared by the subcommands; defaults and ranges come from the attrs settings classes.
+Every float option refuses NaN and ±inf when it is parsed (`FiniteFloat`), and an option that has no
+effect with the others given is refused (`refuse_idle`)."""
 
 from __future__ import annotations
 
 import json
+import math
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import attrs
 import click
+from click.core import ParameterSource
 
 from lsw_core.errors import LswError
+
+
+class FiniteFloat(click.FloatRange):
+    """A float option that refuses NaN and ±inf (which pass any range: NaN compares false with
+    everything), optionally within a range as `click.FloatRange` takes it."""
+
+    name = "float"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        number = click.FLOAT.convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number.", param, ctx)
+        return super().convert(number, param, ctx)
+
+    @classmethod
+    def bounded(
+        cls, *, ge: float | None = None, gt: float | None = None, le: float | None = None, lt: float | None = None
+    ) -> FiniteFloat:
+        """The type for a number within the bounds a `lsw_core.validators.number` validator takes."""
+        return cls(min=gt if gt is not None else ge, max=lt if lt is not None else le, min_open=gt is not None,
+                   max_open=lt is not None)  # fmt: skip
+
+
+def finite(kind: click.ParamType) -> click.ParamType:
+    """`kind`, refusing NaN and ±inf when it is a float type (with the same range)."""
+    if isinstance(kind, FiniteFloat) or not isinstance(kind, click.types.FloatParamType):
+        return kind
+    if isinstance(kind, click.FloatRange):
+        return FiniteFloat(kind.min, kind.max, min_open=kind.min_open, max_open=kind.max_open, clamp=kind.clamp)
+    return FiniteFloat()
+
+
+def finite_floats(command: click.Command) -> click.Command:
+    """Make every float option of `command` (and of its subcommands) refuse NaN and ±inf: the command
+    line applies this to every command it runs, plugin commands included."""
+    for param in command.params:
+        param.type = finite(param.type)
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            finite_floats(sub)
+    return command
+
+
+def setting_type(cls: type, name: str) -> click.ParamType:
+    """The option type of the float setting `name` of the attrs class `cls`: finite, within the bounds
+    its validator (`lsw_core.validators.number`, maybe `optional`) declares."""
+    bounds = getattr(getattr(attrs.fields(cls), name).validator, "bounds", {})
+    return FiniteFloat.bounded(**bounds)
+
+
+def given(ctx: click.Context, name: str) -> bool:
+    """Whether the user gave the option `name` (rather than its default)."""
+    return ctx.get_parameter_source(name) not in (None, ParameterSource.DEFAULT, ParameterSource.DEFAULT_MAP)
+
+
+def flag(ctx: click.Context, name: str) -> str:
+    """The option `name` as a user types it, e.g. "--reference-threshold"."""
+    param = next(p for p in ctx.command.params if p.name == name)
+    return "/".join(o for o in param.opts if o.startswith("--")) or param.opts[0]
+
+
+def refuse_idle(ctx: click.Context, rules: Iterable[tuple[str, bool, str]]) -> None:
+    """Raise a `UsageError` for the first option the user gave that has no effect: `rules` are
+    (option name, whether it has none with the others given, what would give it one)."""
+    for name, idle, needs in rules:
+        if idle and given(ctx, name):
+            raise click.UsageError(f"{flag(ctx, name)} has no effect {needs}", ctx)
 
 
 def default(cls: type, name: str) -> Any:
@@ -24,6 +95,8 @@ def setting_option(cls: type, *decls: str, **kwargs: Any) -> Callable:
     setting is the name among `decls` (e.g. "--lambda", "lambda_lp"), else the long flag's."""
     name = next((d for d in decls if not d.startswith("-")), None)
     name = name or max(decls, key=len).lstrip("-").replace("-", "_")
+    if kwargs.get("type") is float:
+        kwargs["type"] = setting_type(cls, name)
     return click.option(*decls, default=default(cls, name), show_default=True, **kwargs)
 
 
@@ -38,17 +111,26 @@ def steps_batch_seed_options(cls: type) -> Callable:
     return decorate
 
 
+def _no_constant(name: str) -> Any:
+    raise ValueError(name)
+
+
 def parse_options(pairs: tuple[str, ...]) -> dict[str, Any]:
-    """`key=value` pairs → dict; values are JSON when they parse as JSON (numbers, true, null), else strings."""
+    """`key=value` pairs → dict; values are JSON when they parse as JSON (numbers, true, null), else
+    strings. A number that is not finite (NaN, Infinity, 1e999) is refused."""
     options: dict[str, Any] = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key:
             raise LswError(f"option {pair!r}: expected KEY=VALUE")
         try:
-            options[key] = json.loads(value)
+            options[key] = json.loads(value, parse_constant=_no_constant)
         except json.JSONDecodeError:
             options[key] = value
+        except ValueError:
+            raise LswError(f"option {pair!r}: expected a finite number") from None
+        if isinstance(options[key], float) and not math.isfinite(options[key]):
+            raise LswError(f"option {pair!r}: expected a finite number")
     return options
 
 
@@ -103,6 +185,7 @@ def settings_options(cls: type) -> Callable:
             continue
         extra = {k: v for k, v in spec.items() if k not in ("flag", "choices")}
         kind = click.Choice(spec["choices"]) if "choices" in spec else type(default(cls, field.name))
+        kind = setting_type(cls, field.name) if kind is float else kind
         options.append(click.option(spec["flag"], field.name, type=kind, default=default(cls, field.name),
                                     show_default=True, **extra))  # fmt: skip
 

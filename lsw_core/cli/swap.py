@@ -8,6 +8,7 @@ import click
 import torch
 
 from lsw_core.cli.options import (
+    FiniteFloat,
     checkpoint_option,
     component_options,
     device_option,
@@ -16,6 +17,7 @@ from lsw_core.cli.options import (
     open_mixer,
     option_paths,
     parse_options,
+    refuse_idle,
 )
 from lsw_core.cli.swap_photos import (
     check_latents_name,
@@ -27,7 +29,7 @@ from lsw_core.cli.swap_photos import (
     photo_options,
     run_photo_swap,
 )
-from lsw_core.cli.swap_video import check_video_swap, run_video_swap, video_options
+from lsw_core.cli.swap_video import VIDEO_OPTIONS, check_video_swap, run_video_swap, video_options
 from lsw_core.devices import resolve_device
 from lsw_core.errors import LswError
 from lsw_core.images import IMAGE_OUTPUT_SUFFIXES, list_images, probe_photo, save_gif, save_image, stack_rows, swap_grid
@@ -42,17 +44,53 @@ from lsw_core.plugins import load_inverter
 
 def parse_input(spec: str, swapper: Swapper) -> tuple[str, torch.Tensor]:
     """`seed:1,2,3` → ("z", z); `codes.npy` or `.pt` → ("ws", W+). (Images go to the photo swapper.)"""
-    G = swapper.generator
     if spec.startswith("seed:"):
         return "z", swapper.latents_from_seeds(parse_seeds(spec))
+    return "ws", read_latents(spec, swapper.generator.num_ws, swapper.generator.w_dim)
+
+
+INPUTS = "seed:N, a .npy of W+ codes, a photo, a folder of photos or (as TARGET) a clip"
+
+
+def input_kind(spec: str) -> str:
+    """What a SOURCE or TARGET names: "seed", "latents", "images" (a photo or a folder of them) or
+    "video"; a path that does not exist, or that is none of these, is an `LswError` saying so."""
+    if spec.startswith("seed:"):
+        parse_seeds(spec)  # a malformed spec fails before anything loads
+        return "seed"
     path = Path(spec)
+    if is_video_input(spec):
+        return "video"  # a missing clip, or a folder named like one, is `probe_video`'s to say
     if not path.exists():
-        raise LswError(
-            f"{spec!r}: no such file or folder (expected seed:N, a .npy of W+ codes, an image or a folder of images)"
-        )
+        raise LswError(f"{spec}: no such file or folder (expected {INPUTS})")
+    if path.is_dir():
+        return "images"
     if path.suffix in LATENT_SUFFIXES:
-        return "ws", read_latents(path, G.num_ws, G.w_dim)
-    raise LswError(f"{spec!r}: expected seed:N, a .npy of W+ codes, an image or a folder of images")
+        return "latents"
+    if is_image_input(spec):
+        return "images"
+    raise LswError(f"{spec}: expected {INPUTS}")
+
+
+def idle_options(ctx: click.Context, kinds: tuple[str, str], photo: dict) -> list[tuple[str, bool, str]]:
+    """The rules under which an option of `lsw swap` has no effect (see `refuse_idle`), for SOURCE and
+    TARGET of `kinds`."""
+    video = kinds[1] == "video"
+    images = video or "images" in kinds
+    rules = [
+        ("reference_threshold", photo["reference_face"] is None, "without --reference-face"),
+        ("embedder", photo["reference_face"] is None, "without --reference-face (it embeds the reference)"),
+        ("occlusion_threshold", not photo["occlusion_mask"], "without --occlusion-mask"),
+        ("cache_dir", photo["no_cache"], "with --no-cache"),
+        ("cache_tuned", photo["no_cache"], "with --no-cache"),
+        ("aligner", photo["aligned"] is True, "with --aligned (aligned crops are not aligned again)"),
+        ("views", video, "on a clip (it renders views of photo and seed swaps)"),
+    ]
+    rules += [(name, not video, "without a clip as TARGET") for name in VIDEO_OPTIONS]
+    photo_only = ("inverter", "inverter_pairs", *photo)
+    return rules + [
+        (name, not images, "on seed: or latents inputs (it is for photos and clips)") for name in photo_only
+    ]
 
 
 @click.command()
@@ -75,7 +113,7 @@ def parse_input(spec: str, swapper: Swapper) -> tuple[str, torch.Tensor]:
 )
 @click.option(
     "--strength",
-    type=click.FloatRange(0, 1),
+    type=FiniteFloat(0, 1),
     default=1.0,
     show_default=True,
     help="How far from the target's latent to the swap: l_t + α (l_swap − l_t); 0 renders the target.",
@@ -99,7 +137,9 @@ def parse_input(spec: str, swapper: Swapper) -> tuple[str, torch.Tensor]:
 @device_option
 @photo_options
 @video_options
+@click.pass_context
 def swap(
+    ctx,
     source,
     target,
     mixer_dir,
@@ -121,6 +161,7 @@ def swap(
     smooth,
     tune_frames,
     codec,
+    stream,
     **photo,
 ):
     """Swap the identity of SOURCE onto TARGET.
@@ -140,7 +181,9 @@ def swap(
     A video TARGET (.mp4, .mov, .mkv, ...) gives a video OUT with the same frames, frame rate, size
     and audio: the largest face (or --target-face) is tracked, each frame projected from the previous
     one, the generator tuned once per clip (--tune-frames) and latents smoothed (--smooth); frames
-    without the face are copied through. --start/--end/--max-frames limit the work.
+    without the face are copied through. --start/--end/--max-frames limit the work. Each frame keeps
+    its time (variable frame rates stay as they are); the clip is the file's first video stream that
+    is not a cover picture, or --stream N. With --save-latents, OUT.npy holds the swapped frames' codes.
 
     \b
     Examples:
@@ -154,27 +197,35 @@ def swap(
       lsw swap me.jpg party.jpg --target-face all --strength 0.7 --color-match lab --mixer runs/ffhq -o out.png
       lsw swap me.jpg party.jpg --reference-face friend.jpg --blend multiband --occlusion-mask --mixer runs/ffhq
     """
+    kinds = input_kind(source), input_kind(target)
+    refuse_idle(ctx, idle_options(ctx, kinds, photo))
     paste, faces = paste_config(photo), face_choice(photo)
     inputs = input_files(source, target, mixer_dir, checkpoint, faces.reference_face,
                          *option_paths(generator_pairs), *option_paths(inverter_pairs))  # fmt: skip
-    video = is_video_input(target)
-    photos = not video and (is_image_input(source) or is_image_input(target))
+    video = kinds[1] == "video"
+    if kinds[0] == "video":
+        raise LswError(f"{source}: a clip is swapped as the TARGET (lsw swap PHOTO CLIP -o OUT.mp4)")
     if video:
-        if save_latents:
-            raise LswError("--save-latents: a clip swap writes the clip only (per-frame codes are not kept); drop it")
-        check_video_swap(source, target, out, codec, start, end)
+        check_video_swap(source, target, out, codec, start, end, stream, kinds[0], save_latents)
         check_output(out, inputs=inputs, overwrite=overwrite, suffixes=VIDEO_SUFFIXES, what="-o")
-        probe_photo(source)
-    elif photos:
+        if save_latents:
+            check_output(Path(out).with_suffix(".npy"), inputs=inputs, overwrite=overwrite)
+    elif "images" in kinds:
+        if set(kinds) != {"images"}:
+            raise LswError("image inputs swap pairwise: give images (or folders of them) for both")
         check_photo_outputs(source, target, out, faces, views=views, save_latents=save_latents, inputs=inputs,
                             overwrite=overwrite)  # fmt: skip
+        for spec in (source, target):  # damaged or oversized images fail before anything loads
+            for path in list_images(spec) if Path(spec).is_dir() else [Path(spec)]:
+                probe_photo(path)
     else:
         check_latents_name(Path(out), save_latents)
         check_output(out, inputs=inputs, overwrite=overwrite, suffixes=IMAGE_OUTPUT_SUFFIXES, what="-o")
         if save_latents:
             check_output(Path(out).with_suffix(".npy"), inputs=inputs, overwrite=overwrite)
+    generator_options, inverter_options = component_options(checkpoint, generator_pairs), parse_options(inverter_pairs)
     device = resolve_device(device)
-    swapper = open_mixer(mixer_dir, backend=generator, **component_options(checkpoint, generator_pairs))
+    swapper = open_mixer(mixer_dir, backend=generator, **generator_options)
     swapper = swapper.to(device)
     group_list = [g.strip() for g in groups.split(",")] if groups else None
     if group_list:
@@ -185,23 +236,18 @@ def swap(
             raise LswError(f"--views needs a camera-aware generator; {swapper.generator.backend_name!r} is 2D")
         cameras = swapper.generator.camera.yaw_sweep(views)
     if video:
-        parts = inversion_parts(photo, faces.aligned, load_inverter(inverter, **parse_options(inverter_pairs)))
+        parts = inversion_parts(photo, faces.aligned, load_inverter(inverter, **inverter_options))
         run_video_swap(swapper, source, target, out, parts, paste, faces, groups=group_list, strength=strength,
                        start=start, end=end, max_frames=max_frames, smooth=smooth, tune_frames=tune_frames,
-                       codec=codec)  # fmt: skip
+                       codec=codec, stream=stream, save_latents=save_latents)  # fmt: skip
         return
-    if photos:
-        if not (is_image_input(source) and is_image_input(target)):
-            raise LswError("image inputs swap pairwise: give images (or folders of them) for both")
-        for spec in (source, target):  # damaged or oversized images fail before the inverter loads
-            for path in list_images(spec) if Path(spec).is_dir() else [Path(spec)]:
-                probe_photo(path)
-        parts = inversion_parts(photo, faces.aligned, load_inverter(inverter, **parse_options(inverter_pairs)))
+    if "images" in kinds:
+        parts = inversion_parts(photo, faces.aligned, load_inverter(inverter, **inverter_options))
         photos = PhotoSwapper(swapper, **parts, paste=paste)
         run_photo_swap(photos, source, target, out, faces, groups=group_list, strength=strength, cameras=cameras,
                        save_latents=save_latents, mixer_dir=mixer_dir)  # fmt: skip
         return
-    (kind_s, src), (kind_t, tgt) = parse_input(source, swapper), parse_input(target, swapper)
+    (kind_s, src), (kind_t, tgt) = parse_input(source, swapper), parse_input(target, swapper)  # seeds or codes
     out = Path(out)
     if kind_s == kind_t == "z":
         zs, zt = src.repeat(len(tgt), 1), tgt.repeat_interleave(len(src), 0)

@@ -11,7 +11,7 @@ import attrs
 import click
 
 from lsw_core.camera import Camera
-from lsw_core.cli.options import settings_from, settings_options
+from lsw_core.cli.options import FiniteFloat, setting_type, settings_from, settings_options
 from lsw_core.errors import ImageError, LswError
 from lsw_core.images import IMAGE_OUTPUT_SUFFIXES, IMAGE_SUFFIXES, list_images, save_gif, save_image, stack_rows
 from lsw_core.interfaces import Inverter
@@ -69,7 +69,7 @@ def photo_options(command):
                           "after another."),
         click.option("--reference-face", type=click.Path(dir_okay=False),
                      help="Swap only the target face most like this photo's largest face in identity embedding."),
-        click.option("--reference-threshold", type=click.FloatRange(-1, 1),
+        click.option("--reference-threshold", type=FiniteFloat(-1, 1),
                      help="Swap every face at least this similar (cosine) to the reference [default: only the most "
                           "similar face]; the scale is the embedder's own."),
         click.option("--embedder", metavar="NAME",
@@ -78,7 +78,7 @@ def photo_options(command):
         settings_options(PasteConfig),
         click.option("--occlusion-mask", is_flag=True,
                      help="Keep the target's pixels where its own reconstruction misses it (hands, microphones)."),
-        click.option("--occlusion-threshold", type=click.FloatRange(min=0, min_open=True),
+        click.option("--occlusion-threshold", type=setting_type(PasteConfig, "occlusion"),
                      default=OCCLUSION_THRESHOLD, show_default=True,
                      help="With --occlusion-mask: error, in medians of the target's own, from which a pixel counts "
                           "as occluded."),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import click
@@ -12,10 +13,13 @@ from lsw_core.cli.options import (
     component_choice_options,
     component_options,
     device_option,
+    flag,
     generator_option,
     generator_options_option,
     quiet_option,
+    refuse_idle,
     setting_option,
+    setting_type,
     steps_batch_seed_options,
 )
 from lsw_core.errors import LswError
@@ -37,17 +41,22 @@ def _cutoff(value: str | None) -> int | str | None:
         raise LswError(f"--cutoff: expected a number of rows or 'all', got {value!r}") from None
 
 
-def _weights(pairs: tuple[str, ...]) -> dict[str, float]:
-    weights = {}
-    for pair in pairs:
-        name, sep, weight = pair.partition("=")
+class NameWeight(click.ParamType):
+    """NAME=WEIGHT → (name, weight), the weight a finite number >= 0."""
+
+    name = "NAME=WEIGHT"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, tuple):
+            return value
+        name, sep, weight = value.partition("=")
         try:
-            weights[name] = float(weight)
+            number = float(weight)
         except ValueError:
-            raise LswError(f"--extra-embedder: expected NAME=WEIGHT, got {pair!r}") from None
-        if not sep or not name:
-            raise LswError(f"--extra-embedder: expected NAME=WEIGHT, got {pair!r}")
-    return weights
+            number = math.nan
+        if not sep or not name or not math.isfinite(number) or number < 0:
+            self.fail(f"expected NAME=WEIGHT with a finite weight >= 0, got {value!r}", param, ctx)
+        return name, number
 
 
 @click.command()
@@ -70,7 +79,7 @@ def _weights(pairs: tuple[str, ...]) -> dict[str, float]:
 @click.option(
     "--psi",
     "truncation_psi",
-    type=float,
+    type=setting_type(TrainConfig, "truncation_psi"),
     default=None,
     help="Truncation ψ of sampled latents [default: the generator's].",
 )
@@ -99,7 +108,7 @@ def _weights(pairs: tuple[str, ...]) -> dict[str, float]:
     "--extra-embedder",
     "extra_embedders",
     multiple=True,
-    metavar="NAME=WEIGHT",
+    type=NameWeight(),
     help="A further identity embedder added to L_id with this weight. Repeatable.",
 )
 @click.option(
@@ -152,7 +161,13 @@ def _weights(pairs: tuple[str, ...]) -> dict[str, float]:
 @setting_option(TrainConfig, "--gate-init", type=float)
 @steps_batch_seed_options(TrainConfig)
 @setting_option(TrainConfig, "--lr", type=float, help="AdamW learning rate.")
-@click.option("--minutes", "max_minutes", type=float, default=None, help="Stop (and checkpoint) after this much time.")
+@click.option(
+    "--minutes",
+    "max_minutes",
+    type=setting_type(TrainConfig, "max_minutes"),
+    default=None,
+    help="Stop (and checkpoint) after this much time.",
+)
 @setting_option(
     TrainConfig, "--noise-mode", type=click.Choice(["random", "const", "none"]), help="Synthesis noise while training."
 )
@@ -220,6 +235,8 @@ def train(ctx: click.Context, **kw) -> None:
             raise LswError("lsw train needs --generator NAME and --out DIR (or --resume DIR)")
         chosen = recipe(kw["recipe"]) if kw["recipe"] else {}
         config = TrainConfig(**{**_settings(kw, set(kw)), **chosen, **settings})
+        idle = config.idle().items()
+        refuse_idle(ctx, [(name, True, f"without {flag(ctx, s)} {value}") for name, (s, value) in idle])
         existing = "overwrite" if kw["overwrite"] else "refuse"
         trainer = MixerTrainer(config, kw["out"], progress=progress, existing=existing)
     out = trainer.train()
@@ -236,7 +253,7 @@ _SETTINGS = (
     "calibration_batches", "keep_weight", "keep_centre", "keep_power", "contrast_weight", "contrast_margin",
     "ema_decay",
 )  # fmt: skip
-_CONVERTERS = {"truncation_cutoff": lambda v: _cutoff(v), "extra_embedders": lambda v: _weights(v)}
+_CONVERTERS = {"truncation_cutoff": lambda v: _cutoff(v), "extra_embedders": lambda v: dict(v)}
 _COMPONENT_OPTIONS = {
     "generator_options": ("checkpoint", "generator_pairs"),
     "embedder_options": ("embedder_checkpoint", "embedder_pairs"),

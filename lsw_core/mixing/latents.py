@@ -108,8 +108,8 @@ def read_latents(path: str | os.PathLike, num_ws: int, w_dim: int) -> torch.Tens
         check_npy_header(path)
         try:
             array = np.load(path, allow_pickle=False)
-        except ValueError:  # an object array, refused by allow_pickle=False: reading it would run code
-            raise LswError(f"{path}: expected a numeric .npy array of W+ codes, not Python objects") from None
+        except ValueError:  # an object array (reading it would run code), or fewer bytes than declared
+            raise LswError(_npy_problem(path)) from None
         except (OSError, EOFError) as exc:
             raise LswError(f"{path}: not a readable .npy file ({exc})") from None
         if not isinstance(array, np.ndarray) or array.dtype.kind not in "fiub":
@@ -156,12 +156,29 @@ def check_npy_header(path: str | os.PathLike) -> tuple[tuple[int, ...], np.dtype
     count = 1
     for n in shape:
         count *= int(n)
-    if count * dtype.itemsize != size - offset:
+    expected, found = count * dtype.itemsize, size - offset
+    if expected != found:
+        what = "truncated" if found < expected else "damaged (data past what its header declares)"
         raise LswError(
-            f"{path}: damaged .npy file: its header declares {list(shape)} {dtype} ({count * dtype.itemsize:,} bytes), "
-            f"the file holds {size - offset:,} bytes of data"
+            f"{path}: {what}: its header declares {dtype} {list(shape)} ({expected} bytes of data), the file holds {found}"
         )
     return tuple(shape), dtype
+
+
+def _npy_problem(path: Path) -> str:
+    """Why numpy could not load the `.npy` file `path`: objects in it, or data shorter than its header says."""
+    with open(path, "rb") as f:
+        try:
+            version = np.lib.format.read_magic(f)
+            read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+            shape, _, dtype = read(f)
+        except ValueError:
+            return f"{path}: not a readable .npy file (damaged header)"
+        if dtype.hasobject:
+            return f"{path}: expected a numeric .npy array of W+ codes, not Python objects"
+        expected = int(np.prod(shape, dtype=object)) * dtype.itemsize
+        found = os.fstat(f.fileno()).st_size - f.tell()
+    return f"{path}: truncated: its header declares {dtype} {list(shape)} ({expected} bytes of data), the file holds {found}"
 
 
 def as_wplus(codes: torch.Tensor | np.ndarray, num_ws: int, w_dim: int, *, name: str = "ws") -> torch.Tensor:

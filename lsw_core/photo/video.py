@@ -1,8 +1,9 @@
 """Swapping a face through a clip with the photo swapper's stages, in three passes over the frames:
 
-1. track: the chosen face (the largest, or `target_face`) is aligned in every frame, each frame's
-   detection searched near the previous frame's face; the alignment transforms are smoothed over
-   time. Clips of aligned crops (square frames at the generator's resolution) skip this pass.
+1. track: the chosen face (the largest, or face `target_face` of the first frame with faces) is
+   aligned in every frame, each frame's detection searched near the previous frame's face; the
+   alignment transforms are smoothed over time. Clips of aligned crops (square frames at the
+   generator's resolution, or any frames with `aligned=True`, resized like photos) skip this pass.
 2. project: each frame's crop is projected starting from the previous frame's pivots (the first
    frame as the inverter projects a photo, e.g. from its latent encoder); the pivots are smoothed
    over time, and the inverter's joint stage (PTI tuning) runs once, on the source and a few frames
@@ -24,6 +25,7 @@ from typing import Any
 import attrs
 import numpy as np
 import torch
+from PIL import Image
 
 from lsw_core.camera import Camera
 from lsw_core.errors import ImageError, LswError
@@ -35,7 +37,7 @@ from lsw_core.inversion.quality import psnr
 from lsw_core.mixing.swapper import Swapper
 from lsw_core.photo.faces import Photo, PreparedFace, prepare_face
 from lsw_core.photo.paste import PasteConfig, paste_back
-from lsw_core.photo.video_io import VideoWriter, probe_video, read_frames
+from lsw_core.photo.video_io import ClipFrames, VideoWriter, check_range, choose_codec, probe_video
 from lsw_core.plugins import load_inverter
 
 Frames = Callable[[], Iterable[np.ndarray]]
@@ -45,8 +47,9 @@ Frames = Callable[[], Iterable[np.ndarray]]
 class VideoSwapSummary:
     """What a clip swap did: frames written, of which swapped and copied through (no face), the
     frames the generator was tuned on, the mean and lowest reconstruction PSNR of the swapped
-    frames' targets (dB), seconds per pass and in all, and the swapped frames' W+ codes
-    [swapped, num_ws, w_dim] (on the CPU)."""
+    frames' targets (dB), seconds per pass and in all, the swapped frames' W+ codes
+    [swapped, num_ws, w_dim] (on the CPU) and their frame numbers, and for a clip file what of it
+    could not be read (see `ClipFrames.missing`; None when nothing is known to be missing)."""
 
     frames: int
     swapped: int
@@ -56,6 +59,8 @@ class VideoSwapSummary:
     psnr_min: float | None
     seconds: dict[str, float]
     ws: torch.Tensor | None = None
+    swapped_frames: list[int] = attrs.Factory(list)
+    missing: str | None = None
 
     def line(self) -> str:
         quality = (
@@ -116,7 +121,8 @@ class VideoSwapper:
 
     `smooth`: the window (frames, centred) over which latents, cameras and alignment transforms are
     averaged; 1 turns smoothing off. `tune_frames`: how many frames, spread over the clip, the
-    generator is tuned on together with the source (PTI's joint stage, once per clip). `batch`: frames
+    generator is tuned on together with the source (PTI's joint stage, once per clip); at most the
+    frames with the face. `batch`: frames
     rendered at once. `swap_options` of `swap_frames` are passed on to the latent swapper's
     `swap_inversion` (e.g. `groups`, `strength`).
     """
@@ -153,6 +159,28 @@ class VideoSwapper:
 
     # --- pass 1 ------------------------------------------------------------------------------------
 
+    def _first(self, frame: np.ndarray, index: int, number: int) -> AlignedFace | None:
+        """Face `index` of the first frame with faces (frame `number`): None when it has none, an
+        `ImageError` saying how many it has when `index` is out of range."""
+        r = self.generator.resolution
+        try:
+            faces = self.aligner.align_all(frame, r)
+        except ImageError:
+            return None
+        except LswError:  # an aligner that aligns one face at a time: ask it for this one
+            try:
+                return self.aligner.align(frame, r, face_index=index)
+            except ImageError:
+                faces = [f for f in [self._detect(frame, None, None)] if f is not None]
+                if not faces:
+                    return None
+                raise ImageError(f"target face {index} is out of range: the first frame with faces (frame {number}) "
+                                 f"has fewer than {index + 1}") from None  # fmt: skip
+        if faces and index >= len(faces):
+            raise ImageError(f"target face {index} is out of range: the first frame with faces (frame {number}) has "
+                             f"{len(faces)} (0 = the largest)")  # fmt: skip
+        return faces[index] if faces else None
+
     def _detect(self, frame: np.ndarray, previous: AlignedFace | None, face_index: int | None) -> AlignedFace | None:
         """The tracked face in `frame`: the largest face near the previous frame's (searched in the
         previous box grown to three times its size), else the frame's face `face_index` (largest)."""
@@ -186,8 +214,11 @@ class VideoSwapper:
         faces: list[AlignedFace | None] = []
         previous = None
         with _bar("track", total, progress) as bar:
-            for frame in frames():
-                face = self._detect(frame, previous, face_index)
+            for i, frame in enumerate(frames()):
+                if previous is None and face_index is not None:
+                    face = self._first(frame, face_index, i)
+                else:
+                    face = self._detect(frame, previous, None)
                 previous = face or previous
                 faces.append(face)
                 bar.update(1)
@@ -205,15 +236,17 @@ class VideoSwapper:
     # --- pass 2 ------------------------------------------------------------------------------------
 
     def _crop(self, frame: np.ndarray, track: _Track) -> np.ndarray:
-        if track.to_aligned is None:
-            return frame
-        return warp_to_aligned(frame, track.to_aligned, self.generator.resolution)
+        r = self.generator.resolution
+        if track.to_aligned is None:  # an aligned crop: resized to the resolution, as a photo's is
+            return frame if frame.shape[:2] == (r, r) else _resized(frame, r, r)
+        return warp_to_aligned(frame, track.to_aligned, r)
 
     def project(self, frames: Frames, tracks: Sequence[_Track | None], progress: bool | None, steps: Any = None
                 ) -> tuple[list[Inversion | None], list[tuple[int, np.ndarray]]]:  # fmt: skip
         """Pass 2: each frame's pivots (on the CPU), each projected from the previous frame's; and
         crops of frames spread evenly over the clip (at least `2·tune_frames` of them, or all)."""
         G = self.generator
+        tune = min(self.tune_frames, sum(t is not None for t in tracks))  # at most the frames with the face
         pivots: list[Inversion | None] = []
         kept: list[tuple[int, np.ndarray]] = []
         stride = 1
@@ -229,7 +262,7 @@ class VideoSwapper:
                 pivots.append(attrs.evolve(previous.to("cpu"), generator=G, metrics={}))  # not the projection's copy
                 if i % stride == 0:
                     kept.append((i, crop))
-                    if len(kept) > max(2 * self.tune_frames, 1) * 2:  # thin out: keep every other one
+                    if len(kept) > max(2 * tune, 1) * 2:  # thin out: keep every other one
                         kept, stride = kept[::2], stride * 2
                 bar.update(1)
         return pivots, kept
@@ -238,8 +271,9 @@ class VideoSwapper:
                pivots: Sequence[Inversion | None], steps: Any = None) -> tuple[Inversion, list[int]]:  # fmt: skip
         """The inverter's joint stage on the source and `tune_frames` of the kept frames, at their
         smoothed pivots: the generator every frame is rendered with."""
-        picks = np.unique(np.linspace(0, len(frames) - 1, self.tune_frames).round().astype(int)) if frames else []
-        chosen = [frames[j] for j in picks] if self.tune_frames else []
+        tune = min(self.tune_frames, len(frames))
+        picks = np.unique(np.linspace(0, len(frames) - 1, tune).round().astype(int)) if frames else []
+        chosen = [frames[j] for j in picks] if tune else []
         joint = Inversion.cat([source] + [pivots[i] for i, _ in chosen], source.generator)
         crops = [source_crop] + [c for _, c in chosen]
         return self.inversion.refine(joint, crops, progress=steps), [i for i, _ in chosen]
@@ -259,8 +293,10 @@ class VideoSwapper:
         out = []
         for (frame, track, _), crop, image in zip(batch, crops, result.images):
             aligned = from_tensor(image)
-            if track.to_aligned is None:
-                out.append(aligned)
+            if track.to_aligned is None:  # back to the frame's own size
+                out.append(
+                    aligned if aligned.shape == frame.shape else _resized(aligned, frame.shape[1], frame.shape[0])
+                )
             else:
                 face = AlignedFace(crop, track.to_aligned, track.photo_size, landmarks=track.landmarks)
                 out.append(paste_back(frame, aligned, face, config=self.paste))
@@ -284,8 +320,10 @@ class VideoSwapper:
     ) -> VideoSwapSummary:
         """Swap `source`'s identity onto the tracked face of every frame `frames()` yields (called
         once per pass: it must yield the same frames each time), handing each result to `write`.
-        `aligned`: True if the frames are aligned crops, None to decide from the first frame (square
-        at the generator's resolution). Raises `ImageError` when no frame has the face."""
+        `aligned`: True if the frames are aligned crops (resized to the generator's resolution, and
+        the swaps back to the frames' size), None to decide from the first frame (square at the
+        generator's resolution). `target_face`: the face of the first frame with faces that is
+        tracked (0 = the largest). Raises `ImageError` when no frame has the face."""
         t0 = time.perf_counter()
         r = self.generator.resolution
         src = source if isinstance(source, PreparedFace) else prepare_face(source, r, self.aligner,
@@ -297,6 +335,8 @@ class VideoSwapper:
             aligned = first.shape[0] == first.shape[1] == r
         tracks = self.track(frames, aligned=aligned, face_index=target_face, total=total, progress=progress)
         present = [t is not None for t in tracks]
+        if not tracks:
+            raise ImageError("the clip has no frames")
         if not any(present):
             raise ImageError(f"no face in any of the {len(tracks)} frames")
         t1 = time.perf_counter()
@@ -337,7 +377,7 @@ class VideoSwapper:
             frames=len(tracks), swapped=sum(present), copied=len(tracks) - sum(present), tuned_on=tuned_on,
             psnr_mean=float(np.mean(quality)), psnr_min=float(np.min(quality)),
             seconds={"track": t1 - t0, "invert": t2 - t1, "render": t3 - t2, "total": t3 - t0},
-            ws=torch.cat(codes),
+            ws=torch.cat(codes), swapped_frames=[i for i, p in enumerate(present) if p],
         )  # fmt: skip
 
     def _smoothed(self, pivots: list[Inversion | None], present: list[bool]) -> list[Inversion | None]:
@@ -365,24 +405,35 @@ class VideoSwapper:
         end: float | None = None,
         max_frames: int | None = None,
         codec: str | None = None,
+        stream: int | None = None,
         **options: Any,
     ) -> VideoSwapSummary:
-        """Swap onto the clip file `clip` (between `start` and `end` seconds, at most `max_frames`)
-        and write OUT at the clip's rate and size with its audio; OUT appears only once complete.
-        Other options as `swap_frames`."""
-        info = probe_video(clip)
+        """Swap onto the clip file `clip` (its first video stream that is not a cover picture, or
+        stream `stream`; between `start` and `end` seconds, at most `max_frames`) and write OUT at the
+        clip's size with its audio, each frame at its own time in the clip (less `start`: variable
+        frame rates are kept and the audio stays in sync); OUT appears only once complete. Frames
+        that cannot be decoded are left out (the previous frame shows for longer) and named in the
+        summary's `missing`. Encoder (`codec`, by default the first that works), container and audio
+        are checked together before any work (`choose_codec`). Other options as `swap_frames`."""
+        info = probe_video(clip, stream)
+        check_range(clip, info, start, end)
+        audio = str(clip) if info.has_audio else None
+        codec = choose_codec(out, info, codec, audio_from=audio)
         total = _expected_frames(info, start, end, max_frames)
+        frames = ClipFrames(clip, info, start=start, end=end, max_frames=max_frames)
+        if next(iter(frames()), None) is None:
+            until = f" to {end} s" if end is not None else ""
+            raise ImageError(f"{clip}: no frames from {start} s{until} (the clip lasts {info.duration:.2f} s)"
+                             if info.duration else f"{clip}: no frames from {start} s{until}")  # fmt: skip
 
-        def frames() -> Iterable[np.ndarray]:
-            return read_frames(clip, start=start, end=end, max_frames=max_frames)
+        with VideoWriter(out, info, codec=codec, audio_from=audio, start=start, end=end) as writer:
 
-        with VideoWriter(out, info, codec=codec, audio_from=str(clip) if info.has_audio else None, start=start,
-                         end=end) as writer:  # fmt: skip
-            summary = self.swap_frames(source, frames, writer.write, total=total, **options)
-            if writer.frames == 0:
-                raise ImageError(f"{clip}: no frames between {start} s and {end if end is not None else 'the end'}")
+            def write(image: np.ndarray) -> None:
+                writer.write(image, frames.times[writer.frames])
+
+            summary = self.swap_frames(source, frames, write, total=total, **options)
             writer.close()
-        return summary
+        return attrs.evolve(summary, missing=frames.missing)
 
 
 def _expected_frames(info: Any, start: float, end: float | None, max_frames: int | None) -> int | None:
@@ -394,6 +445,10 @@ def _expected_frames(info: Any, start: float, end: float | None, max_frames: int
     stop = known if end is None else min(known, int(np.ceil(end * fps - 1e-6)))
     count = max(stop - int(np.ceil(start * fps - 1e-6)), 0)
     return count if max_frames is None else min(count, max_frames)
+
+
+def _resized(image: np.ndarray, width: int, height: int) -> np.ndarray:
+    return np.asarray(Image.fromarray(image).resize((width, height), Image.Resampling.LANCZOS))
 
 
 def _shifted(face: AlignedFace, left: int, top: int, shape: tuple[int, ...]) -> AlignedFace:

@@ -15,7 +15,7 @@ from lsw_core.mixing import latents
 from lsw_core.mixing.mixer import DEFAULT_DEPTH, MIXER_KINDS, check_depth, read_mixer_config
 from lsw_core.training.identity_loss import IDENTITY_LOSSES
 from lsw_core.training.precision import PRECISIONS
-from lsw_core.validators import choice, flag, integer, number, optional, options, pair, text
+from lsw_core.validators import choice, flag, integer, number, optional, options, pair, text, weights
 
 #: Settings `resume` may change: they alter neither the model nor the data it is trained on.
 RESUMABLE = ("steps", "max_minutes", "device", "log_every", "sample_every", "checkpoint_every")
@@ -55,7 +55,7 @@ class TrainConfig:
     #: Random views per pair for the augmented identity loss.
     id_views: int = attrs.field(default=2, validator=integer(gt=0))
     #: Further identity embedders (plugin name → weight) added to L_id; the main one weighs 1.
-    extra_embedders: dict[str, float] = attrs.field(factory=dict, validator=options())
+    extra_embedders: dict[str, float] = attrs.field(factory=dict, validator=weights())
     #: λ is relative to the measured loss scales: λ_eff = λ · scale(L_id) / scale(L_lp), where
     #: scale(L_id) is L_id of the target as the swap and scale(L_lp) is L_lp of the source as the swap.
     lambda_relative: bool = attrs.field(default=False, validator=attrs.validators.instance_of(bool))
@@ -108,6 +108,18 @@ class TrainConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return attrs.asdict(self)
+
+    def idle(self) -> dict[str, tuple[str, str]]:
+        """The settings that have no effect on this run: name → (the setting that would give it one,
+        and the value it would need), e.g. "gate_init" → ("mixer_kind", "gated")."""
+        rules = {
+            "gate_init": (self.mixer_kind != "gated", "mixer_kind", "gated"),
+            "id_views": (self.identity_loss != "augmented", "identity_loss", "augmented"),
+            "contrast_margin": (not self.contrast_weight, "contrast_weight", "> 0"),
+            "keep_centre": (not self.keep_weight, "keep_weight", "> 0"),
+            "keep_power": (not self.keep_weight, "keep_weight", "> 0"),
+        }
+        return {name: (setting, value) for name, (idle, setting, value) in rules.items() if idle}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainConfig:

@@ -2,8 +2,8 @@
 
 "paper" is the paper's objective and mixer (TrainConfig's defaults). "real-embedder" is the recipe
 measured on a real face generator with a real identity network (dlib), where the paper's loss finds
-directions that fool the embedder without changing the face (README, "Training with real
-embedders"): the gated mixer starting at interpolation, L_id averaged over two random views, a
+directions that fool the embedder without changing the face (docs/real-faces.md; the figures are
+in bench/README.md): the gated mixer starting at interpolation, L_id averaged over two random views, a
 contrastive hinge on pairs not yet swapped, and the squared pixel distance to the target in place
 of the latent penalty, all read relative to the loss scales measured before training. It sets no
 shape-model weight: pass `--mu 0` without a shape model.

@@ -38,6 +38,19 @@ def register_identity_embedders(register):
     register("smoothswap", _smoothswap, description="Smooth-Swap identity embedder (512-d), Lightning checkpoint")
 
 
+def _dlib_judge(work_size: int = 256):
+    from lsw_faces.judges import DlibJudge
+
+    return DlibJudge(work_size=work_size)
+
+
+@hookimpl
+def register_judges(register):
+    register(
+        "dlib", _dlib_judge, description="dlib's own face descriptor, and pose and expression from its 68 landmarks"
+    )
+
+
 @hookimpl
 def register_shape_models(register):
     register(

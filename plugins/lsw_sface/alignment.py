@@ -4,7 +4,7 @@ nose tip, mouth corners) land on ArcFace's 112×112 template.
 Two ways in: (a) `landmark_similarity` fits that similarity to a face's own points (dlib's 68
 landmarks reduced by `five_points`, or five points given directly); (b) `ffhq_similarity(H, W)` is
 one fixed similarity for images that are already FFHQ-aligned (generator samples, the `dlib-ffhq`
-aligner's crops), measured once on rendered FFHQ-aligned faces (README.md gives the numbers).
+aligner's crops), measured once on rendered FFHQ-aligned faces (its README gives the numbers).
 `warp` applies either, differentiably (affine_grid / grid_sample, area-prefiltered when it shrinks).
 
 Coordinates are continuous pixel coordinates with pixel (i, j) covering [j, j+1) × [i, i+1), as in
@@ -34,7 +34,7 @@ ARCFACE_TEMPLATE = (
 )
 #: The fixed FFHQ crop: x_crop = FFHQ_SCALE · R(FFHQ_ANGLE) · (x / W, y / H) + FFHQ_SHIFT (crop pixels),
 #: fitted by least squares to the eye centres and mouth corners that dlib finds on 96 FFHQ-aligned
-#: 1024-px MobileStyleGAN faces (`bench/sface_ffhq_crop.py`; README.md). The crop spans 76 % of the
+#: 1024-px MobileStyleGAN faces (`bench/sface_ffhq_crop.py`; plugins/lsw_sface/README.md). The crop spans 76 % of the
 #: image side, from x/W = 0.119 to 0.880 and y/H = 0.108 to 0.869; the −0.34° turn is the template's
 #: own tilt (its right eye and mouth corner sit 0.2 px higher than the left ones).
 FFHQ_SCALE = 147.26

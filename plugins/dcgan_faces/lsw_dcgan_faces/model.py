@@ -34,6 +34,8 @@ class DCGANFaces(lsw_core.Generator):
     # Truncation visibly degrades this generator's faces (ψ = 0.5 gives washed-out, blurred faces),
     # so train on the full prior; dlib's network is the identity embedder it is meant for.
     training_defaults = TrainingDefaults(truncation_psi=1.0, truncation_cutoff=None, embedder="dlib-resnet")
+    # DigiFace-1M crops fill the frame: dlib's mean detection box over 157 of 200 samples.
+    face_box = (0.12, 0.25, 0.86, 0.99)
 
     def __init__(self) -> None:
         super().__init__()
