@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from lsw_core.errors import CheckpointError
+from lsw_core.formats.torchfile import load_torch_file
 
 INPUT_SIZE = 299
 FEATURES = 2048
@@ -171,12 +172,7 @@ def load_fid_inception(path: str | Path) -> FIDInceptionV3:
         raise CheckpointError(
             f"FID Inception weights: expected a file (pt_inception-2015-12-05-*.pth), got {str(path)!r}"
         )
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise CheckpointError(
-            f"{path}: not a PyTorch state dict readable with weights_only=True ({type(exc).__name__})"
-        ) from None
+    state = load_torch_file(path, "FID Inception state dict")  # weights_only, sizes bounded by the file
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise CheckpointError(f"{path}: expected a state dict of tensors, found {type(state).__name__}")
     net = FIDInceptionV3()

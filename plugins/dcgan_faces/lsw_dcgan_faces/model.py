@@ -9,6 +9,7 @@ from pathlib import Path
 import torch
 
 import lsw_core
+from lsw_core.formats.torchfile import load_torch_file
 from lsw_core.interfaces import TrainingDefaults
 
 Z_DIM = 100
@@ -49,7 +50,7 @@ class DCGANFaces(lsw_core.Generator):
         path = Path(checkpoint) if checkpoint is not None else default_weights()
         if not path.is_file():
             raise lsw_core.CheckpointError(f"dcgan-faces: no weights file at {path}")
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        state = load_torch_file(path, "gan-face-generate weights")  # weights_only, sizes bounded by the file
         if not isinstance(state, dict) or "netG_state_dict" not in state:
             raise lsw_core.CheckpointError(f"{path}: expected gan-face-generate weights with 'netG_state_dict'")
         G = cls()
