@@ -29,4 +29,7 @@ class SettingError(LswError, ValueError):
 
 
 class TrainingDiverged(LswError):
-    """Training produced a NaN or infinite loss; the last good checkpoint is kept."""
+    """Training produced a NaN or infinite loss; the last good checkpoint is kept. `every_rank`: every
+    torchrun process stopped with it at the same step."""
+
+    every_rank = False

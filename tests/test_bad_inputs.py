@@ -913,8 +913,9 @@ def test_each_image_suffix_is_written_in_its_own_format(suffix, fmt, tmp_path):
         save_image(torch.zeros(3, 8, 8), tmp_path / "x.npy")
 
 
-def signal_clip(tmp: Path, frames: int = 40) -> None:
-    """A clip long enough to be interrupted mid-write: `frames` frames that change, of example-tiny's
+def signal_clip(tmp: Path, frames: int = 400) -> None:
+    """A clip long enough to be interrupted mid-write even on a busy machine (40 frames took 2.3 s, and a
+    signal sent after the temporary appeared could come after the end): `frames` frames that change, of example-tiny's
     16² (aligned crops)."""
     import av
 

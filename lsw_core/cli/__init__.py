@@ -117,6 +117,10 @@ class _Group(click.Group):
         except LswError as exc:
             if is_main_process():  # under torchrun rank 0 speaks for all
                 click.echo(f"error: {one_line(str(exc))}", err=True)
+            if getattr(exc, "every_rank", False):  # the others wait for it: torchrun stops them all on one's exit
+                from lsw_core.training.distributed import meet
+
+                meet()
             sys.exit(2)
         except click.UsageError as exc:  # a bad option value or a missing argument: one line too
             command = exc.ctx.command_path if exc.ctx is not None else "lsw"

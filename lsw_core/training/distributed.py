@@ -80,3 +80,10 @@ def sum_over_ranks_(tensors: Iterable[torch.Tensor], ranks: Ranks) -> None:
 def barrier(ranks: Ranks) -> None:
     if ranks.distributed:
         dist.barrier()
+
+
+def meet() -> None:
+    """Wait for every process of the group, if there is one (e.g. before exiting on an error every
+    rank raised, so that rank 0 reports it before torchrun stops the others)."""
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()

@@ -391,14 +391,23 @@ class MixerTrainer:
             infinite = (~self._finite).float().reshape(1)
             distributed.sum_over_ranks_([infinite], self.ranks)
             self._finite = infinite[0] == 0
-        self.check_finite()
+        self._check_on_every_rank()
 
     def checkpoint(self) -> None:
         """Every rank checks the losses and the mixer (identical on all ranks) before rank 0 saves."""
         self.agree_finite()
-        self.check_finite(weights=True)
+        self._check_on_every_rank(weights=True)
         if self.ranks.is_main:
             self.save()
+
+    def _check_on_every_rank(self, weights: bool = False) -> None:
+        """`check_finite` on values every rank shares: a stop is then every rank's, which the command
+        line uses to let rank 0 report it before any rank exits."""
+        try:
+            self.check_finite(weights=weights)
+        except TrainingDiverged as exc:
+            exc.every_rank = self.ranks.distributed
+            raise
 
     def check_finite(self, weights: bool = False) -> None:
         """Raise `TrainingDiverged` if a loss so far (and with `weights`, a mixer weight) is NaN or
