@@ -371,7 +371,7 @@ class VideoSwapper:
         and write OUT at the clip's rate and size with its audio; OUT appears only once complete.
         Other options as `swap_frames`."""
         info = probe_video(clip)
-        total = _expected_frames(info, start, end, max_frames)
+        total = expected_frames(info, start, end, max_frames)
 
         def frames() -> Iterable[np.ndarray]:
             return read_frames(clip, start=start, end=end, max_frames=max_frames)
@@ -385,7 +385,7 @@ class VideoSwapper:
         return summary
 
 
-def _expected_frames(info: Any, start: float, end: float | None, max_frames: int | None) -> int | None:
+def expected_frames(info: Any, start: float, end: float | None, max_frames: int | None) -> int | None:
     """How many frames the range holds, from the clip's header (None when it does not say)."""
     fps = float(info.fps)
     known = info.frames or (round(info.duration * fps) if info.duration else 0)
