@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.util
 import ipaddress
+import os
 import sys
 
 import click
@@ -14,11 +16,10 @@ from lsw_core.ui.settings import MAX_VIDEO_FRAMES, UiSettings, parse_auth
 
 
 def _gradio_installed() -> None:
-    """One error line, before anything loads, when the `ui` extra is missing."""
-    try:
-        import gradio  # noqa: F401
-    except ImportError:
-        raise LswError("lsw ui needs Gradio: pip install 'lsw-core[ui]'") from None
+    """One error line, before anything loads, when the `ui` extra is missing (Gradio is not imported
+    yet: it reads where its temporary files go when imported)."""
+    if importlib.util.find_spec("gradio") is None:
+        raise LswError("lsw ui needs Gradio: pip install 'lsw-core[ui]'")
 
 
 def _loopback(host: str) -> bool:
@@ -93,8 +94,6 @@ def ui(mixers, models, host, port, auth, device, out, inverter_pairs, max_video_
       lsw ui --host 0.0.0.0 --auth me:secret --out results/
     """
     _gradio_installed()
-    from lsw_core.ui.app import launch  # Gradio, known to be installed now
-
     credentials = parse_auth(auth)
     settings = {"mixers": mixers, "device": device, "out": out, "inverter_options": parse_options(inverter_pairs),
                 "concurrency": concurrency, "max_video_frames": max_video_frames}  # fmt: skip
@@ -103,12 +102,15 @@ def ui(mixers, models, host, port, auth, device, out, inverter_pairs, max_video_
     if demo_steps is not None:
         settings["demo_steps"] = demo_steps
     engine = Engine(UiSettings(**settings))
-    if not _loopback(host):
-        click.echo(f"warning: listening on {host}: anyone who can reach this computer can use the page"
-                   f"{'' if credentials else ' (set --auth USER:PASS)'}", err=True)  # fmt: skip
-    if not engine.entries:
-        click.echo("no mixer found: the page offers to train the demo mixer", err=True)
     try:
+        os.environ["GRADIO_TEMP_DIR"] = str(engine.root)  # before Gradio is imported: some of it reads this then
+        from lsw_core.ui.app import launch
+
+        if not _loopback(host):
+            click.echo(f"warning: listening on {host}: anyone who can reach this computer can use the page"
+                       f"{'' if credentials else ' (set --auth USER:PASS)'}", err=True)  # fmt: skip
+        if not engine.entries:
+            click.echo("no mixer found: the page offers to train the demo mixer", err=True)
         launch(engine, host=host, port=port, auth=credentials)
     except KeyboardInterrupt:
         sys.exit(0)
