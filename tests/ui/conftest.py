@@ -5,8 +5,10 @@ in this process for the whole session (so the tests can also look at what it loa
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import struct
+import tempfile
 import zlib
 from fractions import Fraction
 from pathlib import Path
@@ -23,6 +25,9 @@ from lsw_core.mixing.swapper import Swapper
 from lsw_core.training.config import TrainConfig
 from lsw_core.training.trainer import MixerTrainer
 
+# Gradio reads where its temporary files go when it is imported: a folder of this test run, not /tmp/gradio.
+GRADIO_TEMP = tempfile.mkdtemp(prefix="lsw-ui-tests-")
+os.environ.setdefault("GRADIO_TEMP_DIR", GRADIO_TEMP)
 gr = pytest.importorskip("gradio", reason="Gradio is in the `ui` extra: pip install 'lsw-core[ui]'")
 av = pytest.importorskip("av", reason="PyAV is in the `video` extra")
 
@@ -80,6 +85,12 @@ def write_png_header(path: Path, width: int, height: int) -> Path:
     path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 64))
                      + chunk(b"IEND", b""))  # fmt: skip
     return path
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _gradio_temp():
+    yield
+    shutil.rmtree(GRADIO_TEMP, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -17,7 +17,6 @@ from lsw_core.ui.clips import PassProgress
 from lsw_core.ui.inputs import Upload, check_clip, side
 from lsw_core.ui.sessions import Sessions
 from lsw_core.ui.settings import parse_auth
-from lsw_core.ui.swaps import PhotoOptions, swap_photo
 
 
 def test_mixers_named_come_first_then_those_found_and_a_demo_run_renders_at_128_px(mixers, tmp_path):
@@ -103,20 +102,10 @@ def test_what_a_request_brings_is_checked_with_the_command_line_s_wording(media)
     assert "me" not in str(error.value).split(":", 1)[1]
 
 
-def test_the_demo_mixer_trains_with_progress_into_the_models_folder_then_swaps(tmp_path):
-    settings = UiSettings(models=[tmp_path / "models"], demo_steps=2,
-                          demo_settings={"batch_size": 2, "calibration_batches": 1})  # fmt: skip
-    engine = Engine(settings, root=tmp_path / "temp")
-    assert engine.entries == []
+def test_with_no_mixer_the_engine_says_how_to_get_one(tmp_path):
+    engine = Engine(UiSettings(models=[tmp_path / "models"]), root=tmp_path / "temp")
+    assert engine.entries == [] and engine.root == (tmp_path / "temp").resolve()
     with pytest.raises(LswError, match="no mixer yet: train the demo mixer"):
         engine.loaded(None)
-    seen = []
-    entry = engine.train_demo(lambda fraction, text: seen.append((fraction, text)))
-    assert entry.folder == (tmp_path / "models" / "mixer").resolve() and entry.demo
-    assert seen[0] == (0.0, "loading the synthetic world and measuring the loss scales")
-    assert seen[1][1].startswith("training step 1 of 2: ") and seen[2][0] == 1.0
-    assert json.loads((entry.folder / "config.json").read_text())["step"] == 2
-    outcome = swap_photo(engine.cache, engine.loaded(None), side("source", None, "1"), side("target", None, "2"),
-                         PhotoOptions(), engine.results("s"))  # fmt: skip
-    assert outcome.psnr is None and outcome.aligned.is_file()
     engine.close()
+    assert not (tmp_path / "temp").exists()
