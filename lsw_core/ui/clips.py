@@ -47,20 +47,29 @@ def first_frame(clip: Upload, start: float, results: Results) -> Path:
     return results.photo("first-frame", frame)
 
 
+#: The clip swap's passes over the frames, and the share of the work each is counted as in the
+#: progress bar (projection, an optimisation per frame, is most of it).
+PASSES = {"tracking": 0.1, "projecting": 0.65, "rendering": 0.25}
+
+
 class PassProgress:
-    """Reports the frames the swap reads, pass by pass (tracking, projection, rendering; first a look
-    at one frame when the frame kind is decided from it), with frames per second and time left."""
+    """Reports the frames the swap reads, pass by pass (tracking, projecting, rendering; before them,
+    when the kind of frame is decided from the first one, a look at it), with frames per second and
+    the time left in the pass."""
 
     def __init__(self, total: int | None, report: Report, *, looks_first: bool) -> None:
         self.total = total
         self.report = report
-        self.names = (["looking at the first frame"] if looks_first else []) + ["tracking", "projecting", "rendering"]
-        self.calls = 0
+        self.calls = -1 if looks_first else 0
 
     def wrap(self, frames: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
         index, self.calls = self.calls, self.calls + 1
-        name = self.names[min(index, len(self.names) - 1)]
-        passes = len(self.names)
+        if index < 0:  # the look at the first frame
+            yield from frames
+            return
+        names = list(PASSES)
+        name = names[min(index, len(names) - 1)]
+        done = sum(PASSES[n] for n in names[:index])
         began = time.monotonic()
         for n, frame in enumerate(frames):
             yield frame
@@ -68,8 +77,8 @@ class PassProgress:
             fps = (n + 1) / elapsed if elapsed > 0 else 0.0
             if self.total:
                 left = (self.total - n - 1) / fps if fps > 0 else 0.0
-                fraction = (index + (n + 1) / self.total) / passes
-                self.report(min(fraction, 1.0), f"{name} (pass {index + 1} of {passes}): frame {n + 1} of "
+                fraction = done + PASSES[name] * (n + 1) / self.total
+                self.report(min(fraction, 1.0), f"{name} (pass {index + 1} of {len(names)}): frame {n + 1} of "
                             f"{self.total}, {fps:.1f} frames/s, about {left:.0f} s left in this pass")  # fmt: skip
             else:
                 self.report(None, f"{name}: frame {n + 1}, {fps:.1f} frames/s")

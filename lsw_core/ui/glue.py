@@ -6,6 +6,7 @@ uploaded; the server keeps serving. Also the controls shared by several pages.""
 from __future__ import annotations
 
 import functools
+import math
 import traceback
 from collections.abc import Callable
 from typing import Any
@@ -33,10 +34,13 @@ def page_action(engine: Engine) -> Callable[[Callable], Callable]:
         def run(*args: Any, **kwargs: Any) -> Any:
             values = [*args, *kwargs.values()]
             session = next((v.session_hash for v in values if isinstance(v, gr.Request)), None)
-            uploads = [u for v in values for u in _uploads(v)]
-            for item in uploads:
-                engine.sessions.note_upload(session, item.path)
+            uploads: list[Upload] = []
             try:
+                uploads = [u for v in values for u in _uploads(v)]
+                for item in uploads:
+                    if not item.path.resolve().is_relative_to(engine.root):
+                        raise LswError(f"{item.name}: not a file uploaded to this app")
+                    engine.sessions.note_upload(session, item.path)
                 return fn(*args, **kwargs)
             except gr.Error:
                 raise
@@ -146,14 +150,23 @@ def paste_config(values: dict[str, Any], occlusion: bool, threshold: float | Non
     return config
 
 
-def optional_number(value: Any) -> float | None:
-    return None if value in (None, "") else float(value)
+def optional_number(value: Any, what: str) -> float | None:
+    """A number from a page field or an API call; empty is None."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = math.nan
+    if not math.isfinite(number):
+        raise LswError(f"{what} {value!r}: expected a finite number")
+    return number
 
 
 def optional_int(value: Any, what: str) -> int | None:
-    if value in (None, ""):
+    number = optional_number(value, what)
+    if number is None:
         return None
-    number = float(value)
     if number != int(number):
         raise LswError(f"{what} {value}: expected a whole number")
     return int(number)

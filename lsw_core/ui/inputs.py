@@ -5,7 +5,6 @@ it was uploaded, not the temporary copy."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -27,8 +26,9 @@ class Upload:
 
 
 def upload(value: Any) -> Upload | None:
-    """An upload as the page or `gradio_client` sends it (a file record, a video record holding one, or
-    a path on the server), or None when nothing was given."""
+    """An upload as the page or `gradio_client` sends it (a file record, or a video record holding
+    one), or None when nothing was given. A bare path is refused: requests send files, they do not
+    name the server's."""
     if value is None or value == "":
         return None
     if isinstance(value, dict):
@@ -37,10 +37,8 @@ def upload(value: Any) -> Upload | None:
         path = value.get("path")
         if not path:
             return None
-        return Upload(Path(path), value.get("orig_name") or Path(path).name)
-    if isinstance(value, (str, os.PathLike)):
-        return Upload(Path(value), Path(value).name)
-    raise LswError(f"expected an uploaded file, got {type(value).__name__}")
+        return Upload(Path(path), str(value.get("orig_name") or Path(path).name))
+    raise LswError(f"expected an uploaded file, got {type(value).__name__} (send files with gradio_client.handle_file)")
 
 
 def renamed(exc: LswError, item: Upload) -> LswError:

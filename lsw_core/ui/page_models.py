@@ -4,8 +4,6 @@ the button that trains the demo mixer (with a progress bar) when there is none y
 
 from __future__ import annotations
 
-import json
-
 import gradio as gr
 
 from lsw_core.ui.catalog import summary
@@ -17,11 +15,12 @@ COLUMNS = ["mixer", "backend", "layout", "steps", "recipe", "embedder", "metrics
 
 
 def table(engine: Engine) -> list[list]:
-    """One row per served mixer (metrics as compact JSON)."""
+    """One row per served mixer, its metrics on one line."""
     rows = []
     for entry in engine.entries:
         row = summary(entry)
-        row["metrics"] = json.dumps(row["metrics"]) if row["metrics"] else "—"
+        metrics = row["metrics"] or {}
+        row["metrics"] = ", ".join(f"{k} {v:.4g}" for k, v in metrics.items()) or "—"
         rows.append([row[c] for c in COLUMNS])
     return rows
 
@@ -49,7 +48,8 @@ def build(engine: Engine, mixer: gr.Dropdown, train_buttons: list[gr.Button]) ->
             f"**The demo world.** `lsw demo`'s mixer, trained on the synthetic face world on this machine's CPU "
             f"({engine.settings.demo_steps} steps; the demo takes 5–25 min), written to `{where}`."
         )
-        train_buttons.append(gr.Button("Train the demo mixer", elem_id="models-train"))
+        trained = (where / "config.json").is_file()
+        train_buttons.append(gr.Button("Train the demo mixer", elem_id="models-train", visible=not trained))
     status = gr.Textbox(label="Training", interactive=False, elem_id="models-train-status")
 
     @action
@@ -67,8 +67,8 @@ def build(engine: Engine, mixer: gr.Dropdown, train_buttons: list[gr.Button]) ->
 
     @action
     def models():
-        """The mixers served, with their config summaries and metrics."""
-        return [dict(zip(COLUMNS, row)) for row in table(engine)]
+        """The mixers served, with their config summaries and metrics (None where none were written)."""
+        return [summary(entry) for entry in engine.entries]
 
     gr.Button("List the mixers", visible=False).click(models, None, [gr.JSON(visible=False)], api_name="models")
     return rows, config

@@ -62,11 +62,11 @@ def build(engine: Engine, mixer: gr.Dropdown) -> None:
             with gr.Accordion("Reference face", open=False):
                 reference = gr.Image(label="Swap only the target faces like this face", type="filepath",
                                      image_mode=None, elem_id="photo-reference", height=160)  # fmt: skip
-                threshold = gr.Number(
-                    value=None,
+                threshold = gr.Textbox(
+                    value="",
                     label="Reference threshold",
                     elem_id="photo-reference-threshold",
-                    info="Swap every face at least this similar (cosine); empty: the most similar.",
+                    info="Swap every face at least this similar (cosine); empty: the most similar face only.",
                 )
     with gr.Row():
         strength = strength_input("photo")
@@ -100,7 +100,7 @@ def build(engine: Engine, mixer: gr.Dropdown) -> None:
     def swap_photo(
         source: Any, target: Any, source_seed: str = "", target_seed: str = "", strength: float = 1.0,
         schedule: str = "fast", target_face: str = LARGEST, reference: Any = None,
-        reference_threshold: float | None = None, inputs_are: str = "auto", paste: str = "crop",
+        reference_threshold: float | str | None = None, inputs_are: str = "auto", paste: str = "crop",
         feather: float = 0.1, blend: str = "feather", color_match: str = "none", occlusion_mask: bool = False,
         occlusion_threshold: float | None = None, mixer: str | None = None, request: gr.Request = None,
         progress: gr.Progress = gr.Progress(),
@@ -113,9 +113,9 @@ def build(engine: Engine, mixer: gr.Dropdown) -> None:
         options = swaps.PhotoOptions(
             strength=float(strength), schedule=schedule, aligned=INPUT_KINDS.get(inputs_are),
             target_face=face_choice(target_face), reference=inputs.optional_photo(reference),
-            threshold=optional_number(reference_threshold),
+            threshold=optional_number(reference_threshold, "reference threshold"),
             paste=paste_config({"kind": paste, "feather": feather, "blend": blend, "color_match": color_match},
-                               occlusion_mask, optional_number(occlusion_threshold)),
+                               occlusion_mask, optional_number(occlusion_threshold, "occlusion threshold")),
         )  # fmt: skip
         loaded = engine.loaded(mixer)
         results = engine.results(session_of(request))

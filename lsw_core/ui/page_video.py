@@ -37,9 +37,9 @@ def build(engine: Engine, mixer: gr.Dropdown) -> None:
             clip = gr.Video(label="Target clip", sources=["upload"], elem_id="video-clip", height=260)
             with gr.Row():
                 start = gr.Number(value=0, label="Start (s)", minimum=0, elem_id="video-start")
-                end = gr.Number(value=None, label="End (s)", elem_id="video-end", info="Empty: the clip's end.")
-                max_frames = gr.Number(value=None, label="Max frames", precision=0, elem_id="video-max-frames",
-                                       info=f"This app swaps at most {limit} frames per clip.")  # fmt: skip
+                end = gr.Number(value=0, label="End (s)", minimum=0, elem_id="video-end", info="0: the clip's end.")
+                max_frames = gr.Number(value=0, label="Max frames", precision=0, minimum=0, elem_id="video-max-frames",
+                                       info=f"0: every frame (this app swaps at most {limit}).")  # fmt: skip
         with gr.Column():
             faces = gr.Gallery(label="Faces on the first frame (click one to track it)", columns=4, height=220,
                                allow_preview=False, preview=False, interactive=False, object_fit="contain", fit_columns=False,
@@ -54,15 +54,16 @@ def build(engine: Engine, mixer: gr.Dropdown) -> None:
         smooth = gr.Slider(1, 31, value=9, step=1, label="Smoothing (frames)", elem_id="video-smooth")
         tune = gr.Slider(0, 16, value=4, step=1, label="Tuning frames", elem_id="video-tune")
     run = gr.Button("Swap the clip", variant="primary", elem_id="video-swap")
-    result = gr.Video(label="Swapped clip", interactive=False, elem_id="video-result")
+    result = gr.Video(label="Swapped clip", interactive=False, elem_id="video-result", height=360)
     info = gr.Textbox(label="What was done", interactive=False, elem_id="video-info")
 
     def trim(clip_value: Any, start: Any, end: Any, max_frames: Any) -> tuple[inputs.Upload, Any, dict]:
         item = inputs.upload(clip_value)
         if item is None:
             raise LswError("upload a clip to swap onto")
-        span = {"start": float(start or 0), "end": optional_number(end),
-                "max_frames": optional_int(max_frames, "max frames")}  # fmt: skip
+        # 0 (or nothing) for the end or the frame count: the whole clip, as the page's fields say.
+        span = {"start": optional_number(start, "start") or 0.0, "end": optional_number(end, "end") or None,
+                "max_frames": optional_int(max_frames, "max frames") or None}  # fmt: skip
         return item, inputs.check_clip(item, limit=limit, **span), span
 
     @action

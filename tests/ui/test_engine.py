@@ -76,14 +76,15 @@ def test_a_sessions_end_removes_its_folder_and_the_uploads_only_it_sent(tmp_path
 
 def test_clip_progress_says_the_pass_frames_per_second_and_time_left():
     seen = []
-    passes = PassProgress(4, lambda fraction, text: seen.append((fraction, text)), looks_first=False)
+    passes = PassProgress(4, lambda fraction, text: seen.append((fraction, text)), looks_first=True)
+    assert list(passes.wrap(iter(range(1)))) == [0] and seen == []  # the look at the first frame
     for _ in range(3):
         assert len(list(passes.wrap(iter(range(4))))) == 4
     assert seen[0][1].startswith("tracking (pass 1 of 3): frame 1 of 4, ")
     assert "frames/s, about" in seen[0][1] and seen[0][1].endswith("s left in this pass")
     assert seen[-1][1].startswith("rendering (pass 3 of 3): frame 4 of 4")
     fractions = [f for f, _ in seen]
-    assert fractions == sorted(fractions) and fractions[-1] == 1.0
+    assert fractions == sorted(fractions) and fractions[3] == pytest.approx(0.1) and fractions[-1] == pytest.approx(1)
 
 
 def test_what_a_request_brings_is_checked_with_the_command_line_s_wording(media):
