@@ -123,6 +123,44 @@ def test_every_face_of_a_group_photo_or_those_like_a_reference_with_the_paste_op
     assert like[3].endswith(("face(s) 0 swapped", "face(s) 1 swapped"))  # the most similar face only
 
 
+def test_a_photo_without_a_face_is_one_line_and_the_next_request_works(client, media, tmp_path):
+    pytest.importorskip("dlib", reason="the dlib-ffhq aligner is in the `faces` extra")
+    skimage_data = pytest.importorskip("skimage.data", reason="scikit-image is in the `test` extra")
+    Image.fromarray(skimage_data.coffee()).save(tmp_path / "coffee.png")
+    for endpoint, given in (("/detect_faces", {"photo": handle_file(tmp_path / "coffee.png")}),
+                            ("/swap_photo", {"source": handle_file(media / "source.png"),
+                                             "target": handle_file(tmp_path / "coffee.png")})):  # fmt: skip
+        with pytest.raises(AppError, match="coffee.png: no face"):
+            client.predict(**given, api_name=endpoint)
+    good = client.predict(source=handle_file(media / "source.png"), target=handle_file(media / "target.png"),
+                          api_name="/swap_photo")  # fmt: skip
+    assert size(good[0]) == (RESOLUTION, RESOLUTION)
+
+
+def test_requests_wait_in_the_queue_one_swap_at_a_time(app, media, tmp_path):
+    from gradio_client import Client
+    from gradio_client.utils import Status
+
+    _, url = app
+    first, second = (Client(url, verbose=False, download_files=str(tmp_path / n)) for n in ("1", "2"))
+    clip = first.submit(source=handle_file(media / "source.png"), clip=handle_file(media / "walk.mp4"),
+                        api_name="/swap_video")  # fmt: skip
+    deadline = time.monotonic() + 120
+    while clip.status().code not in (Status.PROCESSING, Status.PROGRESS) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert not clip.done()
+    photo = second.submit(source=None, target=None, source_seed="seed:8", target_seed="seed:9",
+                          api_name="/swap_photo")  # fmt: skip
+    seen = set()
+    while not photo.done() and time.monotonic() < deadline:
+        seen.add((photo.status().code, clip.done()))
+        time.sleep(0.02)
+    assert (Status.IN_QUEUE, False) in seen  # the photo waited while the clip was being swapped
+    assert clip.result()[1].startswith("6 frames") and size(photo.result()[0]) == (RESOLUTION, RESOLUTION)
+    first.close()
+    second.close()
+
+
 def test_multiview_returns_one_image_per_camera(client, mixers):
     views, strip, gif = client.predict(source=None, target=None, views=4, mixer=str(mixers["3d"].resolve()),
                                        api_name="/multiview")  # fmt: skip
