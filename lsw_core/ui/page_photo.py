@@ -143,7 +143,7 @@ def build(engine: Engine, mixer: gr.Dropdown) -> None:
         offer_downloads, [result, aligned, strip], downloads, api_visibility="private"
     )  # fmt: skip
     target.upload(detect_faces, [target, mixer], [faces], api_name="detect_faces", preprocess=False,
-                  concurrency_id="swap").success(
+                  concurrency_id="faces").success(
         lambda found: gr.Dropdown(choices=face_choices(len(found or [])), value=LARGEST), [faces], [target_face],
         api_visibility="private", preprocess=False,
     )  # fmt: skip

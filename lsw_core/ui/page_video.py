@@ -106,5 +106,5 @@ def build(engine: Engine, mixer: gr.Dropdown) -> None:
         [result, info], api_name="swap_video", preprocess=False, concurrency_id="swap",
     )  # fmt: skip
     clip.upload(clip_faces, [clip, start, mixer], [faces], api_name="clip_faces", preprocess=False,
-                concurrency_id="swap")  # fmt: skip
+                concurrency_id="faces")  # fmt: skip
     faces.select(pick_face, None, [target_face], api_visibility="private")
