@@ -96,6 +96,8 @@ def test_swap_two_photos_move_the_strength_and_swap_again_then_a_non_image(app, 
     page.set_input_files("#photo-source-photo input[type=file]", str(media / "notes.png"))
     message = page.locator("[data-testid=toast-body]").filter(has_text="notes.png: not a readable image")
     message.first.wait_for(timeout=30_000)
+    assert message.first.is_visible()
+    page.wait_for_timeout(800)  # the message slides in
     page.screenshot(path=str(shots / "3-non-image.png"))  # the viewport: the message floats at its top
     page.set_input_files("#photo-source-photo input[type=file]", str(media / "source.png"))
     before = page.locator("#photo-result img").get_attribute("src")
