@@ -28,6 +28,7 @@ COMMANDS = {
     "eval": ("lsw_core.cli.evaluate", "Evaluate a mixer or photo triples; print JSON."),
     "swap": ("lsw_core.cli.swap", "Swap SOURCE onto TARGET: latents, photos, folders, clips."),
     "train": ("lsw_core.cli.train", "Train a latent mixer on a frozen generator."),
+    "ui": ("lsw_core.cli.ui", "Serve a web page and an HTTP API for swaps (Gradio)."),
 }
 
 

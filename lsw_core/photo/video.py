@@ -406,6 +406,7 @@ class VideoSwapper:
         max_frames: int | None = None,
         codec: str | None = None,
         stream: int | None = None,
+        watch: Callable[[Iterable[np.ndarray]], Iterable[np.ndarray]] | None = None,
         **options: Any,
     ) -> VideoSwapSummary:
         """Swap onto the clip file `clip` (its first video stream that is not a cover picture, or
@@ -414,12 +415,13 @@ class VideoSwapper:
         frame rates are kept and the audio stays in sync); OUT appears only once complete. Frames
         that cannot be decoded are left out (the previous frame shows for longer) and named in the
         summary's `missing`. Encoder (`codec`, by default the first that works), container and audio
-        are checked together before any work (`choose_codec`). Other options as `swap_frames`."""
+        are checked together before any work (`choose_codec`). `watch` wraps the frames of each pass over
+        the clip (e.g. to report progress). Other options as `swap_frames`."""
         info = probe_video(clip, stream)
         check_range(clip, info, start, end)
         audio = str(clip) if info.has_audio else None
         codec = choose_codec(out, info, codec, audio_from=audio)
-        total = _expected_frames(info, start, end, max_frames)
+        total = expected_frames(info, start, end, max_frames)
         frames = ClipFrames(clip, info, start=start, end=end, max_frames=max_frames)
         if next(iter(frames()), None) is None:
             until = f" to {end} s" if end is not None else ""
@@ -431,12 +433,13 @@ class VideoSwapper:
             def write(image: np.ndarray) -> None:
                 writer.write(image, frames.times[writer.frames])
 
-            summary = self.swap_frames(source, frames, write, total=total, **options)
+            passes = frames if watch is None else lambda: watch(frames())
+            summary = self.swap_frames(source, passes, write, total=total, **options)
             writer.close()
         return attrs.evolve(summary, missing=frames.missing)
 
 
-def _expected_frames(info: Any, start: float, end: float | None, max_frames: int | None) -> int | None:
+def expected_frames(info: Any, start: float, end: float | None, max_frames: int | None) -> int | None:
     """How many frames the range holds, from the clip's header (None when it does not say)."""
     fps = float(info.fps)
     known = info.frames or (round(info.duration * fps) if info.duration else 0)
