@@ -13,6 +13,7 @@ import torch
 
 import lsw_core.plugins
 from lsw_core.training.config import TrainConfig
+from tests.tiny import TinyGenerator
 
 ROOT = Path(__file__).resolve().parents[1]
 #: `lsw train` options for the example backend's tiny generator and embedder (μ 0: it names no shape model).
@@ -75,3 +76,30 @@ def run_lsw(
     if check and result.returncode != 0:
         raise AssertionError(f"lsw {' '.join(args)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
     return result
+
+
+# --- tiny generators (tests/tiny.py) for the photo and inversion tests ------------------------------
+
+
+def untrained_mixer(folder, plugin, backend: str, generator, **config):
+    """Register `plugin` (which provides the `backend` generator) and write an untrained mixer for
+    it into `folder` (its swaps differ from the target); yields the folder, then unregisters."""
+    import lsw_core.plugins
+    from lsw_core.mixing.mixer import LatentMixer
+
+    pm = lsw_core.plugins.plugin_manager()
+    pm.register(plugin, name=f"{backend}-test")
+    mixer = LatentMixer(num_rows=generator.num_ws, w_dim=generator.w_dim)
+    mixer.save_pretrained(folder, backend=backend, layout=generator.latent_layout, space="w+", **config)
+    yield folder
+    pm.unregister(plugin)
+
+
+@pytest.fixture(scope="session")
+def tiny_generator() -> TinyGenerator:
+    return TinyGenerator().eval()
+
+
+@pytest.fixture(scope="session")
+def tiny_camera_generator() -> TinyGenerator:
+    return TinyGenerator(camera=True).eval()

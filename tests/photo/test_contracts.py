@@ -23,8 +23,7 @@ from lsw_core.mixing.swapper import Swapper
 from lsw_core.photo import AlignedFace, PhotoSwapper, PivotCache, from_tensor, load_photo, quad_to_affine
 from lsw_core.plugins import hookimpl
 from lsw_core.training.config import TrainConfig
-
-from .tiny import TinyGenerator
+from tests.tiny import TinyGenerator
 
 
 class CentreAligner(Aligner):

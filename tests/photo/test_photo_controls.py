@@ -29,10 +29,10 @@ from lsw_core.photo import (
 )
 from lsw_core.photo.blend import rgb_to_lab
 from lsw_core.plugins import hookimpl, load_aligner, load_inverter
+from tests.conftest import untrained_mixer
+from tests.tiny import TinyGenerator
 
-from .conftest import untrained_mixer
 from .test_photo_swap import FAST_PTI, _lsw, _pti_options
-from .tiny import TinyGenerator
 
 skimage_data = pytest.importorskip("skimage.data", reason="scikit-image is in the `test` extra")
 pytest.importorskip("dlib", reason="dlib is in the `faces` extra")

@@ -15,8 +15,7 @@ from lsw_core.mixing.mixer import LatentMixer
 from lsw_core.mixing.swapper import Swapper
 from lsw_core.photo import PhotoSwapper, PivotCache, load_photo
 from lsw_core.plugins import hookimpl, load_aligner, load_inverter
-
-from .tiny import TinyGenerator
+from tests.tiny import TinyGenerator
 
 skimage_data = pytest.importorskip("skimage.data", reason="scikit-image is in the `test` extra")
 pytest.importorskip("dlib", reason="dlib is in the `faces` extra")

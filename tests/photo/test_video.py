@@ -22,8 +22,7 @@ from lsw_core.photo import from_tensor
 from lsw_core.photo.video import VideoSwapper, smooth
 from lsw_core.plugins import hookimpl, load_aligner, load_inverter
 from lsw_synthface.generator import synthface
-
-from .conftest import untrained_mixer
+from tests.conftest import untrained_mixer
 
 av = pytest.importorskip("av", reason="PyAV is in the `test` extra")
 

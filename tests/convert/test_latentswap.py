@@ -19,7 +19,7 @@ from lsw_core.formats.lightning import read_lightning_checkpoint
 from lsw_core.mixing.swapper import Swapper
 from lsw_stylegan2.loaders import CONFIG_F, build_generator
 from lsw_stylegan2.shapes import init_kwargs_from_shapes
-from tests.authors.latentswap_ckpt import SMALL_G, lightning_dict, save_lightning
+from tests.convert.latentswap_ckpt import SMALL_G, lightning_dict, save_lightning
 
 NUM_WS, W = 8, 32  # SMALL_G: 32 px → 2·log2(32) − 2 = 8 W+ rows of 32
 

@@ -71,7 +71,7 @@ def test_a_crafted_encoder_file_is_refused_before_building(tmp_path):
 def test_oversized_photos_are_refused_from_their_header(tmp_path, size):
     from lsw_core.errors import ImageError
     from lsw_core.photo import MAX_PHOTO_PIXELS, load_photo
-    from tests.test_bad_inputs import png_header
+    from tests.cli.test_bad_inputs import png_header
 
     png_header("big.png", *size)(tmp_path)
     assert (tmp_path / "big.png").stat().st_size < 200 and size[0] * size[1] > MAX_PHOTO_PIXELS

@@ -14,8 +14,7 @@ from lsw_core.inversion.encoder import ConvLatentEncoder, EncoderConfig, load_en
 from lsw_core.plugins import load_generator, load_inverter, registry
 from lsw_lpips.fallback import PixelSSIM
 from tests.conftest import run_lsw
-
-from .tiny import TinyGenerator
+from tests.tiny import TinyGenerator
 
 QUICK = EncoderConfig(resolution=32, pool_size=2000, validation=200, steps=250, batch_size=32, lr=2e-3)
 
