@@ -4,6 +4,7 @@ as a real distribution into a temporary prefix, so entry-point discovery is exer
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -60,6 +61,12 @@ def example_plugin(example_prefix, monkeypatch) -> Path:
     lsw_core.plugins.reset()
     yield example_prefix
     lsw_core.plugins.reset()
+
+
+def interruptible() -> None:
+    """`preexec_fn` of a child that a test stops with SIGINT: a shell runs background jobs with SIGINT
+    ignored, which children inherit (and Python then installs no KeyboardInterrupt for it)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def run_lsw(

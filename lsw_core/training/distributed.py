@@ -9,6 +9,7 @@ global batch), so no wrapper module and no `no_sync` are needed and one rank equ
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterable
 
 import attrs
@@ -16,6 +17,7 @@ import torch
 import torch.distributed as dist
 
 from lsw_core.errors import LswError
+from lsw_core.outputs import is_main_process
 
 
 @attrs.frozen
@@ -57,10 +59,12 @@ def check_layout(batch_size: int) -> None:
         world = 1
     if world > 1 and batch_size % world:
         fits = max(world, -(-batch_size // world) * world)
-        raise LswError(
+        refusal = LswError(
             f"--batch-size {batch_size} cannot be split over the {world} training processes torchrun started: "
             f"it must be a multiple of {world} (e.g. --batch-size {fits}, or --nproc-per-node that divides it)"
         )
+        refusal.every_rank = True  # every process finds it: rank 0 reports it, the others wait (`meet`)
+        raise refusal
 
 
 def teardown(ranks: Ranks) -> None:
@@ -82,8 +86,12 @@ def barrier(ranks: Ranks) -> None:
         dist.barrier()
 
 
-def meet() -> None:
-    """Wait for every process of the group, if there is one (e.g. before exiting on an error every
-    rank raised, so that rank 0 reports it before torchrun stops the others)."""
+def meet(seconds: float = 60.0) -> None:
+    """Before exiting on an error every process raised, let rank 0 report it: torchrun stops the other
+    processes as soon as one exits, which could stop rank 0 before it has spoken. In a process group
+    the ranks meet at a barrier; before one is joined, the other ranks wait (at most `seconds`) for
+    torchrun to stop them, which it does once rank 0 has exited."""
     if dist.is_available() and dist.is_initialized():
         dist.barrier()
+    elif not is_main_process():
+        time.sleep(seconds)

@@ -33,7 +33,7 @@ from click.testing import CliRunner
 
 import lsw_core.plugins
 from lsw_stylegan2.loaders import CONFIG_F
-from tests.conftest import TINY_TRAIN, run_lsw, tiny_train_config
+from tests.conftest import TINY_TRAIN, interruptible, run_lsw, tiny_train_config
 
 NUM_WS, W_DIM = 6, 32  # example-tiny's W+ layout
 
@@ -914,9 +914,8 @@ def test_each_image_suffix_is_written_in_its_own_format(suffix, fmt, tmp_path):
 
 
 def signal_clip(tmp: Path, frames: int = 400) -> None:
-    """A clip long enough to be interrupted mid-write even on a busy machine (40 frames took 2.3 s, and a
-    signal sent after the temporary appeared could come after the end): `frames` frames that change, of example-tiny's
-    16² (aligned crops)."""
+    """A clip long enough to be interrupted mid-write even on a busy machine: `frames` frames that
+    change, of example-tiny's 16² (aligned crops)."""
     import av
 
     with av.open(str(tmp / "clip.mp4"), "w") as container:
@@ -937,7 +936,7 @@ def start_clip_swap(tmp: Path, mixer: Path, out: str = "o.mp4", *extra: str) -> 
             str(tmp / out), "--no-cache", "--tune-frames", "0", "--smooth", "1", "--inverter", "w",
             "--inverter-option", "perceptual=pixel-ssim", "--inverter-option", "steps=2", *extra]  # fmt: skip
     return subprocess.Popen([str(Path(sys.executable).parent / "lsw"), *argv], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, cwd=tmp)  # fmt: skip
+                            stderr=subprocess.PIPE, text=True, cwd=tmp, preexec_fn=interruptible)  # fmt: skip
 
 
 def temporaries(folder: Path) -> list[Path]:

@@ -17,6 +17,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from lsw_core.cli import cli
+from tests.conftest import interruptible
 
 from .conftest import free_port
 
@@ -53,7 +54,7 @@ def test_a_fresh_install_serves_the_demo_offer_on_localhost_and_cleans_up(tmp_pa
     port = free_port()
     env = {**os.environ, "TMPDIR": str(temp), "GRADIO_ANALYTICS_ENABLED": "False"}
     process = subprocess.Popen([LSW, "ui", "--port", str(port)], cwd=work, env=env, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True)  # fmt: skip
+                               stderr=subprocess.PIPE, text=True, preexec_fn=interruptible)  # fmt: skip
     try:
         config = wait_for_config(f"http://127.0.0.1:{port}", process)
         assert listening(port) == ["127.0.0.1"]
