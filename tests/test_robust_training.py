@@ -282,10 +282,13 @@ def test_identity_terms_read_the_images_downsampled_to_id_resolution(example_plu
 
 
 def test_the_1024_recipe_is_the_real_embedder_recipe_read_at_256_px(example_plugin, tmp_path):
-    settings = recipe("real-embedder-1024")
-    assert {k: v for k, v in settings.items() if k in recipe("real-embedder") and k != "batch_size"} == {
-        k: v for k, v in recipe("real-embedder").items() if k != "batch_size"
-    }
-    assert settings["id_resolution"] == 256 and settings["embedder_options"] == {"crop": "ffhq"}
+    settings, base = recipe("real-embedder-1024"), recipe("real-embedder")
+    changed = {"id_resolution": 256, "embedder_options": {"crop": "ffhq"}, "batch_size": 4, "lr": 1e-4}
+    assert settings == {**base, **changed}
     settings["embedder_options"]["crop"] = "full"  # a copy: the recipe itself is unchanged
     assert recipe("real-embedder-1024")["embedder_options"] == {"crop": "ffhq"}
+    # the example embedder takes no crop option: trained with its own options, the recipe runs
+    config = tiny(**{**recipe("real-embedder-1024"), "embedder_options": {}, "steps": 1, "calibration_batches": 1})
+    trainer = MixerTrainer(config, tmp_path / "r", progress=False)
+    assert trainer.loss.id_resolution == 256 and isinstance(trainer.mixer, GatedLatentMixer)
+    assert torch.isfinite(trainer.train_step()["total"])
