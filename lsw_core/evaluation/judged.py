@@ -60,8 +60,7 @@ def judge_mixer(
     G = swapper.generator
     if groups is not None:
         group_rows(G, groups)
-    rng = torch.Generator().manual_seed(check_seeds([seed])[0])
-    z_s, z_t = torch.randn(pairs, G.z_dim, generator=rng), torch.randn(pairs, G.z_dim, generator=rng)
+    z_s, z_t = held_out_z(G.z_dim, pairs, seed)
     roles = ["source", "target", "swap", *(f"interpolation {a:g}" for a in alphas)]
     pixels: dict[str, list[torch.Tensor]] = {r: [] for r in roles}
     measured: dict[str, dict[str, list[Judgement]]] = {name: {r: [] for r in roles} for name in judges}
@@ -99,6 +98,12 @@ def judge_mixer(
             "target_found": float(joined["target"].found.float().mean()),
         }
     return report
+
+
+def held_out_z(z_dim: int, pairs: int, seed: int = HELD_OUT_SEED) -> tuple[torch.Tensor, torch.Tensor]:
+    """The source and target z [pairs, z_dim] of the held-out pairs `judge_mixer` judges."""
+    rng = torch.Generator().manual_seed(check_seeds([seed])[0])
+    return torch.randn(pairs, z_dim, generator=rng), torch.randn(pairs, z_dim, generator=rng)
 
 
 def _join(parts: list[Judgement]) -> Judgement:

@@ -54,6 +54,9 @@ class TrainConfig:
     identity_loss: str = attrs.field(default="paper", validator=choice(*IDENTITY_LOSSES))
     #: Random views per pair for the augmented identity loss.
     id_views: int = attrs.field(default=2, validator=integer(gt=0))
+    #: Longer side in pixels the images are downsampled to (antialiased) before L_id and L_contrast read
+    #: them (None: as rendered): a 1024-px generator's views and embedder crops then cost a 256-px one's.
+    id_resolution: int | None = attrs.field(default=None, validator=optional(integer(gt=0)))
     #: Further identity embedders (plugin name → weight) added to L_id; the main one weighs 1.
     extra_embedders: dict[str, float] = attrs.field(factory=dict, validator=weights())
     #: λ is relative to the measured loss scales: λ_eff = λ · scale(L_id) / scale(L_lp), where

@@ -27,6 +27,17 @@ def contrast_loss(
     return F.relu(d_source - d_target + margin * d_pair).mean()
 
 
+def downsample(images: torch.Tensor, side: int | None) -> torch.Tensor:
+    """`images` [B, C, H, W] with the longer side reduced to `side` (antialiased bilinear, aspect
+    kept); unchanged when `side` is None or not smaller."""
+    h, w = images.shape[-2:]
+    if side is None or max(h, w) <= side:
+        return images
+    scale = side / max(h, w)
+    size = (max(round(h * scale), 1), max(round(w * scale), 1))
+    return F.interpolate(images, size=size, mode="bilinear", align_corners=False, antialias=True)
+
+
 def latent_penalty(target_latent: torch.Tensor, swap_latent: torch.Tensor) -> torch.Tensor:
     """L_lp = ‖l_t − l_swap‖² / dim: the mean squared error between target and swapped codes (Eq. 3)."""
     return F.mse_loss(swap_latent, target_latent)
@@ -75,7 +86,8 @@ def keep_loss(
 class LatentSwapLoss(nn.Module):
     """L = L_id + λ·L_lp + μ·L_shape [+ κ·L_keep] [+ ν·L_contrast] with the paper's λ = 100, μ = 0.1 and
     κ = ν = 0. The shape term is dropped when no shape model is given, the others when their weight is 0.
-    L_contrast is measured in the same views and embedders as L_id."""
+    L_contrast is measured in the same views and embedders as L_id, on images downsampled to
+    `id_resolution` (None: as rendered)."""
 
     def __init__(
         self,
@@ -90,6 +102,7 @@ class LatentSwapLoss(nn.Module):
         keep_power: float = 1.0,
         contrast_weight: float = 0.0,
         contrast_margin: float = 0.25,
+        id_resolution: int | None = None,
     ) -> None:
         super().__init__()
         self.embedder = embedder
@@ -103,6 +116,8 @@ class LatentSwapLoss(nn.Module):
         self.keep_power = keep_power
         self.contrast_weight = contrast_weight
         self.contrast_margin = contrast_margin
+        #: Longer side the images are downsampled to before the identity terms (None: as given).
+        self.id_resolution = id_resolution
 
     def forward(
         self,
@@ -150,6 +165,10 @@ class LatentSwapLoss(nn.Module):
         target_image: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """(L_id, L_contrast), the latter None unless `target_image` is given."""
+        side = self.id_resolution
+        source_image, swap_image = downsample(source_image, side), downsample(swap_image, side)
+        if target_image is not None:
+            target_image = downsample(target_image, side)
         if self.identity is not None:
             l_id, l_contrast = self.identity.terms(source_image, swap_image, target_image, self.contrast_margin)
             return l_id.float(), None if l_contrast is None else l_contrast.float()

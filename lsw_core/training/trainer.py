@@ -181,6 +181,7 @@ class MixerTrainer:
             keep_power=config.keep_power,
             contrast_weight=config.contrast_weight,
             contrast_margin=config.contrast_margin,
+            id_resolution=config.id_resolution,
         )
         self.calibration: dict[str, float] = {}
         self.optimizer = make_adamw(self.mixer, lr=config.lr, betas=config.betas, weight_decay=config.weight_decay)

@@ -9,7 +9,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lsw_core.errors import CheckpointError
+from lsw_core.errors import CheckpointError, SettingError
 from lsw_faces.dlib_format import DlibStream
 from lsw_faces.dlib_resnet import DlibResNetEmbedder, add_zero_padded, default_dat_path
 
@@ -100,3 +100,22 @@ def test_truncated_or_foreign_file_is_a_checkpoint_error(tmp_path):
     for name in ("cut.dat", "other.dat", "missing.dat"):
         with pytest.raises(CheckpointError):
             DlibResNetEmbedder(tmp_path / name)
+
+
+def test_ffhq_crop_reads_the_chip_where_dlib_cuts_it_from_an_ffhq_aligned_image(chips_and_reference):
+    from lsw_faces.dlib_resnet import FFHQ_CHIP
+
+    chip = torch.from_numpy(chips_and_reference[0][:1]).permute(0, 3, 1, 2).float() / 127.5 - 1
+    side = 1000
+    left, top, right, bottom = (round(v * side) for v in FFHQ_CHIP)
+    canvas = torch.zeros(1, 3, side, side)
+    canvas[..., top:bottom, left:right] = torch.nn.functional.interpolate(
+        chip, size=(bottom - top, right - left), mode="bicubic", align_corners=False
+    ).clamp(-1, 1)
+    with torch.no_grad():
+        reference = DlibResNetEmbedder()(chip)
+        cropped = DlibResNetEmbedder(crop="ffhq")(canvas)
+        whole = DlibResNetEmbedder()(canvas)
+    assert float(cropped @ reference.T) > 0.99 > float(whole @ reference.T)
+    with pytest.raises(SettingError, match="crop"):
+        DlibResNetEmbedder(crop="middle")

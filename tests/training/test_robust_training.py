@@ -11,7 +11,7 @@ import lsw_core.training.trainer
 from lsw_core.mixing.mixer import GatedLatentMixer, LatentMixer, read_mixer_config
 from lsw_core.training.config import TrainConfig
 from lsw_core.training.identity_loss import Augmentation, RobustIdentityLoss, augment, paired_views
-from lsw_core.training.losses import LatentSwapLoss, contrast_loss, identity_loss, keep_loss, keep_mask
+from lsw_core.training.losses import LatentSwapLoss, contrast_loss, downsample, identity_loss, keep_loss, keep_mask
 from lsw_core.training.recipes import recipe
 from lsw_core.training.trainer import MixerTrainer
 from tests.conftest import TINY_TRAIN, run_lsw, tiny_train_config
@@ -257,3 +257,38 @@ def test_the_contrast_term_is_weighed_into_the_loss_in_the_views_of_l_id(example
     # in a random view, source, swap and target get the same view
     view_s, view_swap, view_t = paired_views(src, src.clone(), Augmentation(), src.clone())
     assert torch.equal(view_s, view_swap) and torch.equal(view_s, view_t)
+
+
+def test_identity_terms_read_the_images_downsampled_to_id_resolution(example_plugin, tmp_path):
+    E = lsw_core.load_identity_embedder("example-embedder")
+    src, tgt, swap = (torch.rand(4, 3, 64, 48) * 2 - 1 for _ in range(3))
+    assert downsample(src, 16).shape == (4, 3, 16, 12) and downsample(src, 64) is src and downsample(src, None) is src
+    assert torch.allclose(downsample(torch.full((1, 3, 64, 64), 0.3), 16), torch.full((1, 3, 16, 16), 0.3))
+    latents = dict(target_latent=torch.zeros(4, 2), swap_latent=torch.zeros(4, 2))
+    small = {k: downsample(v, 16) for k, v in dict(source_image=src, target_image=tgt, swap_image=swap).items()}
+    for identity in (None, RobustIdentityLoss([(E, 1.0)], samples=0)):
+        loss = dict(lambda_lp=0.0, contrast_weight=1.0, identity=identity)
+        _, reduced = LatentSwapLoss(E, id_resolution=16, **loss)(
+            source_image=src, target_image=tgt, swap_image=swap, **latents
+        )
+        _, expected = LatentSwapLoss(E, **loss)(**small, **latents)
+        _, full = LatentSwapLoss(E, **loss)(source_image=src, target_image=tgt, swap_image=swap, **latents)
+        assert torch.allclose(reduced["id"], expected["id"]) and torch.allclose(
+            reduced["contrast"], expected["contrast"]
+        )
+        assert not torch.allclose(reduced["id"], full["id"])
+    trainer = MixerTrainer(tiny(steps=1, id_resolution=8), tmp_path / "r", progress=False)
+    assert trainer.loss.id_resolution == 8 and trainer.train_step()["id"] > 0
+
+
+def test_the_1024_recipe_is_the_real_embedder_recipe_read_at_256_px(example_plugin, tmp_path):
+    settings, base = recipe("real-embedder-1024"), recipe("real-embedder")
+    changed = {"id_resolution": 256, "embedder_options": {"crop": "ffhq"}, "batch_size": 4, "lr": 1e-4}
+    assert settings == {**base, **changed}
+    settings["embedder_options"]["crop"] = "full"  # a copy: the recipe itself is unchanged
+    assert recipe("real-embedder-1024")["embedder_options"] == {"crop": "ffhq"}
+    # the example embedder takes no crop option: trained with its own options, the recipe runs
+    config = tiny(**{**recipe("real-embedder-1024"), "embedder_options": {}, "steps": 1, "calibration_batches": 1})
+    trainer = MixerTrainer(config, tmp_path / "r", progress=False)
+    assert trainer.loss.id_resolution == 256 and isinstance(trainer.mixer, GatedLatentMixer)
+    assert torch.isfinite(trainer.train_step()["total"])
