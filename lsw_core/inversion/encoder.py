@@ -114,15 +114,27 @@ class ConvLatentEncoder(LatentEncoder):
         return self.w_mean + self.w_std * self.standardised(images.to(self.w_mean.dtype))
 
 
+#: Generator pixels rendered at once while making the pool (one 1024² image, 64 at 128²): the
+#: intermediates of a 1024-px generator at batch 50 would take gigabytes.
+RENDER_PIXELS = 2**20
+
+
+def render_batch(resolution: int) -> int:
+    """How many samples of a generator of `resolution` are rendered at once (at most a chunk of 50)."""
+    return max(1, min(50, RENDER_PIXELS // (resolution * resolution)))
+
+
 def _render_pool(
     generator: Generator, config: EncoderConfig, progress: Callable[[str, int, int], None] | None
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """`pool_size` (image at the encoder resolution [N, 3, r, r], w [N, w_dim]) on the CPU (float32:
-    pool_size·3·r²·4 bytes, 1.2 GB for the defaults)."""
+    pool_size·3·r²·4 bytes, 1.2 GB for the defaults). Latents are drawn in chunks of 50 (one ψ per
+    chunk) and rendered `render_batch` at a time, so the pool does not depend on the generator's size."""
     device = generator.device
     rng = torch.Generator().manual_seed(config.seed)
     images, ws = [], []
     chunks = math.ceil(config.pool_size / 50)
+    step = render_batch(generator.resolution)
     with torch.no_grad():
         for i in range(chunks):
             n = min(50, config.pool_size - 50 * i)
@@ -130,8 +142,10 @@ def _render_pool(
             psi = config.psi_min + (1.0 - config.psi_min) * float(torch.rand((), generator=rng))
             w = generator.mapping(z, truncation_psi=psi)
             camera = generator.camera.sample(n, generator=rng).to(device) if generator.camera is not None else None
-            x = generator.synthesis(w, camera=camera, noise_mode="const").float()
-            images.append(resize(x, config.resolution).cpu())
+            for j in range(0, n, step):
+                part = camera[j : j + step] if camera is not None else None
+                x = generator.synthesis(w[j : j + step], camera=part, noise_mode="const").float()
+                images.append(resize(x, config.resolution).cpu())
             ws.append(w[:, 0].float().cpu())
             if progress is not None:
                 progress("render", i, chunks)

@@ -31,8 +31,24 @@ def w_statistics(generator: Generator, samples: int, seed: int = 0) -> tuple[tor
     return w_avg, float((w - w_avg).square().sum(dim=1).mean().sqrt())
 
 
+def cpu_bf16_supported() -> bool:
+    """Whether this CPU computes in bf16 natively (AVX-512 BF16 or AMX tiles) rather than emulating it."""
+    try:
+        return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
+    except (AttributeError, RuntimeError):  # a torch without these queries
+        return False
+
+
+def mixed_precision_enabled(generator: Generator, device: torch.device, requested: bool) -> bool:
+    """Whether an inversion asking for mixed precision gets bf16 autocast: on CUDA, and on a CPU with
+    native bf16 for a generator that says it pays there (`Generator.cpu_bf16`)."""
+    if not requested:
+        return False
+    return device.type == "cuda" or (device.type == "cpu" and generator.cpu_bf16 and cpu_bf16_supported())
+
+
 def _autocast(device: torch.device, enabled: bool):
-    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=enabled and device.type == "cuda")
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=enabled)
 
 
 def _camera(generator: Generator, angles: torch.Tensor | None) -> Camera | None:
@@ -55,7 +71,7 @@ def _search_init(
         config.init_candidates, generator.z_dim, generator=torch.Generator().manual_seed(config.seed + 1)
     ).to(device)
     losses = []
-    with torch.no_grad(), _autocast(device, config.mixed_precision):
+    with torch.no_grad(), _autocast(device, mixed_precision_enabled(generator, device, config.mixed_precision)):
         w = generator.mapping(z)[:, 0].float()
         for chunk in w.split(16):
             synth = generator.synthesis(chunk[:, None].expand(-1, generator.num_ws, -1), noise_mode="const").float()
@@ -153,9 +169,11 @@ def project(
             params.append({"params": [angles], "lr": config.camera_lr, "base_lr": config.camera_lr})
         opt = torch.optim.Adam(params, betas=(0.9, 0.999))
 
+        mixed = mixed_precision_enabled(generator, device, config.mixed_precision)
+
         def synthesise(w: torch.Tensor) -> torch.Tensor:
             ws = w[:, None].expand(-1, generator.num_ws, -1) if config.space == "w" else w
-            with _autocast(device, config.mixed_precision):
+            with _autocast(device, mixed):
                 return generator.synthesis(ws, camera=_camera(generator, angles), noise_mode="const").float()
 
         steps_run = 0

@@ -11,7 +11,7 @@ from torch import nn
 
 from lsw_core.interfaces import Generator, Inversion
 from lsw_core.inversion.loss import ReconstructionLoss, noise_buffers
-from lsw_core.inversion.projector import Progress, _autocast
+from lsw_core.inversion.projector import Progress, _autocast, mixed_precision_enabled
 from lsw_core.inversion.quality import psnr, reconstruction_metrics
 from lsw_core.inversion.schedule import TuningConfig
 
@@ -49,8 +49,9 @@ def tune(
     rng = torch.Generator().manual_seed(config.seed)
     original = pivots.generator
     steps_run = 0
+    mixed = mixed_precision_enabled(tuned, device, config.mixed_precision)
     for step in range(config.steps if opt is not None else 0):
-        with _autocast(device, config.mixed_precision):
+        with _autocast(device, mixed):
             synth = tuned.synthesis(ws, camera=pivots.camera, noise_mode="const", **pivots.synthesis_kwargs).float()
         per_image = loss_fn(synth, images)
         loss = per_image.sum()

@@ -83,7 +83,8 @@ def fast_schedule(encoder: bool = False) -> tuple[ProjectionConfig, TuningConfig
     """50 projection steps from the generator's own tracked `w_avg` (no re-estimation from samples),
     or with `encoder` 30 steps from a `LatentEncoder`'s guess, at lr 1e-2 without warm-up or
     exploration noise, early stopping once every image reaches 40 dB; up to 100 tuning steps at
-    lr 1e-3, early stopping at 32 dB; mixed precision on GPU."""
+    lr 1e-3, early stopping at 32 dB; mixed precision (bf16 autocast) on GPU, and on CPUs with
+    native bf16 for generators that declare it pays there (`Generator.cpu_bf16`)."""
     return (
         ProjectionConfig(steps=30 if encoder else 50, lr=1e-2, init="encoder" if encoder else "w_avg",
                          initial_noise_factor=0.0, lr_rampup_length=0.0, early_stop_psnr=40.0, mixed_precision=True),
