@@ -21,7 +21,7 @@ from typing import Any
 
 import torch
 
-from lsw_core import artifacts
+from lsw_core.formats import artifacts
 from lsw_core.errors import CheckpointError, LswError
 from lsw_core.formats.generator_folder import is_generator_folder, read_generator_folder
 from lsw_core.formats.torchfile import load_torch_file

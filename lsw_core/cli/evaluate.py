@@ -209,14 +209,15 @@ def _evaluate_triples(
 def _judge_options(names: tuple[str, ...], pairs: tuple[str, ...]) -> dict[str, dict]:
     """`--judge-option NAME:KEY=VALUE` → {name: {key: value}} for the judges named."""
     options: dict[str, dict] = {name: {} for name in names}
+    by_name: dict[str, list[str]] = {name: [] for name in names}
     for pair in pairs:
         name, sep, rest = pair.partition(":")
-        if not sep or name not in options:
+        if not sep or name not in by_name:
             raise LswError(
                 f"--judge-option {pair!r}: expected NAME:KEY=VALUE for one of the --judge names {list(names)}"
             )
-        options[name].update(parse_options((rest,)))
-    return options
+        by_name[name].append(rest)
+    return {name: parse_options(tuple(rest)) for name, rest in by_name.items()}
 
 
 def _judged(swapper, judges, mixer_dir, pairs, seed, groups) -> dict:

@@ -117,12 +117,15 @@ def _no_constant(name: str) -> Any:
 
 def parse_options(pairs: tuple[str, ...]) -> dict[str, Any]:
     """`key=value` pairs → dict; values are JSON when they parse as JSON (numbers, true, null), else
-    strings. A number that is not finite (NaN, Infinity, 1e999) is refused."""
+    strings. A number that is not finite (NaN, Infinity, 1e999) is refused, and so is a key given
+    twice (which value was meant is not ours to guess)."""
     options: dict[str, Any] = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key:
             raise LswError(f"option {pair!r}: expected KEY=VALUE")
+        if key in options:
+            raise LswError(f"option {pair!r}: {key} is already given; give each key once")
         try:
             options[key] = json.loads(value, parse_constant=_no_constant)
         except json.JSONDecodeError:

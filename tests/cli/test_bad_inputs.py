@@ -603,6 +603,8 @@ CASES = [
     Bad("generator-option-nan", SWAP + " --generator-option truncation=NaN", "option 'truncation=NaN': expected a "
         "finite number"),
     Bad("generator-option-overflow", SWAP + " --generator-option x=1e999", "expected a finite number"),
+    Bad("generator-option-twice", SWAP + " --generator-option x=1 --generator-option x=2",
+        "x is already given; give each key once"),
     Bad("video-start-nan", CLIP + " --start nan", "'--start': 'nan' is not a finite number", CLIP_FILES),
     Bad("video-start-inf", CLIP + " --start inf", "'--start': 'inf' is not a finite number", CLIP_FILES),
     Bad("video-end-nan", CLIP + " --end nan", "'--end': 'nan' is not a finite number", CLIP_FILES),

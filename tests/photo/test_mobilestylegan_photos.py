@@ -24,7 +24,7 @@ from tests.conftest import run_lsw
 from tests.mobilestylegan.conftest import small_generator, wheel_installed
 from tests.mobilestylegan.irwriter import write_ir
 
-from .tiny import TinyGenerator
+from tests.tiny import TinyGenerator
 
 skimage_data = pytest.importorskip("skimage.data", reason="scikit-image is in the `test` extra")
 
@@ -134,9 +134,11 @@ def test_a_photo_swap_on_the_wheels_1024_px_model(tmp_path, photos):
     write_mixer(tmp_path / "mixer", 23, 512)
     source, target, canvas = photos
     out = tmp_path / "out.png"
-    done = run_lsw("swap", str(source), str(target), "--mixer", str(tmp_path / "mixer"), *FEW_STEPS, "--no-cache",
-                   "-o", str(out), "--save-latents")  # fmt: skip
+    done = run_lsw("swap", str(source), str(target), "--mixer", str(tmp_path / "mixer"), *FEW_STEPS[:-2], "--no-cache",
+                   "--inverter-option", "tuning_steps=6", "-o", str(out), "--save-latents")  # fmt: skip
     psnr = float(done.stderr.split("reconstruction PSNR ")[1].split(" dB")[0])
-    assert psnr > 15  # two projection steps and one tuning step from w_avg: a face, not noise
+    # a mid-grey frame scores 9.8 dB on this photo and noise 7.3 dB; two projection steps from w_avg
+    # alone reach about 12, and six tuning steps of the real weights must lift it well past that
+    assert psnr > 15
     assert np.asarray(Image.open(out)).shape == canvas.shape
     assert np.load(tmp_path / "out.npy").shape == (1, 23, 512)
