@@ -122,6 +122,11 @@ class NameWeight(click.ParamType):
     is_flag=True,
     help="Read λ relative to the measured loss scales: λ·L_id(target as swap)/L_lp(source as swap).",
 )
+@click.option(
+    "--mu-relative",
+    is_flag=True,
+    help="Read μ relative to the measured loss scales: μ·L_id(target as swap)/L_shape(source as swap).",
+)
 @setting_option(
     TrainConfig, "--calibration-batches", type=int, help="Batches the loss scales are measured on before training."
 )
@@ -256,6 +261,7 @@ _SETTINGS = (
     "truncation_cutoff", "mixer_depth", "residual_coefficient", "batch_size", "steps", "lr", "max_minutes", "seed",
     "noise_mode", "device", "precision", "micro_batch", "activation_checkpointing", "log_every", "sample_every",
     "checkpoint_every", "identity_loss", "id_views", "id_resolution", "lambda_relative", "mixer_kind", "gate_init",
+    "mu_relative",
     "extra_embedders", "calibration_batches", "keep_weight", "keep_centre", "keep_power", "contrast_weight",
     "contrast_margin", "ema_decay",
 )  # fmt: skip

@@ -5,8 +5,9 @@ embedder on a 64-px face DCGAN, L_id between different faces is about 0.07 while
 source as the swap is about 2, so the paper's λ = 100 (set for Smooth-Swap's embedder on
 StyleGAN2's W+) weighs the latent penalty thousands of times over the identity. The trainer
 measures, on a few sampled batches, each term at the two ends of the path a swap can take: L_id and
-L_shape with the target as the swap (what training must remove), L_lp and L_keep with the source as
-the swap (what reaching the source would cost). A relative λ is read against these.
+L_shape with the target as the swap (what training must remove), L_lp and L_keep (and, for a
+relative μ, L_shape) with the source as the swap (what reaching the source would cost). A relative
+λ, κ or μ is read against these.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ CALIBRATION_SEED = 2**31 - 2
 
 @torch.no_grad()
 def measure_scales(trainer: Any, batches: int) -> dict[str, float]:
-    """{"id", "lp"[, "shape"][, "keep"]}: the loss terms at the ends of the swap path, averaged over `batches`
+    """{"id", "lp"[, "shape"][, "shape_source"][, "keep"]}: the loss terms at the ends of the swap path, averaged over `batches`
     batches drawn from a fixed seed (so a resumed run measures the same)."""
     cfg, loss = trainer.config, trainer.loss
     rng = torch.Generator().manual_seed(CALIBRATION_SEED)
@@ -40,6 +41,10 @@ def measure_scales(trainer: Any, batches: int) -> dict[str, float]:
         }
         if loss.shape_model is not None and loss.mu_shape:
             terms["shape"] = float(shape_loss(loss.shape_model, keep["source"], keep["target"], keep["target"]))
+            if trainer.config.mu_relative:
+                terms["shape_source"] = float(
+                    shape_loss(loss.shape_model, keep["source"], keep["target"], keep["source"])
+                )
         if loss.keep_weight:
             terms["keep"] = float(keep_loss(keep["target"], keep["source"], loss.keep_centre, loss.keep_power))
         for k, v in terms.items():
@@ -55,6 +60,8 @@ def describe(scales: dict[str, float], lambda_lp: float, mu_shape: float, keep_w
     ]
     if "shape" in scales:
         parts.append(f"L_shape(target) {scales['shape']:.4g} → μ·L_shape {mu_shape * scales['shape']:.4g}")
+    if "shape_source" in scales:
+        parts.append(f"L_shape(source) {scales['shape_source']:.4g} → μ·L_shape {mu_shape * scales['shape_source']:.4g}")
     if "keep" in scales:
         parts.append(f"L_keep(source) {scales['keep']:.4g} → κ·L_keep {keep_weight * scales['keep']:.4g}")
     return "loss scales: " + ", ".join(parts) + f" (λ = {lambda_lp:.4g})"

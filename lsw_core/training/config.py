@@ -62,6 +62,10 @@ class TrainConfig:
     #: λ is relative to the measured loss scales: λ_eff = λ · scale(L_id) / scale(L_lp), where
     #: scale(L_id) is L_id of the target as the swap and scale(L_lp) is L_lp of the source as the swap.
     lambda_relative: bool = attrs.field(default=False, validator=attrs.validators.instance_of(bool))
+    #: μ is relative to the measured loss scales: μ_eff = μ · scale(L_id) / scale(L_shape, source), where
+    #: scale(L_shape, source) is L_shape of the source as the swap (what taking the source's pose and
+    #: expression would cost). For shape models without a paper-given scale (a landmark net).
+    mu_relative: bool = attrs.field(default=False, validator=attrs.validators.instance_of(bool))
     calibration_batches: int = attrs.field(default=2, validator=integer(gt=0))
     #: κ, weight of L_keep: the pixel distance of the swap to the target (not in the paper; 0: off).
     #: With `lambda_relative`, read against the scales like λ: κ · scale(L_id) / scale(L_keep), where
@@ -120,6 +124,7 @@ class TrainConfig:
             "id_views": (self.identity_loss != "augmented", "identity_loss", "augmented"),
             "contrast_margin": (not self.contrast_weight, "contrast_weight", "> 0"),
             "keep_centre": (not self.keep_weight, "keep_weight", "> 0"),
+            "mu_relative": (not self.mu_relative or not self.mu_shape, "mu_shape", "> 0"),
             "keep_power": (not self.keep_weight, "keep_weight", "> 0"),
         }
         return {name: (setting, value) for name, (idle, setting, value) in rules.items() if idle}

@@ -311,7 +311,7 @@ class MixerTrainer:
                 self._log({"step": 0, "calibration": self.calibration})
             if self.progress:
                 tqdm.write(
-                    describe(self.calibration, self.loss.lambda_lp, self.config.mu_shape, self.loss.keep_weight),
+                    describe(self.calibration, self.loss.lambda_lp, self.loss.mu_shape, self.loss.keep_weight),
                     file=sys.stderr,
                 )
         start = time.monotonic()
@@ -380,9 +380,13 @@ class MixerTrainer:
             self.loss.lambda_lp = cfg.lambda_lp * scales["id"] / scales["lp"]
             if cfg.keep_weight:
                 self.loss.keep_weight = cfg.keep_weight * scales["id"] / scales["keep"]
+        if cfg.mu_relative and "shape_source" in scales:
+            self.loss.mu_shape = cfg.mu_shape * scales["id"] / max(scales["shape_source"], 1e-12)
         self.calibration = {**scales, "lambda_effective": self.loss.lambda_lp}
         if cfg.keep_weight:
             self.calibration["keep_effective"] = self.loss.keep_weight
+        if cfg.mu_relative and "shape_source" in scales:
+            self.calibration["mu_effective"] = self.loss.mu_shape
 
     def agree_finite(self) -> None:
         """Stop every rank together when any rank's loss went NaN or infinite: the ranks' flags are

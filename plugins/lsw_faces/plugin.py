@@ -1,4 +1,5 @@
-"""Plugin registration for lsw_faces: real-face identity embedders and the Deep3DFaceRecon shape model."""
+"""Plugin registration for lsw_faces: real-face identity embedders, the dlib judge, the Deep3DFaceRecon shape
+model, and landmark nets (`lsw landmarks train`, shape model `dlib-landmarks`)."""
 
 from lsw_core.plugins import hookimpl
 
@@ -19,6 +20,18 @@ def _smoothswap(checkpoint=None, **options):
     from lsw_faces.smoothswap import SmoothSwapEmbedder
 
     return SmoothSwapEmbedder(checkpoint, **options)
+
+
+def _dlib_landmarks(checkpoint=None):
+    from lsw_core.errors import SettingError
+    from lsw_faces.landmark_net import load_landmark_net
+
+    if checkpoint is None:
+        raise SettingError(
+            "the dlib-landmarks shape model is taught per generator: train one with `lsw landmarks train -g GEN "
+            "-o FILE` and pass it with --shape-model-checkpoint FILE"
+        )
+    return load_landmark_net(checkpoint)
 
 
 def _deep3d(checkpoint=None, **options):
@@ -56,3 +69,15 @@ def register_shape_models(register):
     register(
         "deep3d", _deep3d, description="Deep3DFaceRecon regressor (epoch_20.pth) + BFM_model_front.mat, 68 landmarks"
     )
+    register(
+        "dlib-landmarks",
+        _dlib_landmarks,
+        description="a small CNN taught dlib's 68 landmarks, pose and expression on one generator (lsw landmarks train)",
+    )
+
+
+@hookimpl
+def register_commands(cli):
+    from lsw_faces.landmark_cli import landmarks
+
+    cli.add_command(landmarks)
