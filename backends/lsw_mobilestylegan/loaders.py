@@ -21,8 +21,8 @@ from typing import Any
 
 import torch
 
-from lsw_core.formats import artifacts
 from lsw_core.errors import CheckpointError, LswError
+from lsw_core.formats import artifacts
 from lsw_core.formats.generator_folder import is_generator_folder, read_generator_folder
 from lsw_core.formats.torchfile import load_torch_file
 from lsw_mobilestylegan.generator import MobileStyleGANGenerator, validate_init_kwargs

@@ -208,7 +208,6 @@ def _evaluate_triples(
 
 def _judge_options(names: tuple[str, ...], pairs: tuple[str, ...]) -> dict[str, dict]:
     """`--judge-option NAME:KEY=VALUE` → {name: {key: value}} for the judges named."""
-    options: dict[str, dict] = {name: {} for name in names}
     by_name: dict[str, list[str]] = {name: [] for name in names}
     for pair in pairs:
         name, sep, rest = pair.partition(":")

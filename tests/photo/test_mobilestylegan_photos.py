@@ -23,7 +23,6 @@ from lsw_lpips.fallback import PixelSSIM
 from tests.conftest import run_lsw
 from tests.mobilestylegan.conftest import small_generator, wheel_installed
 from tests.mobilestylegan.irwriter import write_ir
-
 from tests.tiny import TinyGenerator
 
 skimage_data = pytest.importorskip("skimage.data", reason="scikit-image is in the `test` extra")
