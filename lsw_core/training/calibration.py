@@ -61,7 +61,9 @@ def describe(scales: dict[str, float], lambda_lp: float, mu_shape: float, keep_w
     if "shape" in scales:
         parts.append(f"L_shape(target) {scales['shape']:.4g} → μ·L_shape {mu_shape * scales['shape']:.4g}")
     if "shape_source" in scales:
-        parts.append(f"L_shape(source) {scales['shape_source']:.4g} → μ·L_shape {mu_shape * scales['shape_source']:.4g}")
+        parts.append(
+            f"L_shape(source) {scales['shape_source']:.4g} → μ·L_shape {mu_shape * scales['shape_source']:.4g}"
+        )
     if "keep" in scales:
         parts.append(f"L_keep(source) {scales['keep']:.4g} → κ·L_keep {keep_weight * scales['keep']:.4g}")
     return "loss scales: " + ", ".join(parts) + f" (λ = {lambda_lp:.4g})"
