@@ -42,6 +42,14 @@ RECIPES: dict[str, dict[str, Any]] = {
 RECIPES["real-embedder-1024"] = dict(
     RECIPES["real-embedder"], id_resolution=256, embedder_options={"crop": "ffhq"}, batch_size=4, lr=1e-4
 )
+#: Keeps the target's pose on generators without a 3DMM: L_shape through a landmark net taught on the
+#: generator (`lsw landmarks train`, shape model "dlib-landmarks", whose file --shape-model-checkpoint
+#: gives), μ relative to L_shape of the source as the swap. On the DCGAN (2400 steps, 3 × 100 held-out
+#: pairs) the swap's pose error fell from 8.4–9.8° to 4.8–5.2° (interpolation at equal pixels:
+#: 4.9–6.3°); identity stayed 39–50 points above interpolation by SFace, but dlib's share fell below 80 %.
+RECIPES["real-embedder-landmarks"] = dict(
+    RECIPES["real-embedder"], shape_model="dlib-landmarks", mu_shape=1.0, mu_relative=True
+)
 
 
 def recipe(name: str) -> dict[str, Any]:
