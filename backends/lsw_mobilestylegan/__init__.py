@@ -1,13 +1,5 @@
-"""MobileStyleGAN generator backend (the 2021 FFHQ model, read from OpenVINO IR files, in our own code)."""
+"""MobileStyleGAN generator backend (the 2021 FFHQ model, read from OpenVINO IR files, in our own code).
 
-from lsw_mobilestylegan.generator import MobileStyleGANGenerator, estimate_w_avg
-from lsw_mobilestylegan.loaders import from_original, load_mobilestylegan, read_ir_folder, wheel_ir_folder
-
-__all__ = [
-    "MobileStyleGANGenerator",
-    "estimate_w_avg",
-    "from_original",
-    "load_mobilestylegan",
-    "read_ir_folder",
-    "wheel_ir_folder",
-]
+The modules: `generator` (MobileStyleGANGenerator, estimate_w_avg), `loaders` (load_mobilestylegan,
+read_ir_folder, wheel_ir_folder, from_original), `ir` (the IR reader), `graph`, `networks`. This file
+imports nothing, so registering the plugin does not load torch."""

@@ -15,7 +15,7 @@ from lsw_core.cli.options import (
     setting_option,
     steps_batch_seed_options,
 )
-from lsw_faces.landmark_net import LandmarkNetConfig
+from lsw_faces.landmark_config import LandmarkNetConfig
 
 
 @click.group()
@@ -29,9 +29,13 @@ def landmarks() -> None:
 @generator_options_option
 @click.option("--out", "-o", required=True, type=click.Path(dir_okay=False), help="Net file to write (.safetensors).")
 @steps_batch_seed_options(LandmarkNetConfig)
-@setting_option(LandmarkNetConfig, "--samples", type=int, help="Generator samples dlib labels (those it places are kept).")
+@setting_option(
+    LandmarkNetConfig, "--samples", type=int, help="Generator samples dlib labels (those it places are kept)."
+)
 @setting_option(LandmarkNetConfig, "--validation", type=int, help="Labelled samples held out to measure the net.")
-@setting_option(LandmarkNetConfig, "--size", type=int, help="Side in pixels the net reads images at (a multiple of 16).")
+@setting_option(
+    LandmarkNetConfig, "--size", type=int, help="Side in pixels the net reads images at (a multiple of 16)."
+)
 @setting_option(LandmarkNetConfig, "--psi-min", type=float, help="Samples use a truncation ψ drawn from [PSI_MIN, 1].")
 @click.option("--threads", type=int, help="CPU threads (torch.set_num_threads).")
 @quiet_option
@@ -54,10 +58,15 @@ def train(generator, checkpoint, generator_pairs, out, steps, batch_size, seed, 
     from tqdm.auto import tqdm
 
     from lsw_core.cli.options import option_paths
+    from lsw_core.errors import LswError
     from lsw_core.outputs import check_output, input_files
     from lsw_core.plugins import load_generator
-    from lsw_faces.judges import FaceLandmarks
-    from lsw_faces.landmark_net import save_landmark_net, train_landmark_net
+
+    try:
+        from lsw_faces.judges import FaceLandmarks
+        from lsw_faces.landmark_net import save_landmark_net, train_landmark_net
+    except ImportError as exc:
+        raise LswError(f"lsw landmarks train needs dlib and scipy ({exc}): pip install 'lsw-core[faces]'") from None
 
     config = LandmarkNetConfig(samples=samples, validation=validation, steps=steps, batch_size=batch_size,
                                psi_min=psi_min, size=size, seed=seed)  # fmt: skip

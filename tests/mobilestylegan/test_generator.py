@@ -12,8 +12,7 @@ import lsw_core
 from lsw_core.cli import add_plugin_commands, cli
 from lsw_core.errors import CheckpointError, LswError, ShapeError
 from lsw_core.formats.generator_folder import save_generator
-from lsw_mobilestylegan import estimate_w_avg
-from lsw_mobilestylegan.generator import FFHQ_CHANNELS, MobileStyleGANGenerator, parameter_count
+from lsw_mobilestylegan.generator import FFHQ_CHANNELS, MobileStyleGANGenerator, estimate_w_avg, parameter_count
 from lsw_mobilestylegan.networks import BandPool
 
 from .conftest import small_generator

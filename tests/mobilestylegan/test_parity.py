@@ -77,7 +77,7 @@ def test_ffhq_mapping_and_synthesis_match_openvino_at_1024px():
 @needs_wheel
 @pytest.mark.slow
 def test_ffhq_w_avg_is_reproducible_and_truncation_keeps_faces_in_range():
-    from lsw_mobilestylegan import estimate_w_avg
+    from lsw_mobilestylegan.generator import estimate_w_avg
 
     G = _ffhq()
     assert torch.equal(estimate_w_avg(G.mapping_net), G.w_avg)
