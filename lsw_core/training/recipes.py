@@ -44,11 +44,12 @@ RECIPES["real-embedder-1024"] = dict(
 )
 #: Keeps the target's pose on generators without a 3DMM: L_shape through a landmark net taught on the
 #: generator (`lsw landmarks train`, shape model "dlib-landmarks", whose file --shape-model-checkpoint
-#: gives), μ relative to L_shape of the source as the swap. On the DCGAN (2400 steps, 3 × 100 held-out
-#: pairs) the swap's pose error fell from 8.4–9.8° to 4.8–5.2° (interpolation at equal pixels:
-#: 4.9–6.3°); identity stayed 39–50 points above interpolation by SFace, but dlib's share fell below 80 %.
+#: gives), μ = 1 relative to L_shape of the source as the swap, and κ = 1 (the pixel pull halved, as
+#: the landmark term now keeps the geometry). On the DCGAN (2400 steps, 3 × 100 held-out pairs) the
+#: swap's pose error fell from 8.4–9.8° to 5.5–5.9°, below interpolation's at equal pixels
+#: (5.8–7.2°); identity stayed 34–40 points above interpolation by SFace, 76–78 % by dlib.
 RECIPES["real-embedder-landmarks"] = dict(
-    RECIPES["real-embedder"], shape_model="dlib-landmarks", mu_shape=1.0, mu_relative=True
+    RECIPES["real-embedder"], shape_model="dlib-landmarks", mu_shape=1.0, mu_relative=True, keep_weight=1.0
 )
 
 
