@@ -160,8 +160,8 @@ def main() -> None:
 
     warnings.formatwarning = _one_line_warning
     signal.signal(signal.SIGTERM, _terminate)  # unwinds like Ctrl-C: temporaries are removed on the way
-    add_plugin_commands()
     try:
+        add_plugin_commands()  # inside: torchrun may stop a slow-starting process here
         cli(prog_name="lsw")
     except Terminated:
         sys.exit(128 + signal.SIGTERM)
