@@ -22,6 +22,7 @@ from lsw_core.photo import from_tensor
 from lsw_core.photo.video import VideoSwapper, smooth
 from lsw_core.plugins import hookimpl, load_aligner, load_inverter
 from lsw_synthface.generator import synthface
+from tests.clips import write_clip
 from tests.conftest import untrained_mixer
 
 av = pytest.importorskip("av", reason="PyAV is in the `test` extra")
@@ -58,44 +59,6 @@ def clip_frames(count: int = 6, seed: int = 3) -> list[np.ndarray]:
         ws = G.mapping(z, truncation_psi=0.7)
         images = G.synthesis(ws[:1] * (1 - t) + ws[1:] * t, noise_mode="const")
     return [from_tensor(img) for img in images]
-
-
-def write_clip(path, frames, *, audio: bool = False, times=None, codec="mpeg4", options=None, cover=None) -> None:
-    """An mp4 (or any container by `path`'s suffix) of `frames`, at `times` (seconds; default 1/FPS
-    apart), with a tone as long as the clip (`audio`) and a cover picture (`cover`, an RGB array)."""
-    with av.open(str(path), "w", options=options or {}) as container:
-        picture = container.add_stream("png", rate=1) if cover is not None else None
-        if picture is not None:
-            picture.width, picture.height, picture.pix_fmt = cover.shape[1], cover.shape[0], "rgb24"
-            picture.disposition = av.stream.Disposition.attached_pic
-        stream = container.add_stream(codec, rate=FPS)
-        stream.width, stream.height = frames[0].shape[1], frames[0].shape[0]
-        stream.pix_fmt = "rgb24" if codec == "png" else "yuv420p"
-        time_base = Fraction(1, 1000) if times is not None else 1 / FPS
-        stream.codec_context.time_base = time_base
-        sound = container.add_stream("aac", rate=16000, layout="mono") if audio else None
-        if picture is not None:
-            for packet in [*picture.encode(av.VideoFrame.from_ndarray(cover, format="rgb24")), *picture.encode()]:
-                container.mux(packet)
-        for i, frame in enumerate(frames):
-            video_frame = av.VideoFrame.from_ndarray(frame, format="rgb24")
-            video_frame.pts = round(times[i] / time_base) if times is not None else i
-            video_frame.time_base = time_base
-            for packet in stream.encode(video_frame):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
-        if sound is not None:
-            seconds = (times[-1] + 0.1) if times is not None else len(frames) / FPS
-            samples = int(16000 * seconds)
-            tone = (0.3 * np.sin(np.arange(samples) * 2 * np.pi * 440 / 16000)).astype(np.float32)[None]
-            for i in range(0, samples, 1024):
-                chunk = av.AudioFrame.from_ndarray(tone[:, i : i + 1024], format="fltp", layout="mono")
-                chunk.sample_rate, chunk.pts = 16000, i
-                for packet in sound.encode(chunk):
-                    container.mux(packet)
-            for packet in sound.encode():
-                container.mux(packet)
 
 
 def read_clip(path) -> tuple[list[np.ndarray], Fraction, bool]:

@@ -30,6 +30,7 @@ GRADIO_TEMP = tempfile.mkdtemp(prefix="lsw-ui-tests-")
 os.environ.setdefault("GRADIO_TEMP_DIR", GRADIO_TEMP)
 gr = pytest.importorskip("gradio", reason="Gradio is in the `ui` extra: pip install 'lsw-core[ui]'")
 av = pytest.importorskip("av", reason="PyAV is in the `video` extra")
+from tests import clips  # noqa: E402  (after the skip: it imports PyAV)
 
 RESOLUTION = 64
 #: The app's inverter for the tests: the fast schedule cut to a few steps, pixel + SSIM loss (no LPIPS weights).
@@ -53,26 +54,7 @@ def free_port() -> int:
 
 def write_clip(path: Path, frames: list[np.ndarray], *, audio: bool = True) -> Path:
     """An mp4 of `frames` at 8 fps (MPEG-4), with a 440 Hz tone as AAC audio."""
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream("mpeg4", rate=FPS)
-        stream.width, stream.height, stream.pix_fmt = frames[0].shape[1], frames[0].shape[0], "yuv420p"
-        sound = container.add_stream("aac", rate=16000, layout="mono") if audio else None
-        for frame in frames:
-            for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
-        if sound is not None:
-            samples = int(16000 * len(frames) / FPS)
-            tone = (0.3 * np.sin(np.arange(samples) * 2 * np.pi * 440 / 16000)).astype(np.float32)[None]
-            for i in range(0, samples, 1024):
-                chunk = av.AudioFrame.from_ndarray(tone[:, i : i + 1024], format="fltp", layout="mono")
-                chunk.sample_rate, chunk.pts = 16000, i
-                for packet in sound.encode(chunk):
-                    container.mux(packet)
-            for packet in sound.encode():
-                container.mux(packet)
-    return path
+    return clips.write_clip(path, frames, audio=audio, fps=FPS)
 
 
 def write_png_header(path: Path, width: int, height: int) -> Path:
