@@ -17,6 +17,7 @@ source.
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from collections.abc import Callable
@@ -38,6 +39,11 @@ FORMAT = "lsw-landmark-net"
 NUM_LANDMARKS = 68
 #: Pose is regressed in units of this many degrees (so its targets are about as large as the rest).
 POSE_UNIT = 30.0
+
+
+def resized(images: torch.Tensor, size: int) -> torch.Tensor:
+    """Images as the net reads them: float, antialiased to size × size."""
+    return F.interpolate(images.float(), size=(size, size), mode="bilinear", antialias=True, align_corners=False)
 
 
 class LandmarkNet(ShapeModel):
@@ -65,9 +71,7 @@ class LandmarkNet(ShapeModel):
         return {"size": self.size, "channels": self.channels, "hidden": self.hidden}
 
     def _regress(self, images: torch.Tensor) -> torch.Tensor:
-        x = F.interpolate(images.float(), size=(self.size, self.size), mode="bilinear", antialias=True,
-                          align_corners=False)  # fmt: skip
-        return self.head(self.features(x))
+        return self.head(self.features(resized(images, self.size)))
 
     def fuse(self, source: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         return target.clone()  # no identity part to take from the source: keep the target's geometry
@@ -101,9 +105,7 @@ def label_samples(G: Generator, config: LandmarkNetConfig, labeller: Labeller,
         h, w = images.shape[-2:]
         ok = marks.placed & torch.isfinite(marks.pose).all(1) & torch.isfinite(marks.expression).all(1)
         scale = torch.tensor([w, h], dtype=torch.float32)
-        small = F.interpolate(images, size=(config.size, config.size), mode="bilinear", antialias=True,
-                              align_corners=False)  # fmt: skip
-        kept["images"].append(small[ok].half())
+        kept["images"].append(resized(images, config.size)[ok].half())
         kept["landmarks"].append((marks.landmarks[ok] / scale).reshape(-1, NUM_LANDMARKS * 2))
         kept["pose"].append(marks.pose[ok] / POSE_UNIT)
         kept["expression"].append(marks.expression[ok])
@@ -137,7 +139,7 @@ def train_landmark_net(G: Generator, config: LandmarkNetConfig, labeller: Labell
     opt = torch.optim.Adam(net.parameters(), lr=config.lr)
     rng = torch.Generator().manual_seed(config.seed + 1)
     for step in range(config.steps):
-        lr = config.lr * 0.5 * (1 + torch.cos(torch.tensor(torch.pi * step / config.steps)).item())
+        lr = config.lr * 0.5 * (1 + math.cos(math.pi * step / config.steps))
         for group in opt.param_groups:
             group["lr"] = lr
         idx = torch.randint(len(train_x), (min(config.batch_size, len(train_x)),), generator=rng)

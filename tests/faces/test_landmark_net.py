@@ -30,7 +30,9 @@ from lsw_faces.landmark_net import (  # noqa: E402
     train_landmark_net,
 )
 
-SMALL = LandmarkNetConfig(samples=400, validation=80, steps=600, batch_size=32, size=32, channels=16, hidden=64, lr=3e-3)
+SMALL = LandmarkNetConfig(
+    samples=400, validation=80, steps=600, batch_size=32, size=32, channels=16, hidden=64, lr=3e-3
+)
 
 
 @pytest.fixture(scope="module")
@@ -42,6 +44,13 @@ def world():
 def taught(world):
     net, metrics = train_landmark_net(world, SMALL, FaceLandmarks())
     return net, metrics
+
+
+@pytest.fixture(scope="module")
+def taught_file(taught, tmp_path_factory):
+    path = tmp_path_factory.mktemp("net") / "net.safetensors"
+    save_landmark_net(path, *taught)
+    return path
 
 
 def test_the_net_is_a_shape_model_whose_landmarks_carry_gradients():
@@ -79,11 +88,9 @@ def test_a_taught_net_fits_the_landmarks_dlib_gives(world, taught):
     assert error_px == pytest.approx(metrics["landmark_error_px"], rel=0.05)
 
 
-def test_files_round_trip_and_record_their_generator(taught, tmp_path, world):
+def test_files_round_trip_and_record_their_generator(taught, taught_file, world):
     net, metrics = taught
-    path = tmp_path / "net.safetensors"
-    save_landmark_net(path, net, metrics)
-    loaded = load_shape_model("dlib-landmarks", checkpoint=str(path))
+    loaded = load_shape_model("dlib-landmarks", checkpoint=str(taught_file))
     images = world.synthesis(world.mapping(torch.randn(2, world.z_dim)))
     assert torch.allclose(loaded(images), net(images))
     assert loaded.trained_for == net.trained_for and loaded.metrics["labelled"] == metrics["labelled"]
@@ -129,17 +136,17 @@ def test_the_shape_model_without_a_file_is_one_error_line(tmp_path):
     assert done.stderr.count("\n") == 1 and "lsw landmarks train" in done.stderr
 
 
-def test_mu_relative_weighs_the_shape_term_against_the_identity_term(world, taught, tmp_path):
-    net, metrics = taught
-    path = tmp_path / "net.safetensors"
-    save_landmark_net(path, net, metrics)
+def test_mu_relative_weighs_the_shape_term_against_the_identity_term(taught_file, tmp_path):
     config = TrainConfig(generator="synthface", generator_options={"resolution": 64}, shape_model="dlib-landmarks",
-                         shape_model_options={"checkpoint": str(path)}, mu_shape=3.0, mu_relative=True, steps=1,
+                         shape_model_options={"checkpoint": str(taught_file)}, mu_shape=3.0, mu_relative=True, steps=1,
                          batch_size=4)  # fmt: skip
     trainer = MixerTrainer(config, tmp_path / "run", progress=False)
     trainer.calibrate()
     scales = trainer.calibration
     assert scales["shape_source"] > 0 and scales["shape"] == 0  # the target is its own fused geometry
     assert trainer.loss.mu_shape == pytest.approx(3.0 * scales["id"] / scales["shape_source"])
-    assert TrainConfig(generator="synthface", mu_shape=0.0, mu_relative=True).idle()["mu_relative"] == ("mu_shape", "> 0")
+    assert TrainConfig(generator="synthface", mu_shape=0.0, mu_relative=True).idle()["mu_relative"] == (
+        "mu_shape",
+        "> 0",
+    )
     assert "mu_relative" not in config.idle()
