@@ -124,8 +124,8 @@ class TrainConfig:
             "id_views": (self.identity_loss != "augmented", "identity_loss", "augmented"),
             "contrast_margin": (not self.contrast_weight, "contrast_weight", "> 0"),
             "keep_centre": (not self.keep_weight, "keep_weight", "> 0"),
-            "mu_relative": (not self.mu_relative or not self.mu_shape, "mu_shape", "> 0"),
             "keep_power": (not self.keep_weight, "keep_weight", "> 0"),
+            "mu_relative": (not self.mu_shape, "mu_shape", "> 0"),
         }
         return {name: (setting, value) for name, (idle, setting, value) in rules.items() if idle}
 
