@@ -11,6 +11,7 @@ from typing import Any, Protocol, runtime_checkable
 import attrs
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from lsw_core.camera import Camera, CameraSpec
@@ -214,7 +215,9 @@ class ShapeModel(nn.Module, abc.ABC):
     `landmarks(coeffs)` gives the 68 iBUG landmarks [B, 68, 2] differentiably, in pixels of a
     `LANDMARK_FRAME` × `LANDMARK_FRAME` image (Deep3DFaceRecon's frame: the scale at which the paper's
     μ = 0.1 makes L_shape about as large as the other terms); `parts(coeffs)` names the pieces the
-    evaluation compares (identity, expression, and pose as yaw/pitch/roll degrees).
+    evaluation compares (identity, expression, and pose as yaw/pitch/roll degrees);
+    `shape_distance(swap, goal)` is L_shape between two fits (the paper's L1 between their landmarks
+    unless a model adds to it).
     """
 
     num_coeffs: int
@@ -235,6 +238,11 @@ class ShapeModel(nn.Module, abc.ABC):
 
     @abc.abstractmethod
     def parts(self, coeffs: torch.Tensor) -> dict[str, torch.Tensor]: ...
+
+    def shape_distance(self, swap: torch.Tensor, goal: torch.Tensor) -> torch.Tensor:
+        """L_shape between the swap's coefficients and the goal's: the mean L1 distance between their 68
+        landmarks (paper Eq. 4, as in the authors' code)."""
+        return F.l1_loss(self.landmarks(swap).float(), self.landmarks(goal).float())
 
 
 @attrs.define
@@ -469,12 +477,14 @@ class Judge(abc.ABC):
 
     `network` names what it measures with, as reports print it; `same_as` lists the identity
     embedders (plugin names) built on its identity network — a mixer trained with one of those is
-    not judged independently by it. `measures` says which of `JUDGE_MEASURES` it returns.
+    not judged independently by it — and `same_shape_as` the shape models built on the network it
+    measures pose and expression with. `measures` says which of `JUDGE_MEASURES` it returns.
     `judge(images, face_box)`: images [B, 3, H, W] in [-1, 1], and where a generator puts the face in
     its images (x0, y0, x1, y1 as fractions of width and height; None: FFHQ's alignment)."""
 
     network: str = ""
     same_as: tuple[str, ...] = ()
+    same_shape_as: tuple[str, ...] = ()
     measures: tuple[str, ...] = ()
 
     def __call__(self, images: torch.Tensor, face_box: tuple[float, float, float, float] | None = None) -> Judgement:

@@ -44,14 +44,12 @@ def latent_penalty(target_latent: torch.Tensor, swap_latent: torch.Tensor) -> to
 
 
 def shape_loss(shape_model: ShapeModel, source: torch.Tensor, target: torch.Tensor, swap: torch.Tensor) -> torch.Tensor:
-    """L_shape = L1 between the 68 landmarks of the swap's 3DMM fit and those of the fused
-    coefficients (source identity, target expression/pose/...); source and target fits carry no
-    gradient (Eq. 4, mean over landmarks as in the authors' code)."""
+    """L_shape = `shape_model.shape_distance` between the swap's fit and the fused coefficients (source
+    identity, target expression/pose/...): L1 between their 68 landmarks (Eq. 4, mean over landmarks
+    as in the authors' code) unless the model adds to it. Source and target fits carry no gradient."""
     with torch.no_grad():
         fused = shape_model.fuse(shape_model(source), shape_model(target))
-        q_fuse = shape_model.landmarks(fused)
-    q_swap = shape_model.landmarks(shape_model(swap))
-    return F.l1_loss(q_swap.float(), q_fuse.float())
+    return shape_model.shape_distance(shape_model(swap), fused)
 
 
 #: σ of the Gaussian face-centre region of `keep_mask`, as a fraction of the image side.

@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lsw_core.errors import CheckpointError, LswError
+from lsw_core.errors import CheckpointError, LswError, SettingError
 from lsw_core.formats.artifacts import fingerprint, load_checked, read_info, read_tensors, save_weights
 from lsw_core.formats.bounds import MAX_WIDTH, check_int, check_size
 from lsw_core.interfaces import LANDMARK_FRAME, Generator, ShapeModel
@@ -50,9 +50,12 @@ class LandmarkNet(ShapeModel):
     """Images [B, 3, H, W] in [-1, 1] → [landmarks (136, fractions of the side), pose / POSE_UNIT (3),
     standardised expression (K)]; four stride-2 convolutions and two linear layers."""
 
-    def __init__(self, size: int = 64, channels: int = 32, hidden: int = 256) -> None:
+    def __init__(self, size: int = 64, channels: int = 32, hidden: int = 256, expression_weight: float = 0.0) -> None:
         super().__init__()
         self.size, self.channels, self.hidden = size, channels, hidden
+        #: Weight in `shape_distance` of the expression features (standardised units) beside the
+        #: landmarks (LANDMARK_FRAME pixels); a setting of the loss, not of the file.
+        self.expression_weight = expression_weight
         self.num_coeffs = NUM_LANDMARKS * 2 + 3 + NUM_FEATURES
         widths = [3, channels, channels * 2, channels * 4, channels * 4]
         layers: list[nn.Module] = []
@@ -78,6 +81,16 @@ class LandmarkNet(ShapeModel):
 
     def landmarks(self, coeffs: torch.Tensor) -> torch.Tensor:
         return coeffs[:, : NUM_LANDMARKS * 2].reshape(-1, NUM_LANDMARKS, 2) * LANDMARK_FRAME
+
+    def shape_distance(self, swap: torch.Tensor, goal: torch.Tensor) -> torch.Tensor:
+        """The landmark L1 (paper Eq. 4) plus `expression_weight` × the mean L1 between the standardised
+        expression features: mouth and eye openings move a few of 68 landmarks by a pixel or two, so in
+        the landmark term alone they weigh little beside the outline and pose."""
+        distance = super().shape_distance(swap, goal)
+        if self.expression_weight:
+            start = NUM_LANDMARKS * 2 + 3
+            distance = distance + self.expression_weight * F.l1_loss(swap[:, start:].float(), goal[:, start:].float())
+        return distance
 
     def parts(self, coeffs: torch.Tensor) -> dict[str, torch.Tensor]:
         start = NUM_LANDMARKS * 2
@@ -179,9 +192,13 @@ def save_landmark_net(path: str | os.PathLike, net: LandmarkNet, metrics: dict |
                  generator_fingerprint=net.trained_for[1], metrics=metrics or {})  # fmt: skip
 
 
-def load_landmark_net(path: str | os.PathLike) -> LandmarkNet:
-    """A landmark net file (on the CPU, eval mode, no gradients into its weights); one clear error when
-    the file is not one or its architecture is out of bounds."""
+def load_landmark_net(path: str | os.PathLike, expression_weight: float = 0.0) -> LandmarkNet:
+    """A landmark net file (on the CPU, eval mode, no gradients into its weights) whose `shape_distance`
+    weighs the expression features by `expression_weight`; one clear error when the file is not one or
+    its architecture is out of bounds."""
+    if isinstance(expression_weight, bool) or not isinstance(expression_weight, (int, float)) \
+            or not math.isfinite(expression_weight) or expression_weight < 0:  # fmt: skip
+        raise SettingError(f"landmark net expression_weight {expression_weight!r}: expected a finite number ≥ 0")
     info = read_info(path, FORMAT, what="a landmark net file (lsw landmarks train)")
     config = info.get("config")
     if not isinstance(config, dict) or set(config) != {"size", "channels", "hidden"}:
@@ -195,6 +212,7 @@ def load_landmark_net(path: str | os.PathLike) -> LandmarkNet:
     net = LandmarkNet(**config)
     load_checked(net, read_tensors(path, "landmark net weights"), source=str(path),
                  what="the recorded landmark net architecture", convert=lambda t: t.float())  # fmt: skip
+    net.expression_weight = float(expression_weight)
     net.trained_for = (str(info.get("backend")), str(info.get("generator_fingerprint")))
     net.metrics = info.get("metrics", {})
     return net.eval().requires_grad_(False)

@@ -22,7 +22,7 @@ def _smoothswap(checkpoint=None, **options):
     return SmoothSwapEmbedder(checkpoint, **options)
 
 
-def _dlib_landmarks(checkpoint=None):
+def _dlib_landmarks(checkpoint=None, expression_weight=0.0):
     from lsw_core.errors import SettingError
     from lsw_faces.landmark_net import load_landmark_net
 
@@ -31,7 +31,7 @@ def _dlib_landmarks(checkpoint=None):
             "the dlib-landmarks shape model is taught per generator: train one with `lsw landmarks train -g GEN "
             "-o FILE` and pass it with --shape-model-checkpoint FILE"
         )
-    return load_landmark_net(checkpoint)
+    return load_landmark_net(checkpoint, expression_weight)
 
 
 def _deep3d(checkpoint=None, **options):
@@ -57,11 +57,21 @@ def _dlib_judge(work_size: int = 256):
     return DlibJudge(work_size=work_size)
 
 
+def _facemesh_judge(work_size: int = 256):
+    from lsw_faces.judges import FaceMeshJudge
+
+    return FaceMeshJudge(work_size=work_size)
+
+
 @hookimpl
 def register_judges(register):
     register(
         "dlib", _dlib_judge, description="dlib's own face descriptor, and pose and expression from its 68 landmarks"
     )
+    register(
+        "facemesh", _facemesh_judge,
+        description="pose and expression from MediaPipe Face Mesh's landmarks (a network dlib-landmarks never saw)",
+    )  # fmt: skip
 
 
 @hookimpl

@@ -97,6 +97,33 @@ def test_files_round_trip_and_record_their_generator(taught, taught_file, world)
     assert not any(p.requires_grad for p in loaded.parameters())
 
 
+def test_the_expression_weight_adds_the_expression_features_to_l_shape(taught_file, world):
+    """L_shape through a net is the paper's landmark L1 plus expression_weight × the L1 between the
+    standardised expression features, and its gradient reaches the swap through both."""
+    from lsw_core.errors import SettingError
+    from lsw_core.training.losses import shape_loss
+
+    plain = load_shape_model("dlib-landmarks", checkpoint=str(taught_file))
+    weighted = load_shape_model("dlib-landmarks", checkpoint=str(taught_file), expression_weight=2.5)
+    torch.manual_seed(0)
+    source, target = (world.synthesis(world.mapping(torch.randn(3, world.z_dim))) for _ in range(2))
+    swap = (0.5 * source + 0.5 * target).requires_grad_()
+    with torch.no_grad():
+        fit_swap, fit_target = plain(swap), plain(target)
+    landmark_l1 = (plain.landmarks(fit_swap) - plain.landmarks(fit_target)).abs().mean()
+    start = NUM_LANDMARKS * 2 + 3
+    expression_l1 = (fit_swap[:, start:] - fit_target[:, start:]).abs().mean()
+    assert expression_l1 > 0
+    assert shape_loss(plain, source, target, swap).item() == pytest.approx(landmark_l1.item(), rel=1e-5)
+    total = shape_loss(weighted, source, target, swap)
+    assert total.item() == pytest.approx((landmark_l1 + 2.5 * expression_l1).item(), rel=1e-5)
+    total.backward()
+    assert swap.grad.abs().sum() > 0
+    for bad in (-1.0, float("nan"), True, "high"):
+        with pytest.raises(SettingError, match="expression_weight"):
+            load_landmark_net(taught_file, expression_weight=bad)
+
+
 def test_a_file_that_is_not_a_landmark_net_is_one_error(tmp_path):
     from lsw_core.formats.artifacts import save_weights
 
