@@ -5,6 +5,8 @@
     python bench/landmark_judge.py split --n 150                         # identity vs expression in the error
     python bench/landmark_judge.py boxes --n 400                         # where dlib's detector puts faces
     python bench/landmark_judge.py dcgan --n 200                         # the same on the 64-px DCGAN
+    python bench/landmark_judge.py accuracy --landmarks facemesh         # MediaPipe Face Mesh's landmarks
+    python bench/landmark_judge.py facemesh-map --n 400 --write          # which mesh vertex is which iBUG point
 
 `accuracy` draws faces from the `synthface` generator's prior (z ~ N(0, I), ψ = 1), renders them,
 and compares the judge's pose (per axis: mean and 90th percentile of |error|, and the slope of
@@ -20,13 +22,15 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
 from scipy.stats import pearsonr, spearmanr
 
 import lsw_core
-from lsw_faces.landmarks import FEATURE_NAMES, LandmarkJudge, expression_error, pose_error
+from lsw_faces.landmarks import FEATURE_NAMES, LandmarkJudge, expression_error, facemesh, pose_error
+from lsw_faces.landmarks.facemesh import MESH_VERTICES, FaceMesh
 from lsw_faces.landmarks.judge import measure_landmarks
 from lsw_synthface import shape3d, world
 
@@ -96,6 +100,11 @@ def accuracy(args) -> dict:
         pose, expression, _ = measure_landmarks(points.double().numpy(), size, projection=args.projection)
         found = placed = torch.ones(args.n, dtype=torch.bool)
         landmark_error = None
+    elif args.landmarks == "facemesh":
+        points, found = FaceMesh(args.work_size).ibug(images)
+        pose, expression, _ = measure_landmarks(points, images.shape[-2:], projection=args.projection)
+        placed = found
+        landmark_error = _landmark_error(torch.from_numpy(points[found.numpy()]), truth, placed, args.resolution)
     else:
         m = judge.measure(images)
         pose, expression, found, placed = m.pose, m.expression, m.found, m.placed
@@ -268,10 +277,38 @@ def dcgan(args) -> dict:
     return out
 
 
+def facemesh_map(args) -> dict:
+    """For each of the 68 iBUG points, the Face Mesh vertex nearest it on average (in inter-ocular
+    distances) over the synthetic world's renders with their exact landmarks; `--write` stores the
+    table where the facemesh judge reads it."""
+    images, truth = _faces(args.n, args.resolution, args.seed)
+    mesh, found = FaceMesh(args.work_size).mesh(images)
+    found = found.numpy()
+    true = (world.project_landmarks(truth["identity"], truth["expression"], truth["pose"]) * args.resolution).double()
+    true, mesh = true.numpy()[found], mesh[found]
+    iod = np.linalg.norm(true[:, 36:42].mean(1) - true[:, 42:48].mean(1), axis=1)
+    distance = np.zeros((68, MESH_VERTICES))
+    for t, m, d in zip(true, mesh, iod):
+        distance += np.linalg.norm(t[:, None] - m[None], axis=2) / d
+    distance /= len(true)
+    vertex = distance.argmin(1)
+    table = {
+        "mesh_vertex": [int(v) for v in vertex],
+        "mean_distance_iod": _round(distance[np.arange(68), vertex], 3),
+        "faces": int(found.sum()),
+        "derived_by": f"bench/landmark_judge.py facemesh-map --n {args.n} --resolution {args.resolution} "
+                      f"--seed {args.seed}",
+    }  # fmt: skip
+    if args.write:
+        path = Path(facemesh.__file__).with_name("facemesh68.json")
+        path.write_text(json.dumps(table) + "\n")
+    return {"faces": args.n, "found": int(found.sum()), **table}
+
+
 def main() -> None:
     torch.set_num_threads(1)
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("command", choices=("accuracy", "split", "boxes", "dcgan"))
+    parser.add_argument("command", choices=("accuracy", "split", "boxes", "dcgan", "facemesh-map"))
     parser.add_argument("--n", type=int, default=400)
     parser.add_argument("--resolution", type=int, default=256)
     parser.add_argument("--seed", type=int, default=0)
@@ -279,10 +316,16 @@ def main() -> None:
     parser.add_argument("--box", default="detect-or-aligned")
     parser.add_argument("--projection", default="weak")
     parser.add_argument("--work-size", type=int, default=256)
-    parser.add_argument("--landmarks", choices=("dlib", "truth"), default="dlib")
+    parser.add_argument("--landmarks", choices=("dlib", "truth", "facemesh"), default="dlib")
+    parser.add_argument("--write", action="store_true", help="facemesh-map: store the table for the judge")
     args = parser.parse_args()
     print(
-        json.dumps({"accuracy": accuracy, "split": split, "boxes": boxes, "dcgan": dcgan}[args.command](args), indent=1)
+        json.dumps(
+            {"accuracy": accuracy, "split": split, "boxes": boxes, "dcgan": dcgan, "facemesh-map": facemesh_map}[
+                args.command
+            ](args),
+            indent=1,
+        )
     )
 
 

@@ -5,10 +5,12 @@ of plugins/dcgan_faces; `mobilestylegan`: the 1024-px FFHQ MobileStyleGAN of the
 against one identity network (`--train-embedder dlib-resnet|sface`), or read from folders `lsw train`
 wrote (`--mixer DIR`, repeatable, e.g. snapshots of one run for its trajectory). Its swaps of
 `--pairs` held-out pairs (seeds training never draws: `--held-out-seed`, repeatable) are judged by
-every `--judge` (default sface and dlib) with `lsw_core.evaluation.judge_mixer`: per judge, of the
+every `--judge` (default sface, dlib and facemesh) with `lsw_core.evaluation.judge_mixer`: per judge, of the
 swap, of the source and of interpolation at the swap's own pixel distance to the target, the fraction
 closer to the source than to the target, and the pose (degrees) and expression errors against the
-target; `independent` says whether the mixer trained with the judge's network.
+target; `independent` says whether the mixer trained with the judge's identity network, and
+`pose_expression_independent` whether its shape model was taught from the judge's landmarks (dlib's
+are the `dlib-landmarks` net's teacher; MediaPipe Face Mesh's are no one's).
 
 Training reports steps and seconds per step (the step alone, median), with the load average;
 `--score-every N` judges the swap every N steps on the first held-out set (`--trajectory-pairs` pairs,
@@ -37,7 +39,7 @@ from pathlib import Path
 import torch
 
 from lsw_core.cli.options import parse_options
-from lsw_core.evaluation.judged import HELD_OUT_SEED, held_out_z, judge_mixer, trained_embedders
+from lsw_core.evaluation.judged import HELD_OUT_SEED, held_out_z, judge_mixer, trained_networks
 from lsw_core.images import resize, save_image, stack_rows
 from lsw_core.mixing.mixer import read_mixer_config
 from lsw_core.mixing.swapper import Swapper
@@ -78,6 +80,11 @@ def summary(report: dict) -> dict:
         at = judged["interpolation_at_swap_pixels"]
         out[name] = {
             "independent": judged["independent"],
+            **(
+                {"pose_expression_independent": judged["pose_expression_independent"]}
+                if "pose_expression_independent" in judged
+                else {}
+            ),
             **{f"swap_{k}": round(judged["swap"][k], 3) for k in keys if k in judged["swap"]},
             **{f"interp_{k}": round(at[k], 3) for k in keys if k in at},
             **{f"source_{k}": round(judged["source"][k], 3) for k in keys[1:3] if k in judged["source"]},
@@ -137,7 +144,7 @@ def train(name: str, args: argparse.Namespace, judges: dict) -> tuple[Swapper, d
     every = args.score_every or 10**9
     settings.update(max_minutes=args.minutes, log_every=10, sample_every=every, checkpoint_every=every)
     config = TrainConfig(**settings)
-    trained_with = [config.embedder, *config.extra_embedders]
+    trained_with = trained_networks({"training": settings})
     trajectory = Trajectory(judges, args.trajectory_pairs or args.pairs, args.held_out_seed[0], args.score_every,
                             trained_with)  # fmt: skip
     load = os.getloadavg()[0]
@@ -168,7 +175,7 @@ def main() -> None:
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="a setting, every variant")
     parser.add_argument("--seed", type=int, default=0, help="training seed")
     parser.add_argument("--mixer", action="append", default=[], metavar="DIR", help="judge this folder; no training")
-    parser.add_argument("--judge", action="append", help="judge name, repeatable (default: sface and dlib)")
+    parser.add_argument("--judge", action="append", help="judge name, repeatable (default: sface, dlib, facemesh)")
     parser.add_argument("--judge-option", action="append", default=[], metavar="NAME:KEY=VALUE")
     parser.add_argument("--pairs", type=int, default=100, help="held-out pairs per set (≥ 100 for reported figures)")
     parser.add_argument("--held-out-seed", type=int, action="append", help=f"repeatable (default {HELD_OUT_SEED})")
@@ -182,7 +189,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    names = args.judge or ["sface", "dlib"]
+    names = args.judge or ["sface", "dlib", "facemesh"]
     options = {n: {} for n in names}
     for pair in args.judge_option:
         name, _, option = pair.partition(":")
@@ -197,11 +204,11 @@ def main() -> None:
         if args.mixer:
             swapper, entry = Swapper.from_folder(run), {}
             config = read_mixer_config(run)
-            trained_with, entry["step"] = trained_embedders(config), config.get("step")
+            trained_with, entry["step"] = trained_networks(config), config.get("step")
             report["generator"] = config["backend"]
         else:
             swapper, entry = train(run, args, judges)
-            trained_with = entry["settings"]["embedder"], *entry["settings"].get("extra_embedders", {})
+            trained_with = trained_networks({"training": entry["settings"]})
         entry["trained_with"] = list(trained_with)
         entry["held_out"] = {
             str(s): judge(swapper, judges, args.pairs, s, list(trained_with)) for s in args.held_out_seed

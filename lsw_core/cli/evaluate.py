@@ -21,7 +21,7 @@ from lsw_core.cli.options import (
 )
 from lsw_core.devices import resolve_device
 from lsw_core.errors import LswError
-from lsw_core.evaluation.judged import judge_mixer, trained_embedders
+from lsw_core.evaluation.judged import judge_mixer, trained_networks
 from lsw_core.evaluation.latent_pairs import evaluate_mixer
 from lsw_core.evaluation.photo_triples import evaluate_triples, find_triples, markdown_table
 from lsw_core.formats.artifacts import write_json, write_text
@@ -115,12 +115,14 @@ def evaluate(
     With --judge NAME (repeatable), the swaps of --pairs held-out pairs are also judged by networks
     the mixer may not have trained with: for each judge, the fraction closer to the source than to
     the target, pose and expression errors against the target, and the same for interpolation at the
-    swap's own pixel distance; each judge says whether the mixer trained with its network.
+    swap's own pixel distance; each judge says whether the mixer trained with its identity network
+    (`independent`) and with a shape model taught from its landmarks (`pose_expression_independent`).
 
     \b
     Examples:
       lsw eval --mixer runs/synth
       lsw eval --mixer runs/dcgan --judge sface --judge dlib --pairs 100
+      lsw eval --mixer runs/dcgan_pose --judge sface --judge dlib --judge facemesh --pairs 100
       lsw eval --triples swaps/ --embedder dlib-resnet --shape-model deep3d --shape-model-option bfm=BFM.mat
 
     With --triples DIR, measures real-photo swaps as in the FaceForensics++ protocol: ID retrieval
@@ -220,7 +222,7 @@ def _judge_options(names: tuple[str, ...], pairs: tuple[str, ...]) -> dict[str, 
 
 
 def _judged(swapper, judges, mixer_dir, pairs, seed, groups) -> dict:
-    trained = trained_embedders(read_mixer_config(mixer_dir))
+    trained = trained_networks(read_mixer_config(mixer_dir))
     for judge in judges.values():
         if hasattr(judge, "to"):
             judge.to(swapper.device)

@@ -15,7 +15,8 @@ interpolation moves identity and pixels together, the swap is compared with inte
 swap's own pixel distance* (`interpolation_at_swap_pixels`: each measure interpolated linearly
 between the α whose pixel distances bracket the swap's): a mixer that transfers identity does so
 with fewer pixels changed. A judge whose identity network the mixer trained with is marked
-`independent: false` — it can be fooled by what the mixer learned against it.
+`independent: false` — it can be fooled by what the mixer learned against it — and one whose
+landmark network the mixer's shape model was taught from `pose_expression_independent: false`.
 """
 
 from __future__ import annotations
@@ -49,7 +50,8 @@ def judge_mixer(
     trained_with: Sequence[str] = (),
 ) -> dict[str, Any]:
     """Judge `swapper`'s swaps of `pairs` held-out pairs drawn from `seed` (see the module's text).
-    `trained_with`: the identity embedders the mixer trained against (marks dependent judges)."""
+    `trained_with`: the identity embedders and shape model the mixer trained against (marks dependent
+    judges; `trained_networks` reads them from a mixer folder's config)."""
     if isinstance(pairs, bool) or not isinstance(pairs, int) or pairs < 2:
         raise LswError(f"pairs: expected a whole number of at least 2, got {pairs!r}")
     if not judges:
@@ -91,6 +93,11 @@ def judge_mixer(
         report["judges"][name] = {
             "network": judge.network,
             "independent": not set(judge.same_as) & set(trained_with),
+            **(
+                {"pose_expression_independent": not set(judge.same_shape_as) & set(trained_with)}
+                if {"pose", "expression"} & set(judge.measures)
+                else {}
+            ),
             "swap": scores["swap"],
             "source": scores["source"],
             "interpolation": {f"{a:g}": scores[f"interpolation {a:g}"] for a in alphas},
@@ -181,9 +188,12 @@ class ComponentJudge(Judge):
                          expression=parts["expression"].float().cpu())  # fmt: skip
 
 
-def trained_embedders(config: Mapping[str, Any]) -> list[str]:
-    """The identity embedders a mixer folder's config says it trained against."""
+def trained_networks(config: Mapping[str, Any]) -> list[str]:
+    """The identity embedders, and the shape model when L_shape was on, that a mixer folder's config
+    (or {"training": TrainConfig settings}) says it trained against."""
     training = config.get("training") or {}
     names = [training.get("embedder") or (config.get("components") or {}).get("embedder")]
     names += list((training.get("extra_embedders") or {}).keys())
+    if training.get("mu_shape", 0.1):
+        names.append(training.get("shape_model") or (config.get("components") or {}).get("shape_model"))
     return [n for n in names if isinstance(n, str)]

@@ -1,10 +1,12 @@
-"""Judges built on dlib (`lsw eval --judge dlib`, and the landmarks other judges align faces by).
+"""Judges built on landmark networks: dlib (`lsw eval --judge dlib`, and the landmarks other judges
+align faces by) and MediaPipe Face Mesh (`--judge facemesh`).
 
 `DlibJudge` measures identity with dlib's own face-recognition network (the C++ library's
 `face_recognition_model_v1`, on the 150-px chip dlib cuts from the 68 landmarks), and head pose and
 expression from those landmarks (`landmarks.LandmarkJudge`). `FaceLandmarks` finds the 68 landmarks
 in the generator's framing (dlib's detector, else the face box the generator declares), once per
-face box, for any judge that aligns by them."""
+face box, for any judge that aligns by them. `FaceMeshJudge` measures pose and expression the same
+way from Face Mesh's landmarks, a network a `dlib-landmarks` shape model never learnt from."""
 
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ import torch
 from lsw_core.interfaces import Judge, Judgement
 from lsw_faces.dlib_resnet import default_dat_path
 from lsw_faces.landmarks.dlib68 import to_uint8
-from lsw_faces.landmarks.judge import LandmarkJudge, Measurement
+from lsw_faces.landmarks.judge import LandmarkJudge, Measurement, measure_landmarks
 
 Box = tuple[float, float, float, float]
 
@@ -41,6 +43,7 @@ class DlibJudge(Judge):
 
     network = "dlib face_recognition_model_v1 (ResNet, 128-d) + shape_predictor_68_face_landmarks"
     same_as = ("dlib-resnet",)
+    same_shape_as = ("dlib-landmarks",)
     measures = ("identity", "pose", "expression")
 
     def __init__(self, work_size: int = 256) -> None:
@@ -68,3 +71,21 @@ class DlibJudge(Judge):
             descriptors.append(torch.tensor(np.asarray(self.model.compute_face_descriptor(pixels, shape))))
         identity = torch.nn.functional.normalize(torch.stack(descriptors).float(), dim=1)
         return Judgement(found=marks.found, identity=identity, pose=marks.pose, expression=marks.expression)
+
+
+class FaceMeshJudge(Judge):
+    """Head pose and expression from MediaPipe Face Mesh's landmarks (its own detector; faces it does
+    not find are counted and left out), by the same fit and features as `DlibJudge`'s."""
+
+    network = "MediaPipe Face Mesh 0.10 (face_detection_short_range + face_landmark, 468 points as iBUG 68)"
+    measures = ("pose", "expression")
+
+    def __init__(self, work_size: int = 256) -> None:
+        from lsw_faces.landmarks.facemesh import FaceMesh
+
+        self.mesh = FaceMesh(work_size)
+
+    def _judge(self, images: torch.Tensor, face_box: Box | None) -> Judgement:
+        points, found = self.mesh.ibug(images)
+        pose, expression, _ = measure_landmarks(points, images.shape[-2:])
+        return Judgement(found=found, pose=pose, expression=expression)

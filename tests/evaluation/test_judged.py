@@ -11,7 +11,7 @@ import torch
 
 import lsw_core
 from lsw_core.errors import LswError, ShapeError
-from lsw_core.evaluation.judged import judge_mixer, trained_embedders
+from lsw_core.evaluation.judged import judge_mixer, trained_networks
 from lsw_core.interfaces import Judge, Judgement
 from lsw_core.mixing.mixer import GatedLatentMixer
 from lsw_core.mixing.swapper import Swapper
@@ -48,7 +48,7 @@ def test_a_judge_of_the_training_network_is_marked_dependent(interpolating):
     report = judge_mixer(swapper, {"own": judge}, pairs=2, alphas=(0.5,), trained_with=["synthface-id"])
     assert report["judges"]["own"]["independent"] is False and report["trained_with"] == ["synthface-id"]
     config = {"training": {"embedder": "dlib-resnet", "extra_embedders": {"sface": 0.5}}}
-    assert trained_embedders(config) == ["dlib-resnet", "sface"]
+    assert trained_networks(config) == ["dlib-resnet", "sface"]
 
 
 @pytest.mark.parametrize(
