@@ -5,10 +5,11 @@ uploaded; the server keeps serving. Also the controls shared by several pages.""
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import attrs
@@ -109,6 +110,39 @@ def inputs_kind(elem: str) -> gr.Radio:
     return gr.Radio(list(INPUT_KINDS), value="auto", label="Inputs are", elem_id=f"{elem}-kind",
                     info="auto: a square image of the generator's resolution is an aligned crop, anything else a "
                          "photo.")  # fmt: skip
+
+
+@attrs.define
+class PairRow:
+    """The inputs of a page that swaps one pair: both sides, and the settings every such page has."""
+
+    source: gr.Image
+    target: gr.Image
+    source_seed: gr.Textbox
+    target_seed: gr.Textbox
+    strength: gr.Slider | None = None
+    schedule: gr.Radio | None = None
+    kind: gr.Radio | None = None
+
+    def components(self, *own: gr.components.Component) -> list[gr.components.Component]:
+        """The handler's inputs in its order: sides, seeds, the page's own settings, the shared ones."""
+        sides = [self.source, self.target, self.source_seed, self.target_seed]
+        return [*sides, *own, self.strength, self.schedule, self.kind]
+
+
+@contextlib.contextmanager
+def pair_row(elem: str) -> Iterator[PairRow]:
+    """A row of source, target and a settings column: what the `with` block adds comes first in the
+    column, then strength, schedule and the kind of inputs (element ids `{elem}-source-photo`, ...)."""
+    with gr.Row():
+        with gr.Column():
+            source, source_seed = side_inputs("Source", seed="seed:1", elem=f"{elem}-source")
+        with gr.Column():
+            target, target_seed = side_inputs("Target", seed="seed:2", elem=f"{elem}-target")
+        with gr.Column():
+            row = PairRow(source, target, source_seed, target_seed)
+            yield row
+            row.strength, row.schedule, row.kind = strength_input(elem), schedule_input(elem), inputs_kind(elem)
 
 
 #: The paste-back settings the command line offers (PasteConfig's fields with an option), by field name.

@@ -12,16 +12,7 @@ from lsw_core.errors import LswError
 from lsw_core.ui import inputs
 from lsw_core.ui import views as swap_views
 from lsw_core.ui.engine import Engine
-from lsw_core.ui.glue import (
-    INPUT_KINDS,
-    gradio_report,
-    inputs_kind,
-    page_action,
-    schedule_input,
-    session_of,
-    side_inputs,
-    strength_input,
-)
+from lsw_core.ui.glue import INPUT_KINDS, gradio_report, page_action, pair_row, session_of
 
 
 def _sides(source: Any, target: Any, source_seed: str, target_seed: str) -> tuple[inputs.Side, inputs.Side]:
@@ -37,16 +28,8 @@ def build_multiview(engine: Engine, mixer: gr.Dropdown) -> tuple[gr.Slider, gr.S
     """The Multiview tab; returns its yaw and pitch sliders (their ranges follow the mixer's camera)."""
     action = page_action(engine)
     state = gr.State(None)
-    with gr.Row():
-        with gr.Column():
-            source, source_seed = side_inputs("Source", seed="seed:1", elem="mv-source")
-        with gr.Column():
-            target, target_seed = side_inputs("Target", seed="seed:2", elem="mv-target")
-        with gr.Column():
-            count = gr.Slider(1, 9, value=5, step=1, label="Views", elem_id="mv-views")
-            strength = strength_input("mv")
-            schedule = schedule_input("mv")
-            kind = inputs_kind("mv")
+    with pair_row("mv") as row:
+        count = gr.Slider(1, 9, value=5, step=1, label="Views", elem_id="mv-views")
     run = gr.Button("Render the views", variant="primary", elem_id="mv-run")
     gallery = gr.Gallery(label="The swap from each camera", columns=9, height=200, interactive=False,
                          object_fit="contain", elem_id="mv-gallery")  # fmt: skip
@@ -89,8 +72,8 @@ def build_multiview(engine: Engine, mixer: gr.Dropdown) -> tuple[gr.Slider, gr.S
             return str(swap_views.render_view(loaded, state, yaw=float(yaw), pitch=float(pitch),
                                          results=engine.results(session_of(request))))  # fmt: skip
 
-    run.click(multiview, [source, target, source_seed, target_seed, count, strength, schedule, kind, mixer],
-              [gallery, strip, gif, state], api_name="multiview", preprocess=False, concurrency_id="swap")  # fmt: skip
+    run.click(multiview, [*row.components(count), mixer], [gallery, strip, gif, state], api_name="multiview",
+              preprocess=False, concurrency_id="swap")  # fmt: skip
     view_inputs = [state, yaw, pitch, mixer]
     yaw.release(render_view, view_inputs, [view], api_name="render_view", preprocess=False, concurrency_id="swap",
                 trigger_mode="always_last")  # fmt: skip
@@ -104,16 +87,8 @@ def build_layers(engine: Engine, mixer: gr.Dropdown) -> tuple[gr.CheckboxGroup, 
     choices follow the mixer)."""
     action = page_action(engine)
     state = gr.State(None)
-    with gr.Row():
-        with gr.Column():
-            source, source_seed = side_inputs("Source", seed="seed:1", elem="ly-source")
-        with gr.Column():
-            target, target_seed = side_inputs("Target", seed="seed:2", elem="ly-target")
-        with gr.Column():
-            groups = gr.CheckboxGroup([], label="Swap on these layer groups (none checked: all)", elem_id="ly-groups")
-            strength = strength_input("ly")
-            schedule = schedule_input("ly")
-            kind = inputs_kind("ly")
+    with pair_row("ly") as row:
+        groups = gr.CheckboxGroup([], label="Swap on these layer groups (none checked: all)", elem_id="ly-groups")
     run = gr.Button("Swap by layer group", variant="primary", elem_id="ly-run")
     with gr.Row():
         chosen = gr.Image(label="The swap on the chosen groups", type="filepath", interactive=False,
@@ -162,8 +137,8 @@ def build_layers(engine: Engine, mixer: gr.Dropdown) -> tuple[gr.CheckboxGroup, 
                                       groups=groups or None, results=engine.results(session_of(request)))  # fmt: skip
         return str(image), str(strip)
 
-    run.click(layers, [source, target, source_seed, target_seed, groups, strength, schedule, kind, mixer],
-              [chosen, figure, state], api_name="layers", preprocess=False, concurrency_id="swap")  # fmt: skip
+    run.click(layers, [*row.components(groups), mixer], [chosen, figure, state], api_name="layers", preprocess=False,
+              concurrency_id="swap")  # fmt: skip
     apply.click(edit, [state, direction, amount, edit_groups, mixer], [edited, edits], api_name="edit",
                 preprocess=False, concurrency_id="swap")  # fmt: skip
     return groups, edit_groups, direction
