@@ -245,7 +245,11 @@ def train(ctx: click.Context, **kw) -> None:
         if not kw["generator"] or not kw["out"]:
             raise LswError("lsw train needs --generator NAME and --out DIR (or --resume DIR)")
         chosen = recipe(kw["recipe"]) if kw["recipe"] else {}
-        config = TrainConfig(**{**_settings(kw, set(kw)), **chosen, **settings})
+        merged = {**_settings(kw, set(kw)), **chosen, **settings}
+        for name in _COMPONENT_OPTIONS:  # options typed join the recipe's (a checkpoint must not drop crop=ffhq)
+            if name in chosen and name in settings:
+                merged[name] = {**chosen[name], **settings[name]}
+        config = TrainConfig(**merged)
         idle = config.idle().items()
         refuse_idle(ctx, [(name, True, f"without {flag(ctx, s)} {value}") for name, (s, value) in idle])
         existing = "overwrite" if kw["overwrite"] else "refuse"

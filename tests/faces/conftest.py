@@ -48,3 +48,15 @@ def deep3d_files(tmp_path_factory):
     state = deep3d_state(torch.Generator().manual_seed(0))
     torch.save({"net_recon": state, "epoch": 20}, folder / "epoch_20.pth")
     return folder, mat, state
+
+
+def world_renders(n: int = 96, seed: int = 1000, resolution: int = 256):
+    """`n` faces of the `synthface` generator and their ground truth, z from `seed` (bench/landmark_judge.py
+    draws seed 1000 + its --seed)."""
+    import lsw_core
+
+    generator = lsw_core.load_generator("synthface", resolution=resolution)
+    with torch.no_grad():
+        ws = generator.mapping(torch.randn(n, 512, generator=torch.Generator().manual_seed(seed)))
+        images = torch.cat([generator.synthesis(chunk) for chunk in ws.split(32)])
+    return images, generator.ground_truth(ws)

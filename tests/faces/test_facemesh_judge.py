@@ -13,6 +13,8 @@ from lsw_core.evaluation.judged import judge_mixer, trained_networks
 from lsw_core.mixing.mixer import GatedLatentMixer
 from lsw_core.mixing.swapper import Swapper
 
+from .conftest import world_renders
+
 pytest.importorskip("scipy.optimize", reason="the pose fit needs scipy (pip install 'lsw-core[faces]')")
 pytest.importorskip(
     "mediapipe.python.solutions.face_mesh", reason="needs MediaPipe 0.10 (docs/evaluation.md: the facemesh judge)"
@@ -30,11 +32,7 @@ def judge():
 @pytest.fixture(scope="module")
 def renders():
     """96 faces of `synthface` at 256 px, z from seed 1001 (the vertex table was derived on seed 1000's)."""
-    generator = lsw_core.load_generator("synthface", resolution=256)
-    with torch.no_grad():
-        ws = generator.mapping(torch.randn(96, 512, generator=torch.Generator().manual_seed(1001)))
-        images = torch.cat([generator.synthesis(chunk) for chunk in ws.split(32)])
-    return images, generator.ground_truth(ws)
+    return world_renders(96, seed=1001)
 
 
 @pytest.fixture(scope="module")

@@ -12,9 +12,10 @@ import numpy as np
 import pytest
 import torch
 
-import lsw_core
 from lsw_core.errors import CheckpointError, SettingError, ShapeError
 from lsw_synthface import world
+
+from .conftest import world_renders
 
 pytest.importorskip("dlib", reason="the landmark judge needs dlib (pip install 'lsw-core[faces]')")
 pytest.importorskip("scipy.optimize", reason="the pose fit needs scipy (pip install 'lsw-core[faces]')")
@@ -34,11 +35,7 @@ def judge():
 def renders():
     """96 faces of the `synthface` generator at 256 px (z from seed 1000, as `bench/landmark_judge.py`),
     and their ground truth."""
-    generator = lsw_core.load_generator("synthface", resolution=256)
-    with torch.no_grad():
-        ws = generator.mapping(torch.randn(96, 512, generator=torch.Generator().manual_seed(1000)))
-        images = torch.cat([generator.synthesis(chunk) for chunk in ws.split(32)])
-    return images, generator.ground_truth(ws)
+    return world_renders(96, seed=1000)
 
 
 @pytest.fixture(scope="module")
