@@ -19,9 +19,13 @@ MediaPipe 0.10's wheels ship the Face Mesh model; it is installed without its de
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
+import sys
+import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -43,13 +47,28 @@ def mesh_to_ibug() -> np.ndarray:
     return np.asarray(table, dtype=np.int64)
 
 
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    """Standard error closed to MediaPipe's C++ logs (written to the file descriptor, from its own
+    threads) and Python warnings, for the duration."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as null, warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            os.dup2(null.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 class FaceMesh:
     """Face Mesh on images [B, 3, H, W] in [-1, 1]: `mesh(images)` → points [B, 468, 2] (x, y in input
     pixels; NaN rows where it found no face) and found [B]; `ibug(images)` the same as 68 iBUG points.
     `work_size`: the longer side the images are handed over at."""
 
     def __init__(self, work_size: int = 256, min_detection_confidence: float = 0.3) -> None:
-        os.environ.setdefault("GLOG_minloglevel", "2")  # MediaPipe's C++ logs its delegates on stderr
         try:
             from mediapipe.python.solutions import face_mesh
         except ImportError:
@@ -61,6 +80,8 @@ class FaceMesh:
             static_image_mode=True, max_num_faces=1, refine_landmarks=False,
             min_detection_confidence=min_detection_confidence,
         )  # fmt: skip
+        with _quiet():  # the graph starts on the first image, logging its delegates on stderr
+            self._mesh.process(np.zeros((64, 64, 3), np.uint8))
 
     def mesh(self, images: torch.Tensor) -> tuple[np.ndarray, torch.Tensor]:
         images = check_batch(images)
@@ -68,7 +89,9 @@ class FaceMesh:
         points = np.full((len(images), MESH_VERTICES, 2), np.nan)
         for i in range(len(images)):
             pixels, _ = to_uint8(images[i : i + 1], self.work_size)
-            faces = self._mesh.process(pixels[0]).multi_face_landmarks
+            with warnings.catch_warnings():  # protobuf's deprecation of a call MediaPipe 0.10 makes per face
+                warnings.filterwarnings("ignore", message="SymbolDatabase.GetPrototype", category=UserWarning)
+                faces = self._mesh.process(pixels[0]).multi_face_landmarks
             if faces:
                 marks = faces[0].landmark
                 points[i] = [(p.x * w, p.y * h) for p in marks][:MESH_VERTICES]
