@@ -42,15 +42,19 @@ RECIPES: dict[str, dict[str, Any]] = {
 RECIPES["real-embedder-1024"] = dict(
     RECIPES["real-embedder"], id_resolution=256, embedder_options={"crop": "ffhq"}, batch_size=4, lr=1e-4
 )
-#: Keeps the target's pose on generators without a 3DMM: L_shape through a landmark net taught on the
-#: generator (`lsw landmarks train`, shape model "dlib-landmarks", whose file --shape-model-checkpoint
-#: gives), μ = 1 relative to L_shape of the source as the swap, and κ = 1 (the pixel pull halved, as
-#: the landmark term now keeps the geometry). On the DCGAN (2400 steps, 3 × 100 held-out pairs) the
-#: swap's pose error fell from 8.4–9.8° to 5.5–5.9°, below interpolation's at equal pixels
-#: (5.8–7.2°); identity stayed 34–40 points above interpolation by SFace, 76–78 % by dlib.
+#: Keeps the target's pose and expression on generators without a 3DMM: L_shape through a landmark net
+#: taught on the generator (`lsw landmarks train`, shape model "dlib-landmarks", whose file
+#: --shape-model-checkpoint gives) with its expression features weighed beside the landmarks
+#: (expression_weight 6.7: as much as the landmarks between two random DCGAN faces), μ = 1 relative to
+#: L_shape of the source as the swap, and κ = 1 (the pixel pull halved, as the shape term now keeps the
+#: geometry). On the DCGAN (2400 steps, 3 × 100 held-out pairs) pose and expression errors fell below
+#: the plain recipe's to about interpolation's at equal pixels, by dlib and by Face Mesh, which the
+#: net never learnt from; SFace still put 71–79 % of the swaps nearer the source, 27–29 points above
+#: interpolation (docs/real-faces.md).
 RECIPES["real-embedder-landmarks"] = dict(
-    RECIPES["real-embedder"], shape_model="dlib-landmarks", mu_shape=1.0, mu_relative=True, keep_weight=1.0
-)
+    RECIPES["real-embedder"], shape_model="dlib-landmarks", shape_model_options={"expression_weight": 6.7},
+    mu_shape=1.0, mu_relative=True, keep_weight=1.0,
+)  # fmt: skip
 
 
 def recipe(name: str) -> dict[str, Any]:

@@ -156,6 +156,17 @@ def test_the_cli_teaches_a_net_and_lsw_train_keeps_the_geometry_with_it(tmp_path
     assert "shape" in json.loads((run / "log.jsonl").read_text().splitlines()[-1])
 
 
+def test_the_landmarks_recipe_keeps_its_expression_weight_beside_the_file_given(taught_file, tmp_path):
+    """Component options typed on the command line join the recipe's instead of replacing them."""
+    run = tmp_path / "run"
+    done = run_lsw("train", "-g", "synthface", "--generator-option", "resolution=64", "--recipe",
+                   "real-embedder-landmarks", "--shape-model-checkpoint", str(taught_file), "--steps", "1",
+                   "--batch-size", "4", "--calibration-batches", "1", "--out", str(run), "--quiet")  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    options = json.loads((run / "config.json").read_text())["training"]["shape_model_options"]
+    assert options == {"expression_weight": 6.7, "checkpoint": str(taught_file)}
+
+
 def test_the_shape_model_without_a_file_is_one_error_line(tmp_path):
     done = run_lsw("train", "-g", "synthface", "--shape-model", "dlib-landmarks", "--steps", "1",
                    "--out", str(tmp_path / "run"), check=False)  # fmt: skip

@@ -296,7 +296,8 @@ def test_the_1024_recipe_is_the_real_embedder_recipe_read_at_256_px(example_plug
 
 def test_the_landmarks_recipe_adds_a_relative_landmark_shape_term_to_the_real_embedder_recipe(tmp_path):
     settings = recipe("real-embedder-landmarks")
-    changed = {"shape_model": "dlib-landmarks", "mu_shape": 1.0, "mu_relative": True, "keep_weight": 1.0}
+    changed = {"shape_model": "dlib-landmarks", "shape_model_options": {"expression_weight": 6.7}, "mu_shape": 1.0,
+               "mu_relative": True, "keep_weight": 1.0}  # fmt: skip
     assert settings == {**recipe("real-embedder"), **changed}
     # the landmark net is taught per generator: without its file the recipe is one error line
     done = run_lsw("train", "-g", "synthface", "--recipe", "real-embedder-landmarks", "--steps", "1",
