@@ -144,7 +144,7 @@ def train(name: str, args: argparse.Namespace, judges: dict) -> tuple[Swapper, d
     every = args.score_every or 10**9
     settings.update(max_minutes=args.minutes, log_every=10, sample_every=every, checkpoint_every=every)
     config = TrainConfig(**settings)
-    trained_with = trained_networks({"training": settings})
+    trained_with = trained_networks({"training": config.to_dict()})
     trajectory = Trajectory(judges, args.trajectory_pairs or args.pairs, args.held_out_seed[0], args.score_every,
                             trained_with)  # fmt: skip
     load = os.getloadavg()[0]
@@ -160,6 +160,7 @@ def train(name: str, args: argparse.Namespace, judges: dict) -> tuple[Swapper, d
         "load_average": [round(load, 2), round(os.getloadavg()[0], 2)],
         "calibration": trainer.calibration,
         "trajectory": trajectory.points,
+        "trained_with": trained_with,
     }
     swapper = Swapper.from_folder(trainer.out, generator=trainer.generator)
     return swapper, cost
@@ -204,14 +205,12 @@ def main() -> None:
         if args.mixer:
             swapper, entry = Swapper.from_folder(run), {}
             config = read_mixer_config(run)
-            trained_with, entry["step"] = trained_networks(config), config.get("step")
+            entry["trained_with"], entry["step"] = trained_networks(config), config.get("step")
             report["generator"] = config["backend"]
         else:
             swapper, entry = train(run, args, judges)
-            trained_with = trained_networks({"training": entry["settings"]})
-        entry["trained_with"] = list(trained_with)
         entry["held_out"] = {
-            str(s): judge(swapper, judges, args.pairs, s, list(trained_with)) for s in args.held_out_seed
+            str(s): judge(swapper, judges, args.pairs, s, entry["trained_with"]) for s in args.held_out_seed
         }
         first = entry["held_out"][str(args.held_out_seed[0])]["report"]
         alpha = first["judges"][names[0]]["interpolation_at_swap_pixels"]["alpha"]

@@ -28,10 +28,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lsw_core.errors import CheckpointError, LswError, SettingError
+from lsw_core.errors import CheckpointError, LswError
 from lsw_core.formats.artifacts import fingerprint, load_checked, read_info, read_tensors, save_weights
 from lsw_core.formats.bounds import MAX_WIDTH, check_int, check_size
 from lsw_core.interfaces import LANDMARK_FRAME, Generator, ShapeModel
+from lsw_core.validators import check, number
 from lsw_faces.landmark_config import LandmarkNetConfig
 from lsw_faces.landmarks.expression import FEATURE_NAMES, NUM_FEATURES
 
@@ -196,9 +197,7 @@ def load_landmark_net(path: str | os.PathLike, expression_weight: float = 0.0) -
     """A landmark net file (on the CPU, eval mode, no gradients into its weights) whose `shape_distance`
     weighs the expression features by `expression_weight`; one clear error when the file is not one or
     its architecture is out of bounds."""
-    if isinstance(expression_weight, bool) or not isinstance(expression_weight, (int, float)) \
-            or not math.isfinite(expression_weight) or expression_weight < 0:  # fmt: skip
-        raise SettingError(f"landmark net expression_weight {expression_weight!r}: expected a finite number ≥ 0")
+    check("expression_weight", expression_weight, number(ge=0))
     info = read_info(path, FORMAT, what="a landmark net file (lsw landmarks train)")
     config = info.get("config")
     if not isinstance(config, dict) or set(config) != {"size", "channels", "hidden"}:

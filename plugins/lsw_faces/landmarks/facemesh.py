@@ -6,10 +6,10 @@ A mixer taught with the `dlib-landmarks` shape model has learnt from dlib's land
 pose and expression by dlib again could reward what it learnt to please. Face Mesh shares no network
 with dlib, so `lsw eval --judge facemesh` judges such a mixer independently.
 
-`MESH_TO_IBUG` (facemesh68.json) names, for each iBUG point, the mesh vertex nearest it on average
+`mesh_to_ibug()` (facemesh68.json) names, for each iBUG point, the mesh vertex nearest it on average
 over the synthetic world's renders with their exact landmarks (`bench/landmark_judge.py facemesh-map`
-derives it again). The mesh has no vertex on the face's outline where iBUG's jaw points slide with
-the head turn, so the jaw points are the mesh's fixed ones nearest them.
+derives it again). iBUG's jaw points follow the face's outline as the head turns, while mesh vertices
+stay on one spot of the face; so the jaw points are read from the vertices nearest them on average.
 
 MediaPipe 0.10's wheels ship the Face Mesh model; it is installed without its declared dependencies
 (it asks for JAX and opencv-contrib, which Face Mesh does not use):
@@ -49,13 +49,12 @@ def mesh_to_ibug() -> np.ndarray:
 
 @contextlib.contextmanager
 def _quiet() -> Iterator[None]:
-    """Standard error closed to MediaPipe's C++ logs (written to the file descriptor, from its own
-    threads) and Python warnings, for the duration."""
+    """Standard error closed, for the duration, to MediaPipe's C++ logs (written to the file
+    descriptor, from its own threads)."""
     sys.stderr.flush()
     saved = os.dup(2)
     try:
-        with open(os.devnull, "w") as null, warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+        with open(os.devnull, "w") as null:
             os.dup2(null.fileno(), 2)
             yield
     finally:
